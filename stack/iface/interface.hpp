@@ -1,0 +1,69 @@
+// Interface: one Ethernet interface with one IPv4 address, and its TCP.
+//
+// CONTRACT (written before the implementation; keep the public API):
+// Frames in: receive_frame(). Frames out: the FrameSink. Time: handed in.
+// Owns ARP (cache + pending queues), IPv4 (validation, reassembly, routing to
+// the on-link subnet or the gateway), ICMP (echo, rate-limited errors), and
+// the TcpStack (it implements tcp::SegmentSink to wrap TCP in IPv4).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "stack/iface/frame_sink.hpp"
+#include "stack/tcp/tcp_stack.hpp"
+#include "stack/time.hpp"
+#include "stack/wire/addresses.hpp"
+
+namespace tapstack::iface {
+
+struct InterfaceConfig {
+    wire::MacAddress mac;                       // our MAC
+    wire::Ipv4Cidr address;                     // our address and on-link prefix
+    std::optional<wire::Ipv4Address> gateway;   // next hop for off-link destinations
+    std::uint16_t mtu = 1500;                   // IP MTU (frame = mtu + 14)
+    // ARP (RFC 826, RFC 1122 2.3.2)
+    Duration arp_entry_lifetime = seconds(60);  // a resolved entry is refreshed after this
+    Duration arp_retry_interval = seconds(1);
+    std::uint32_t arp_max_retries = 3;          // then give up: queued packets dropped and counted
+    std::uint32_t arp_queue_per_host = 16;      // packets held while resolving one next hop
+    std::uint32_t arp_cache_size = 1024;
+    // IPv4 reassembly (RFC 791, RFC 1122 3.3.2)
+    Duration reassembly_timeout = seconds(30);
+    std::uint32_t reassembly_max_bytes = 4 * 1024 * 1024;  // all partial datagrams together
+    std::uint32_t reassembly_max_datagrams = 64;
+    // ICMP errors (RFC 1122 3.2.2): token bucket
+    std::uint32_t icmp_error_rate_per_sec = 100;
+    std::uint8_t ttl = 64;
+    tcp::TcpConfig tcp;                         // local_address and mtu are filled from the above
+};
+
+class Interface {
+public:
+    Interface(const InterfaceConfig& config, FrameSink& sink, std::uint64_t secret_seed);
+    ~Interface();
+
+    // One Ethernet frame as received (no virtio-net header, no FCS).
+    void receive_frame(Instant now, std::span<const std::uint8_t> frame);
+    // Runs ARP, reassembly and TCP timers; emits pending output.
+    void poll(Instant now);
+    Instant poll_at() const;
+    // Gratuitous ARP announcing our address (RFC 5227 announcement).
+    void announce(Instant now);
+
+    tcp::TcpStack& tcp();
+    const InterfaceConfig& config() const;
+    // Every counter of every layer (iface, arp, ipv4, icmp, tcp) by stable
+    // name, e.g. "ipv4.rx_bad_checksum".
+    void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tapstack::iface

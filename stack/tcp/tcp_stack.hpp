@@ -1,0 +1,211 @@
+// TcpStack: every TCP connection and listener of one interface address.
+//
+// Theory of operation
+// -------------------
+// The stack is a pure state machine driven from outside (see stack/time.hpp):
+//   * `receive()` is called with every TCP segment the IP layer accepted for
+//     us (already known to be addressed to our IPv4 address; TCP checks its
+//     own checksum with the pseudo-header);
+//   * `poll(now)` runs due timers and emits whatever output is pending
+//     (data the window allows, ACKs, window updates, FIN, RST);
+//   * `poll_at()` tells the caller when `poll()` must next be called.
+// Output leaves only through the `SegmentSink` given at construction.
+// User calls (RFC 9293 3.10.1-3.10.6) only change state and buffers; their
+// output goes out at the next `poll()`, so a caller that does many calls in
+// one event-loop turn gets one batch of segments.
+//
+// Ownership of a connection handle (ConnId):
+//   * from `connect()` or `accept()` until `close()` or `abort()`, the
+//     application owns the handle; the TCB stays addressable even after the
+//     connection failed (state kClosed, `info().error` says why), so the
+//     application always learns how its connection ended;
+//   * after `close()` the stack owns the TCB and frees it when the closing
+//     handshake and TIME-WAIT are over; after `abort()` it is freed at once;
+//   * a stale ConnId (freed slot, reused later) is detected by its generation
+//     and every call on it is a harmless no-op returning kNotConnected.
+//
+// The invariant this stack exists for: in-order data reaches the
+// application before EOF. `info().eof` becomes true only once FIN has been
+// received at its sequence position AND the receive buffer has been drained
+// by `recv()`. Nothing frees a TCB while it holds unread data that the
+// application can still read.
+//
+// Memory: every connection has bounded send and receive buffers (sizes from
+// TcpConfig), bounded out-of-order storage, and the number of TCBs and of
+// embryonic (SYN-RECEIVED) connections per listener are capped.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "stack/time.hpp"
+#include "stack/wire/addresses.hpp"
+
+namespace tapstack::tcp {
+
+using wire::Ipv4Address;
+using wire::Ipv4Endpoint;
+
+// Why a call failed or a connection ended.
+enum class Error : std::uint8_t {
+    kNone = 0,
+    kRefused,          // RST in answer to our SYN (RFC 9293 3.10.7.3)
+    kReset,            // connection reset by peer
+    kTimedOut,         // retransmissions or connect attempts exhausted
+    kHostUnreachable,  // next hop never answered ARP (reported by the interface)
+    kAddressInUse,     // listen/connect on a port already taken
+    kNoResources,      // connection table or port range exhausted
+    kInvalidArgument,  // e.g. port 0 to listen, address not ours
+    kNotConnected,     // call on a stale handle or in a state that forbids it
+    kAborted,          // ended by our own abort()/close() with unread data
+};
+std::string_view to_string(Error);
+
+// RFC 9293 3.3.2 states, plus kClosed for a TCB that ended but whose handle
+// the application has not released yet.
+enum class State : std::uint8_t {
+    kClosed,
+    kListen,
+    kSynSent,
+    kSynReceived,
+    kEstablished,
+    kFinWait1,
+    kFinWait2,
+    kCloseWait,
+    kClosing,
+    kLastAck,
+    kTimeWait,
+};
+std::string_view to_string(State);
+
+struct TcpConfig {
+    Ipv4Address local_address;               // the interface's address
+    std::uint16_t mtu = 1500;                // our MSS = mtu - 40
+    std::uint32_t send_buffer = 256 * 1024;  // bytes queued per connection toward the peer
+    std::uint32_t receive_buffer = 256 * 1024;  // bytes held for the application; bounds rcv.wnd
+    std::uint16_t ephemeral_port_min = 49152;
+    std::uint16_t ephemeral_port_max = 65535;
+    std::uint32_t max_connections = 16384;   // TCBs of every state together
+    std::uint32_t default_backlog = 128;     // cap on a listener's embryonic + unaccepted queue
+    Duration msl = seconds(30);              // TIME-WAIT lasts 2*msl
+    Duration initial_rto = seconds(1);       // RFC 6298 2.1
+    Duration min_rto = milliseconds(200);    // RFC 6298 says 1 s; Linux uses 200 ms
+    Duration max_rto = seconds(60);
+    std::uint32_t max_retransmits = 15;      // data retransmissions before kTimedOut (RFC 1122 R2)
+    std::uint32_t max_syn_retransmits = 6;   // SYN retransmissions before kTimedOut (R2 for SYN)
+    bool window_scaling = true;              // RFC 7323 section 2
+};
+
+// Where TCP's output goes: one complete TCP segment (header, options and
+// payload, checksum filled in) to be carried in an IPv4 datagram.
+class SegmentSink {
+public:
+    virtual ~SegmentSink() = default;
+    virtual void send_segment(Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) = 0;
+};
+
+struct ConnId {
+    std::uint32_t index = 0;
+    std::uint32_t generation = 0;  // 0 never names a live connection
+    constexpr bool valid() const { return generation != 0; }
+    friend constexpr bool operator==(const ConnId&, const ConnId&) = default;
+};
+
+struct ListenerId {
+    std::uint32_t index = 0;
+    std::uint32_t generation = 0;
+    constexpr bool valid() const { return generation != 0; }
+    friend constexpr bool operator==(const ListenerId&, const ListenerId&) = default;
+};
+
+// What the application may know about a connection.
+struct ConnInfo {
+    State state = State::kClosed;
+    Error error = Error::kNone;   // set once the connection ended abnormally
+    Ipv4Endpoint local;
+    Ipv4Endpoint remote;
+    std::size_t recv_available = 0;  // bytes recv() would return now
+    std::size_t send_free = 0;       // bytes send() would accept now
+    std::size_t send_queued = 0;     // bytes in the send buffer not yet acknowledged
+    bool established = false;        // the handshake completed at some point
+    bool eof = false;                // peer's FIN reached AND everything before it was read
+    bool write_closed = false;       // shutdown_write()/close() was called
+};
+
+// Something about this connection or listener changed: re-read info() or
+// call accept(). Spurious events are allowed; missed ones are not.
+struct Event {
+    enum class Kind : std::uint8_t { kConnection, kListener };
+    Kind kind = Kind::kConnection;
+    ConnId conn;          // for kConnection
+    ListenerId listener;  // for kListener: accept() may now succeed
+};
+
+class TcpStack {
+public:
+    // `isn_secret` keys the RFC 6528 ISN hash and the ephemeral port choice;
+    // the daemon draws it from getrandom(), tests fix it.
+    TcpStack(const TcpConfig& config, SegmentSink& sink, std::uint64_t isn_secret);
+    ~TcpStack();
+    TcpStack(const TcpStack&) = delete;
+    TcpStack& operator=(const TcpStack&) = delete;
+
+    // --- User calls (RFC 9293 3.10.1-3.10.6) ---
+
+    // Passive OPEN on our address. backlog 0 means config.default_backlog.
+    Error listen(std::uint16_t port, std::uint32_t backlog, ListenerId* out);
+    // Takes the oldest fully established connection of the listener, if any.
+    ConnId accept(ListenerId listener);
+    // Stops listening; connections not yet accepted are reset.
+    void close_listener(ListenerId listener);
+
+    // Active OPEN: sends SYN at the next poll(). local_port 0 picks an
+    // ephemeral port. The result arrives as an event: state kEstablished, or
+    // kClosed with error kRefused / kTimedOut / kHostUnreachable.
+    Error connect(Instant now, Ipv4Endpoint remote, std::uint16_t local_port, ConnId* out);
+
+    // SEND: copies as much as the send buffer has room for; returns that count
+    // (0 when full or when sending is no longer allowed).
+    std::size_t send(Instant now, ConnId conn, std::span<const std::uint8_t> data);
+    // RECEIVE: copies up to data.size() in-order bytes out and frees that much
+    // receive window (a window update follows at poll() when worth sending).
+    std::size_t recv(Instant now, ConnId conn, std::span<std::uint8_t> data);
+    // Half-close: FIN after all queued data (CLOSE in ESTABLISHED/CLOSE-WAIT).
+    void shutdown_write(Instant now, ConnId conn);
+    // The application releases the handle. With unread received data the
+    // peer gets RST (RFC 9293 3.10.4 / RFC 1122 4.2.2.13), otherwise an
+    // orderly FIN after queued data; the stack finishes the close alone.
+    void close(Instant now, ConnId conn);
+    // ABORT: RST if synchronized, free at once.
+    void abort(Instant now, ConnId conn);
+
+    ConnInfo info(ConnId conn) const;
+
+    // --- Driven by the interface ---
+
+    void receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment);
+    // The interface gave up resolving `dst`: connections still in SYN-SENT
+    // toward it fail with kHostUnreachable.
+    void host_unreachable(Instant now, Ipv4Address dst);
+    void poll(Instant now);
+    Instant poll_at() const;
+
+    // Appends and clears the events raised since the last call.
+    void drain_events(std::vector<Event>& out);
+
+    // Every counter, by stable name ("tcp.rx_bad_checksum", ...).
+    void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;
+
+    std::size_t connection_count() const;  // TCBs alive in any state, TIME-WAIT included
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tapstack::tcp
