@@ -197,6 +197,7 @@ public:
 
     // Appends and clears the events raised since the last call.
     void drain_events(std::vector<Event>& out);
+    bool has_pending_events() const;
 
     // Every counter, by stable name ("tcp.rx_bad_checksum", ...).
     void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;

@@ -1,0 +1,50 @@
+// ApiServer: the Unix-socket API through which local applications get TCP
+// streams from tapstack.
+//
+// CONTRACT (written before the implementation; keep the public API). The
+// daemon's loop constructs it after the Interface, calls start(), and once
+// per loop turn calls service(now) (see daemon/daemon.cpp for the order).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "stack/iface/interface.hpp"
+#include "stack/time.hpp"
+
+namespace tapstack::daemon {
+
+struct ApiServerConfig {
+    std::string socket_path = "/run/tapstack/tapstack.sock";
+    std::uint32_t socket_mode = 0660;     // permission bits of the socket file
+    std::uint32_t max_clients = 4096;     // Unix connections at once
+    std::uint32_t max_request_line = 512; // bytes, newline included
+};
+
+class ApiServer {
+public:
+    // `request_service` asks the daemon to run a service turn soon (e.g.
+    // after data was read from an application into TCP).
+    ApiServer(uv_loop_t* loop, iface::Interface& iface, const ApiServerConfig& config,
+              std::function<void()> request_service);
+    ~ApiServer();
+    // Creates the parent directory, removes a stale socket file, binds and
+    // listens. False with a one-line reason on failure.
+    bool start(std::string* error);
+    // Closes the listening socket and every client; resets their TCP
+    // connections. Handles close asynchronously; run the loop afterwards.
+    void stop();
+    // Consumes TCP events and moves data both ways between TCP and the
+    // applications' sockets.
+    void service(Instant now);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tapstack::daemon

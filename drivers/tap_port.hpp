@@ -1,0 +1,80 @@
+// TapPort: the daemon's network port, a TAP device behind two virtqueues.
+//
+// CONTRACT (written before the implementation; keep the public API).
+//
+//   stack  --transmit()-->  TX virtqueue (driver side)  --flush_tx()-->  TAP fd
+//   stack  <--poll_rx()---  RX virtqueue (driver side)  <--(backend)---  TAP fd
+//
+// The port plays both roles of a split virtqueue: the *driver* (what a guest
+// kernel's virtio-net driver would do: post RX buffers, add TX frames, reap
+// used entries) and the *device* (what a virtio-net device or vhost backend
+// would do: fill posted RX buffers from the TAP, consume TX frames into the
+// TAP). Every frame on both rings carries a struct virtio_net_hdr in front,
+// exactly as the TAP delivers and takes it with IFF_VNET_HDR, so the device
+// half can later be replaced by a real virtio device or vhost-user without
+// touching the stack.
+//
+// All I/O is non-blocking; the daemon watches fd() with libuv.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "stack/wire/addresses.hpp"
+
+namespace tapstack::drivers {
+
+struct TapPortConfig {
+    std::string name = "tap0";                 // TAP to create, or attach to if it exists
+    std::uint16_t mtu = 1500;                  // set on the device when we created it or may change it
+    std::optional<wire::Ipv4Cidr> host_address;  // given to the kernel side of the TAP if set
+    std::uint16_t queue_size = 256;            // descriptors per virtqueue (power of two, <= 32768)
+    std::uint32_t rx_budget = 256;             // frames taken from the TAP per poll_rx() call
+};
+
+class TapPort {
+public:
+    // Opens /dev/net/tun with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, creating
+    // the device or attaching to an existing persistent one; sets the
+    // virtio-net header size to 12 (virtio 1.x), non-blocking mode, MTU,
+    // link up, and the host address when configured. On failure returns
+    // nullptr and a one-line reason in *error naming the device and the
+    // missing privilege or bad setting.
+    static std::unique_ptr<TapPort> open(const TapPortConfig& config, std::string* error);
+    ~TapPort();
+
+    int fd() const;
+    const std::string& name() const;  // the kernel's name for the device
+
+    // Reads frames from the TAP into the RX ring (device side), then hands
+    // each received frame (Ethernet header onward, virtio-net header
+    // stripped and validated) to on_frame, and reposts the buffers. Stops at
+    // EAGAIN or after config.rx_budget frames. Returns frames delivered.
+    std::size_t poll_rx(const std::function<void(std::span<const std::uint8_t> frame)>& on_frame);
+
+    // Queues one Ethernet frame on the TX ring (copied, virtio-net header
+    // prepended). False when the ring is full; the frame is dropped and
+    // counted.
+    bool transmit(std::span<const std::uint8_t> frame);
+    // Writes every queued TX frame to the TAP (device side), returning used
+    // descriptors to the driver side. Stops at EAGAIN: then tx_blocked() is
+    // true and the daemon waits for the fd to become writable.
+    std::size_t flush_tx();
+    bool tx_blocked() const;
+    bool tx_pending() const;
+
+    // Counters by stable name ("tap.rx_frames", "tap.tx_ring_full", ...).
+    void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    explicit TapPort(std::unique_ptr<Impl> impl);
+};
+
+}  // namespace tapstack::drivers
