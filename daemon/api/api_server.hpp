@@ -3,7 +3,7 @@
 //
 // CONTRACT (written before the implementation; keep the public API). The
 // daemon's loop constructs it after the Interface, calls start(), and once
-// per loop turn calls service(now) (see daemon/daemon.cpp for the order).
+// per loop turn calls service(now) (see daemon/service_loop.cpp for the order).
 #pragma once
 
 #include <uv.h>
