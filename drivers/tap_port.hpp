@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "stack/wire/addresses.hpp"
 
@@ -35,6 +36,10 @@ struct TapPortConfig {
     std::optional<wire::Ipv4Cidr> host_address;  // given to the kernel side of the TAP if set
     std::uint16_t queue_size = 256;            // descriptors per virtqueue (power of two, <= 32768)
     std::uint32_t rx_budget = 256;             // frames taken from the TAP per poll_rx() call
+    // Bytes per RX and TX buffer, virtio-net header included. 0 picks
+    // 12 + 14 + 4 (802.1Q tag) + MTU rounded up to 64, with MTU the larger
+    // of `mtu` and the device's. GSO (later) needs 64 KiB buffers.
+    std::uint32_t buffer_size = 0;
 };
 
 class TapPort {
@@ -46,20 +51,39 @@ public:
     // nullptr and a one-line reason in *error naming the device and the
     // missing privilege or bad setting.
     static std::unique_ptr<TapPort> open(const TapPortConfig& config, std::string* error);
+    // Adds: runs the port over an fd that already behaves like a configured
+    // TAP (one frame per read()/write(), each behind a 12-byte virtio-net
+    // header, non-blocking), e.g. one end of a SOCK_SEQPACKET socketpair in
+    // tests. Takes ownership of fd (closed on failure too). `name` is only
+    // reported by name().
+    static std::unique_ptr<TapPort> adopt(int fd, std::string name, const TapPortConfig& config, std::string* error);
     ~TapPort();
 
     int fd() const;
     const std::string& name() const;  // the kernel's name for the device
+    // Adds: true when open() created the device, false when it attached to
+    // an existing persistent one (or adopted an fd).
+    bool created() const;
+    // Adds: settings open() could not apply to an attached device (no
+    // CAP_NET_ADMIN), each one line with the command that would fix it. The
+    // daemon logs them; the port works regardless.
+    const std::vector<std::string>& warnings() const;
+    std::uint32_t mtu() const;         // Adds: the device's MTU after configuration
+    std::size_t buffer_size() const;   // Adds: bytes per RX/TX buffer, header included
 
     // Reads frames from the TAP into the RX ring (device side), then hands
     // each received frame (Ethernet header onward, virtio-net header
     // stripped and validated) to on_frame, and reposts the buffers. Stops at
     // EAGAIN or after config.rx_budget frames. Returns frames delivered.
+    // on_frame may call transmit()/flush_tx(); a nested poll_rx() returns 0.
     std::size_t poll_rx(const std::function<void(std::span<const std::uint8_t> frame)>& on_frame);
 
     // Queues one Ethernet frame on the TX ring (copied, virtio-net header
     // prepended). False when the ring is full; the frame is dropped and
-    // counted.
+    // counted. (A full ring is first flushed unless tx_blocked(), so a
+    // burst larger than the queue is not dropped while the TAP accepts it.)
+    // Frames shorter than 14 bytes or longer than buffer_size() - 12 are
+    // also refused and counted.
     bool transmit(std::span<const std::uint8_t> frame);
     // Writes every queued TX frame to the TAP (device side), returning used
     // descriptors to the driver side. Stops at EAGAIN: then tx_blocked() is

@@ -23,6 +23,10 @@ struct ApiServerConfig {
     std::uint32_t socket_mode = 0660;     // permission bits of the socket file
     std::uint32_t max_clients = 4096;     // Unix connections at once
     std::uint32_t max_request_line = 512; // bytes, newline included
+    // A client that has not sent a complete request line after this long
+    // gets `ERR bad-request` and is closed (also bounds an unread reply).
+    std::uint32_t request_timeout_ms = 10000;
+    std::uint32_t outcome_history = 1024; // ended streams STATUS remembers
 };
 
 class ApiServer {

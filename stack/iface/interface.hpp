@@ -32,6 +32,7 @@ struct InterfaceConfig {
     std::uint32_t arp_max_retries = 3;          // then give up: queued packets dropped and counted
     std::uint32_t arp_queue_per_host = 16;      // packets held while resolving one next hop
     std::uint32_t arp_cache_size = 1024;
+    std::uint32_t arp_queue_max_bytes = 1024 * 1024;  // all queued datagrams together
     // IPv4 reassembly (RFC 791, RFC 1122 3.3.2)
     Duration reassembly_timeout = seconds(30);
     std::uint32_t reassembly_max_bytes = 4 * 1024 * 1024;  // all partial datagrams together

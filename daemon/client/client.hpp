@@ -1,0 +1,116 @@
+// tapstack client library: TCP streams from tapstackd as plain file
+// descriptors, over the daemon's Unix-socket API (daemon/api/PROTOCOL.md).
+//
+// Each call opens one Unix stream connection to the daemon, sends one
+// request line and reads one reply line, byte by byte, so not a single byte
+// of the stream that follows an OK is consumed. What you get back:
+//   * connect()/accept(): a Stream whose `fd` IS the TCP byte stream (read,
+//     write, shutdown(SHUT_WR) for a half-close, close()); EOF after a read
+//     means the stream ended: status(id) tells an orderly end from a reset
+//     or a timeout;
+//   * listen(): a Listener whose `fd` holds the port open (SYNs between
+//     accepts are queued) until it is closed; accept(listener) waits for
+//     the next connection.
+// The caller owns every returned fd and closes it. Calls block; there is no
+// libuv or thread inside. Requests are sent with MSG_NOSIGNAL; SIGPIPE on
+// the returned stream fds is the caller's business.
+//
+// Errors: a Result holds either the value or an Error with a kind, the
+// daemon's wire code (for kDaemon) and a one-line message.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "daemon/client/protocol.hpp"
+
+namespace tapstack::client {
+
+inline constexpr std::string_view kDefaultSocketPath = "/run/tapstack/tapstack.sock";
+
+struct Error {
+    enum class Kind : std::uint8_t {
+        kDaemon,       // the daemon answered ERR; `code` says why
+        kUnavailable,  // the daemon's socket cannot be reached
+        kProtocol,     // the reply was not understood, or the daemon hung up
+        kSystem,       // a local system call failed
+        kUsage,        // bad arguments to the library call
+    };
+    Kind kind = Kind::kSystem;
+    ErrorCode code = ErrorCode::kInternal;  // meaningful for kDaemon
+    std::string message;
+};
+
+template <class T>
+class Result {
+public:
+    Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit on purpose
+    Result(Error error) : v_(std::move(error)) {}    // NOLINT
+    bool ok() const { return v_.index() == 0; }
+    explicit operator bool() const { return ok(); }
+    T& value() { return std::get<0>(v_); }
+    const T& value() const { return std::get<0>(v_); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+    const Error& error() const { return std::get<1>(v_); }
+
+private:
+    std::variant<T, Error> v_;
+};
+
+struct Stream {
+    int fd = -1;             // the TCP stream; the caller closes it
+    std::uint64_t id = 0;    // for status()
+    std::string local;       // "10.0.0.2:49152"
+    std::string remote;      // "10.0.0.1:80"
+};
+
+struct Listener {
+    int fd = -1;             // holds the listener open; close() to stop listening
+    std::string socket_path;
+    std::uint16_t port = 0;
+    std::string local;       // "10.0.0.2:7"
+};
+
+struct Status {
+    std::uint64_t id = 0;
+    Outcome outcome = Outcome::kOpen;
+    std::string state;       // TCP state or how it ended, informational
+};
+
+using Counter = std::pair<std::string, std::uint64_t>;
+
+// CONNECT: timeout_s 0 leaves the limit to the daemon's TCP retries.
+Result<Stream> connect(std::string_view socket_path, std::string_view address, std::uint16_t port,
+                       std::uint32_t timeout_s = 0);
+// LISTEN: backlog 0 is the daemon's default.
+Result<Listener> listen(std::string_view socket_path, std::uint16_t port, std::uint32_t backlog = 0);
+// ACCEPT on a held listener's port; timeout_s 0 waits indefinitely.
+Result<Stream> accept(const Listener& listener, std::uint32_t timeout_s = 0);
+// ACCEPT without a LISTEN holder: a transient listener exists only while
+// someone waits in ACCEPT.
+Result<Stream> accept(std::string_view socket_path, std::uint16_t port, std::uint32_t timeout_s = 0);
+Result<Status> status(std::string_view socket_path, std::uint64_t id);
+Result<std::vector<Counter>> stats(std::string_view socket_path);
+
+// ---- reply parsing (pure; exposed for tests) -----------------------------
+
+struct StreamReply {
+    std::string local;
+    std::string remote;
+    std::uint64_t id = 0;
+};
+
+// Each takes one reply line without "\n". An ERR line becomes a kDaemon
+// error, anything unexpected a kProtocol error.
+Result<StreamReply> parse_stream_reply(std::string_view line);
+Result<std::string> parse_listen_reply(std::string_view line);  // the local endpoint
+Result<Status> parse_status_reply(std::string_view line);
+// "name value" of a STATS body line.
+Result<Counter> parse_counter_line(std::string_view line);
+
+}  // namespace tapstack::client

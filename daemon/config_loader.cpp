@@ -1,0 +1,555 @@
+// Loading tapstack.yaml: YAML -> Config, collecting every error.
+//
+// Theory of operation: the document is walked section by section. Each
+// section is a table of Fields (name, required?, how to apply the value);
+// keys not in the table are "unknown key" errors, repeated keys are
+// "duplicate key" errors (yaml-cpp 0.7 keeps both pairs, so we see them while
+// iterating). A value that fails to parse leaves the default in place and
+// adds one error; walking continues so the user sees every problem at once.
+// Cross-field checks (gateway inside the subnet, host address beside ours,
+// RTO ordering) run last, and only on fields that parsed, so one typo does
+// not cascade into several messages.
+//
+// Message shape, relied on by tests and users:
+//   FILE:LINE:COL: KEY: "VALUE" is not WHAT (allowed: ...)
+// with 1-based LINE/COL of the value (of the key for unknown/duplicate keys).
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "daemon/config.hpp"
+#include "daemon/config_values.hpp"
+
+namespace tapstack::daemon {
+namespace {
+
+using Apply = std::function<void(const YAML::Node& value, const YAML::Mark& mark, const std::string& key)>;
+
+struct Field {
+    std::string_view name;
+    bool required;
+    std::string_view what_if_missing;  // for the "missing" message
+    Apply apply;
+};
+
+std::string join_names(const std::vector<Field>& fields) {
+    std::string out;
+    for (const auto& f : fields) {
+        if (!out.empty()) out += ", ";
+        out += f.name;
+    }
+    return out;
+}
+
+bool mark_known(const YAML::Mark& m) { return m.line >= 0 && m.column >= 0; }
+
+// How a value appears in a message: scalars quoted, others by kind.
+std::string describe(const YAML::Node& v) {
+    switch (v.Type()) {
+    case YAML::NodeType::Scalar: {
+        std::string out = "\"";
+        for (char c : v.Scalar()) {
+            if (c == '"' || c == '\\') out += '\\';
+            if (static_cast<unsigned char>(c) < 0x20) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+                out += buf;
+            } else {
+                out += c;
+            }
+        }
+        return out + "\"";
+    }
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Null: return "an empty value";
+    case YAML::NodeType::Undefined: break;
+    }
+    return "an undefined value";
+}
+
+std::string duration_text(Duration d) {
+    const auto ms = std::chrono::duration_cast<milliseconds>(d).count();
+    if (ms % 60000 == 0 && ms > 60000) return std::to_string(ms / 60000) + "m";
+    if (ms % 1000 == 0 && ms >= 1000) return std::to_string(ms / 1000) + "s";
+    return std::to_string(ms) + "ms";
+}
+
+std::string size_text(std::uint64_t bytes) {
+    if (bytes >= (1u << 30) && bytes % (1u << 30) == 0) return std::to_string(bytes >> 30) + "GiB";
+    if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + "MiB";
+    if (bytes >= (1u << 10) && bytes % (1u << 10) == 0) return std::to_string(bytes >> 10) + "KiB";
+    return std::to_string(bytes);
+}
+
+// A host address on an interface: not the network or broadcast address of
+// its subnet (unless /31, RFC 3021), not 0/8, loopback, multicast or class E.
+bool usable_host(const wire::Ipv4Cidr& c) {
+    const auto a = c.address;
+    if ((a.value >> 24) == 0 || a.is_loopback() || a.is_multicast() || (a.value >> 28) == 0xf) return false;
+    if (c.prefix_len <= 30 && (a == c.network() || a == c.broadcast())) return false;
+    return true;
+}
+
+class Loader {
+public:
+    explicit Loader(std::string_view file) : file_(file) {}
+
+    ConfigResult load_text(std::string_view text) {
+        std::vector<YAML::Node> docs;
+        try {
+            docs = YAML::LoadAll(std::string(text));
+        } catch (const YAML::ParserException& e) {
+            error(e.mark, "YAML syntax error: " + e.msg);
+            return finish();
+        } catch (const YAML::Exception& e) {
+            error(e.mark, std::string("YAML error: ") + e.what());
+            return finish();
+        }
+        if (docs.empty() || docs[0].IsNull()) {
+            error(YAML::Mark(), "the file has no settings (expected a mapping with sections "
+                                "interface, ipv4, arp, tcp, api, log)");
+            return finish();
+        }
+        if (docs.size() > 1) {
+            error(docs[1].Mark(), "a second YAML document is not allowed (allowed: one document)");
+        }
+        root(docs[0]);
+        return finish();
+    }
+
+    void error(const YAML::Mark& m, const std::string& msg) {
+        std::string where = file_;
+        if (mark_known(m)) {
+            where += ':' + std::to_string(m.line + 1) + ':' + std::to_string(m.column + 1);
+        } else {
+            where += ":1:1";
+        }
+        errors_.push_back(where + ": " + msg);
+    }
+
+    ConfigResult finish() { return ConfigResult{std::move(cfg_), std::move(errors_)}; }
+
+private:
+    std::string file_;
+    Config cfg_ = default_config();
+    std::vector<std::string> errors_;
+    // Set when the value parsed, for cross-field checks.
+    std::optional<wire::Ipv4Cidr> address_;
+    std::optional<YAML::Mark> gateway_mark_, host_mark_, rto_mark_;
+
+    void bad(const YAML::Node& v, const YAML::Mark& m, const std::string& key, std::string_view what,
+             std::string_view allowed) {
+        std::string msg = key + ": " + describe(v) + " is not " + std::string(what);
+        if (!allowed.empty()) msg += " (allowed: " + std::string(allowed) + ")";
+        error(m, msg);
+    }
+
+    // The scalar text, or an error naming what was expected.
+    std::optional<std::string> scalar(const YAML::Node& v, const YAML::Mark& m, const std::string& key,
+                                      std::string_view what, std::string_view allowed) {
+        if (!v.IsScalar()) {
+            bad(v, m, key, what, allowed);
+            return std::nullopt;
+        }
+        return v.Scalar();
+    }
+
+    // Walks one mapping against its field table.
+    void section(const YAML::Node& node, const YAML::Mark& mark, const std::string& path,
+                 const std::vector<Field>& fields) {
+        const std::string label = path.empty() ? "top level" : path;
+        if (!node.IsMap()) {
+            bad(node, mark, label, "a mapping", "keys " + join_names(fields));
+            return;
+        }
+        std::vector<std::pair<std::string, YAML::Mark>> seen;
+        for (const auto& kv : node) {
+            const YAML::Node& k = kv.first;
+            const YAML::Node& v = kv.second;
+            if (!k.IsScalar()) {
+                bad(k, k.Mark(), label, "a key", "keys " + join_names(fields));
+                continue;
+            }
+            const std::string name = k.Scalar();
+            const std::string key = path.empty() ? name : path + "." + name;
+            bool duplicate = false;
+            for (const auto& [prev, prev_mark] : seen) {
+                if (prev == name) {
+                    error(k.Mark(), key + ": duplicate key (first given at line " +
+                                        std::to_string(prev_mark.line + 1) + ")");
+                    duplicate = true;
+                }
+            }
+            if (duplicate) continue;
+            seen.emplace_back(name, k.Mark());
+            const Field* field = nullptr;
+            for (const auto& f : fields) {
+                if (f.name == name) field = &f;
+            }
+            if (field == nullptr) {
+                error(k.Mark(), key + ": unknown key (allowed: " + join_names(fields) + ")");
+                continue;
+            }
+            // An empty value's mark points past it (the next line); name the key instead.
+            const YAML::Mark vm = (v.IsNull() || !mark_known(v.Mark())) ? k.Mark() : v.Mark();
+            field->apply(v, vm, key);
+        }
+        for (const auto& f : fields) {
+            if (!f.required) continue;
+            bool present = false;
+            for (const auto& s : seen) present = present || s.first == f.name;
+            if (!present) {
+                const std::string key = path.empty() ? std::string(f.name) : path + "." + std::string(f.name);
+                error(mark, key + ": missing (required: " + std::string(f.what_if_missing) + ")");
+            }
+        }
+    }
+
+    // ---- value kinds ---------------------------------------------------
+
+    template <typename T>
+    Apply uint_field(T& out, std::uint64_t min, std::uint64_t max, std::string_view what = "an integer") {
+        return [this, &out, min, max, what](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+            const std::string allowed = std::to_string(min) + ".." + std::to_string(max);
+            auto s = scalar(v, m, key, what, allowed);
+            if (!s) return;
+            auto n = parse_uint(*s, min, max);
+            if (!n) return bad(v, m, key, what, allowed);
+            out = static_cast<T>(*n);
+        };
+    }
+
+    Apply size_field(std::uint32_t& out, std::uint64_t min, std::uint64_t max) {
+        return [this, &out, min, max](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+            const std::string allowed = "bytes from " + size_text(min) + " to " + size_text(max) +
+                                        ", optionally with KiB, MiB or GiB, e.g. 256KiB";
+            auto s = scalar(v, m, key, "a size", allowed);
+            if (!s) return;
+            auto n = parse_size(*s);
+            if (!n || *n < min || *n > max) return bad(v, m, key, "a size", allowed);
+            out = static_cast<std::uint32_t>(*n);
+        };
+    }
+
+    Apply duration_field(Duration& out, Duration min, Duration max) {
+        return [this, &out, min, max](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+            const std::string allowed =
+                "from " + duration_text(min) + " to " + duration_text(max) + " with unit ms, s or m, e.g. 30s";
+            auto s = scalar(v, m, key, "a duration", allowed);
+            if (!s) return;
+            auto d = parse_duration(*s);
+            if (!d || *d < min || *d > max) return bad(v, m, key, "a duration", allowed);
+            out = *d;
+        };
+    }
+
+    Apply bool_field(bool& out) {
+        return [this, &out](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+            auto s = scalar(v, m, key, "a boolean", "true, false");
+            if (!s) return;
+            auto b = parse_bool(*s);
+            if (!b) return bad(v, m, key, "a boolean", "true, false");
+            out = *b;
+        };
+    }
+
+    Apply cidr_field(std::optional<wire::Ipv4Cidr>& out, std::optional<YAML::Mark>* mark_out) {
+        return [this, &out, mark_out](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+            constexpr std::string_view what = "an IPv4 address with prefix length";
+            auto s = scalar(v, m, key, what, "");
+            if (!s) return;
+            auto c = wire::Ipv4Cidr::parse(*s);
+            if (!c) return bad(v, m, key, what, "");
+            if (c->prefix_len < 1 || c->prefix_len > 31) {
+                return bad(v, m, key, "an IPv4 address with a usable prefix length", "/1 to /31");
+            }
+            if (!usable_host(*c)) {
+                return bad(v, m, key, "a usable host address",
+                           "not the subnet's network or broadcast address, not 0.0.0.0/8, 127.0.0.0/8, "
+                           "multicast or 240.0.0.0/4");
+            }
+            out = *c;
+            if (mark_out != nullptr) *mark_out = m;
+        };
+    }
+
+    // ---- sections ------------------------------------------------------
+
+    void root(const YAML::Node& doc) {
+        section(doc, doc.Mark(), "",
+                {
+                    {"interface", true, "a mapping with name and the other interface keys",
+                     [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { interface(v, m, k); }},
+                    {"ipv4", true, "a mapping with address and the other ipv4 keys",
+                     [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { ipv4(v, m, k); }},
+                    {"arp", false, "",
+                     [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { arp(v, m, k); }},
+                    {"tcp", false, "",
+                     [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { tcp(v, m, k); }},
+                    {"api", false, "",
+                     [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { api(v, m, k); }},
+                    {"log", false, "",
+                     [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { log(v, m, k); }},
+                });
+        cross_checks();
+    }
+
+    void interface(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+        auto& tap = cfg_.tap;
+        section(node, mark, path,
+                {
+                    {"name", true, "a Linux interface name, e.g. tap0",
+                     [this, &tap](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         constexpr std::string_view what = "a Linux interface name";
+                         constexpr std::string_view allowed = "1 to 15 characters, no '/', ':', ',' or spaces";
+                         auto s = scalar(v, m, key, what, allowed);
+                         if (!s) return;
+                         if (!valid_interface_name(*s)) return bad(v, m, key, what, allowed);
+                         tap.name = *s;
+                     }},
+                    {"mtu", false, "", uint_field(tap.mtu, 576, 65520, "an MTU")},
+                    {"mac", false, "",
+                     [this](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         constexpr std::string_view allowed = "six hex bytes, e.g. 02:00:00:00:00:02";
+                         auto s = scalar(v, m, key, "a MAC address", allowed);
+                         if (!s) return;
+                         auto mac = wire::MacAddress::parse(*s);
+                         if (!mac) return bad(v, m, key, "a MAC address", allowed);
+                         if (mac->is_multicast() || mac->is_zero()) {
+                             return bad(v, m, key, "a unicast MAC address",
+                                        "first byte even and not all zero, e.g. 02:00:00:00:00:02");
+                         }
+                         cfg_.iface.mac = *mac;
+                         cfg_.mac_configured = true;
+                     }},
+                    {"host_address", false, "", cidr_field(tap.host_address, &host_mark_)},
+                    {"queue_size", false, "",
+                     [this, &tap](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         constexpr std::string_view what = "a virtqueue size";
+                         constexpr std::string_view allowed = "a power of two from 16 to 32768";
+                         auto s = scalar(v, m, key, what, allowed);
+                         if (!s) return;
+                         auto n = parse_uint(*s, 16, 32768);
+                         if (!n || (*n & (*n - 1)) != 0) return bad(v, m, key, what, allowed);
+                         tap.queue_size = static_cast<std::uint16_t>(*n);
+                     }},
+                    {"rx_budget", false, "", uint_field(tap.rx_budget, 1, 65536)},
+                });
+    }
+
+    void ipv4(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+        auto& ifc = cfg_.iface;
+        section(node, mark, path,
+                {
+                    {"address", true, "an IPv4 address with prefix length, e.g. 198.19.77.2/24",
+                     cidr_field(address_, nullptr)},
+                    {"gateway", false, "",
+                     [this, &ifc](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         auto s = scalar(v, m, key, "an IPv4 address", "");
+                         if (!s) return;
+                         auto a = wire::Ipv4Address::parse(*s);
+                         if (!a) return bad(v, m, key, "an IPv4 address", "");
+                         ifc.gateway = *a;
+                         gateway_mark_ = m;
+                     }},
+                    {"ttl", false, "", uint_field(ifc.ttl, 1, 255)},
+                    {"reassembly_timeout", false, "", duration_field(ifc.reassembly_timeout, seconds(1), seconds(120))},
+                    {"reassembly_max_bytes", false, "", size_field(ifc.reassembly_max_bytes, 64 * 1024, 1u << 30)},
+                    {"reassembly_max_datagrams", false, "", uint_field(ifc.reassembly_max_datagrams, 1, 65536)},
+                    {"icmp_error_rate", false, "", uint_field(ifc.icmp_error_rate_per_sec, 0, 100000)},
+                });
+    }
+
+    void arp(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+        auto& ifc = cfg_.iface;
+        section(node, mark, path,
+                {
+                    {"entry_lifetime", false, "", duration_field(ifc.arp_entry_lifetime, seconds(1), seconds(3600))},
+                    {"retry_interval", false, "", duration_field(ifc.arp_retry_interval, milliseconds(100), seconds(60))},
+                    {"max_retries", false, "", uint_field(ifc.arp_max_retries, 1, 100)},
+                    {"queue_per_host", false, "", uint_field(ifc.arp_queue_per_host, 1, 4096)},
+                    {"cache_size", false, "", uint_field(ifc.arp_cache_size, 1, 1u << 20)},
+                });
+    }
+
+    void tcp(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+        auto& t = cfg_.iface.tcp;
+        section(node, mark, path,
+                {
+                    {"send_buffer", false, "", size_field(t.send_buffer, 4096, 1u << 30)},
+                    {"receive_buffer", false, "", size_field(t.receive_buffer, 4096, 1u << 30)},
+                    {"ephemeral_ports", false, "",
+                     [this, &t](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         constexpr std::string_view what = "a port range";
+                         constexpr std::string_view allowed = "LOW-HIGH with 1 <= LOW <= HIGH <= 65535, e.g. 49152-65535";
+                         auto s = scalar(v, m, key, what, allowed);
+                         if (!s) return;
+                         auto r = parse_port_range(*s);
+                         if (!r) return bad(v, m, key, what, allowed);
+                         t.ephemeral_port_min = r->first;
+                         t.ephemeral_port_max = r->second;
+                     }},
+                    {"max_connections", false, "", uint_field(t.max_connections, 1, 1u << 20)},
+                    {"backlog", false, "", uint_field(t.default_backlog, 1, 65535)},
+                    {"msl", false, "", duration_field(t.msl, milliseconds(1), seconds(600))},
+                    {"initial_rto", false, "",
+                     [this, &t](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         duration_field(t.initial_rto, milliseconds(10), seconds(60))(v, m, key);
+                         rto_mark_ = m;
+                     }},
+                    {"min_rto", false, "", duration_field(t.min_rto, milliseconds(10), seconds(60))},
+                    {"max_rto", false, "", duration_field(t.max_rto, milliseconds(100), seconds(600))},
+                    {"max_retransmits", false, "", uint_field(t.max_retransmits, 1, 100)},
+                    {"max_syn_retransmits", false, "", uint_field(t.max_syn_retransmits, 1, 100)},
+                    {"window_scaling", false, "", bool_field(t.window_scaling)},
+                });
+    }
+
+    void api(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+        auto& a = cfg_.api;
+        section(node, mark, path,
+                {
+                    {"socket", false, "",
+                     [this, &a](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         constexpr std::string_view what = "a Unix socket path";
+                         constexpr std::string_view allowed = "an absolute path of at most 107 bytes";
+                         auto s = scalar(v, m, key, what, allowed);
+                         if (!s) return;
+                         if (s->empty() || (*s)[0] != '/' || s->size() > 107 || s->back() == '/' ||
+                             s->find('\0') != std::string::npos) {
+                             return bad(v, m, key, what, allowed);
+                         }
+                         a.socket_path = *s;
+                     }},
+                    {"socket_mode", false, "",
+                     [this, &a](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         constexpr std::string_view what = "a permission mode";
+                         constexpr std::string_view allowed = "octal 0000 to 0777, e.g. 0660";
+                         auto s = scalar(v, m, key, what, allowed);
+                         if (!s) return;
+                         auto mode = parse_mode(*s);
+                         if (!mode) return bad(v, m, key, what, allowed);
+                         a.socket_mode = *mode;
+                     }},
+                    {"max_clients", false, "", uint_field(a.max_clients, 1, 1u << 20)},
+                });
+    }
+
+    void log(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+        section(node, mark, path,
+                {
+                    {"level", false, "",
+                     [this](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         std::string allowed;
+                         for (auto l : kLogLevels) allowed += (allowed.empty() ? "" : ", ") + std::string(l);
+                         auto s = scalar(v, m, key, "a log level", allowed);
+                         if (!s) return;
+                         for (auto l : kLogLevels) {
+                             if (*s == l) {
+                                 cfg_.log_level = *s;
+                                 return;
+                             }
+                         }
+                         bad(v, m, key, "a log level", allowed);
+                     }},
+                });
+    }
+
+    void cross_checks() {
+        auto& ifc = cfg_.iface;
+        if (!address_) return;  // missing or bad: already reported
+        const wire::Ipv4Cidr ours = *address_;
+        ifc.address = ours;
+        const std::string subnet = ours.network().to_string() + "/" + std::to_string(ours.prefix_len);
+        if (ifc.gateway && gateway_mark_) {
+            const auto g = *ifc.gateway;
+            const bool ok = ours.contains(g) && g != ours.address &&
+                            (ours.prefix_len > 30 || (g != ours.network() && g != ours.broadcast()));
+            if (!ok) {
+                error(*gateway_mark_, "ipv4.gateway: \"" + g.to_string() +
+                                          "\" is not a gateway on the subnet of ipv4.address (allowed: an address "
+                                          "in " + subnet + " other than " + ours.address.to_string() +
+                                          " and the network and broadcast addresses)");
+            }
+        }
+        if (cfg_.tap.host_address && host_mark_) {
+            const auto h = *cfg_.tap.host_address;
+            const bool ok = h.prefix_len == ours.prefix_len && ours.contains(h.address) && h.address != ours.address;
+            if (!ok) {
+                error(*host_mark_, "interface.host_address: \"" + h.to_string() +
+                                       "\" is not a host address beside ipv4.address (allowed: an address in " +
+                                       subnet + " other than " + ours.address.to_string() + ", written with /" +
+                                       std::to_string(ours.prefix_len) + ")");
+            }
+        }
+        const auto& t = ifc.tcp;
+        if (rto_mark_ && (t.initial_rto < t.min_rto || t.initial_rto > t.max_rto)) {
+            error(*rto_mark_, "tcp.initial_rto: \"" + duration_text(t.initial_rto) +
+                                  "\" is not between tcp.min_rto and tcp.max_rto (allowed: " +
+                                  duration_text(t.min_rto) + " to " + duration_text(t.max_rto) + ")");
+        } else if (t.min_rto > t.max_rto) {
+            error(YAML::Mark(), "tcp.min_rto: \"" + duration_text(t.min_rto) +
+                                    "\" is not at most tcp.max_rto (allowed: up to " + duration_text(t.max_rto) + ")");
+        }
+        if (!cfg_.mac_configured) ifc.mac = default_mac(ours.address);
+        // The MTU is one setting for the device and the IP layer.
+        ifc.mtu = cfg_.tap.mtu;
+        ifc.tcp.local_address = ours.address;
+        ifc.tcp.mtu = cfg_.tap.mtu;
+    }
+};
+
+}  // namespace
+
+Config default_config() {
+    Config c;
+    c.tap.name = "tap0";
+    c.tap.mtu = 1500;
+    c.iface.mtu = 1500;
+    c.api.socket_path = "/run/tapstack/tapstack.sock";
+    c.api.socket_mode = 0660;
+    c.log_level = "info";
+    return c;
+}
+
+wire::MacAddress default_mac(wire::Ipv4Address address) {
+    return wire::MacAddress{{0x02, 0x74, 0x73, static_cast<std::uint8_t>(address.value >> 16),
+                             static_cast<std::uint8_t>(address.value >> 8), static_cast<std::uint8_t>(address.value)}};
+}
+
+ConfigResult load_config_text(std::string_view text, std::string_view file_name) {
+    return Loader(file_name).load_text(text);
+}
+
+ConfigResult load_config_file(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) {
+        const int err = errno;
+        return ConfigResult{default_config(), {path + ": cannot read: " + std::strerror(err)}};
+    }
+    std::string text;
+    char buf[4096];
+    std::size_t n = 0;
+    // A config file is small; refuse anything absurd rather than read it all.
+    constexpr std::size_t kMaxBytes = 1 << 20;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() <= kMaxBytes) text.append(buf, n);
+    const bool read_error = std::ferror(f) != 0;
+    const int err = errno;
+    std::fclose(f);
+    if (read_error) return ConfigResult{default_config(), {path + ": cannot read: " + std::strerror(err)}};
+    if (text.size() > kMaxBytes) {
+        return ConfigResult{default_config(), {path + ": cannot read: larger than 1 MiB, not a config file"}};
+    }
+    return load_config_text(text, path);
+}
+
+}  // namespace tapstack::daemon

@@ -1,0 +1,85 @@
+// tapstackd: parse options, load the config, set up logging, run the loop.
+//
+// Exit status: 0 after a clean stop or a valid --check-config; 1 for a bad
+// config or a start-up failure (one clear line on stderr); 2 for bad usage.
+#include <spdlog/spdlog.h>
+#include <sys/random.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <span>
+
+#include "daemon/config.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/options.hpp"
+#include "daemon/service_loop.hpp"
+#include "tapstack_version.hpp"
+
+namespace {
+
+// The per-start secret keying ISNs and ephemeral ports (RFC 6528).
+bool draw_secret(std::uint64_t* seed, std::string* error) {
+    std::size_t got = 0;
+    auto* bytes = reinterpret_cast<unsigned char*>(seed);
+    while (got < sizeof *seed) {
+        const ssize_t n = getrandom(bytes + got, sizeof *seed - got, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            *error = std::strerror(errno);
+            return false;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using tapstack::daemon::Options;
+    const auto parsed = tapstack::daemon::parse_options(std::span<const char* const>(argv, static_cast<std::size_t>(argc)));
+    if (!parsed.error.empty()) {
+        std::fprintf(stderr, "tapstackd: %s\n%s", parsed.error.c_str(), tapstack::daemon::usage_text(argv[0]).c_str());
+        return 2;
+    }
+    const Options& opts = parsed.options;
+    switch (opts.action) {
+    case Options::Action::kHelp:
+        std::fputs(tapstack::daemon::usage_text(argv[0]).c_str(), stdout);
+        return 0;
+    case Options::Action::kVersion:
+        std::printf("tapstackd %s\n", TAPSTACK_VERSION);
+        return 0;
+    case Options::Action::kCheckConfig:
+    case Options::Action::kRun:
+        break;
+    }
+
+    auto loaded = tapstack::daemon::load_config_file(opts.config_path);
+    if (!loaded.ok()) {
+        for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.c_str());
+        return 1;
+    }
+    if (opts.action == Options::Action::kCheckConfig) {
+        std::printf("%s: ok\n", opts.config_path.c_str());
+        return 0;
+    }
+    tapstack::daemon::Config config = std::move(loaded.config);
+    if (opts.log_level) config.log_level = *opts.log_level;
+    tapstack::daemon::setup_logging(config.log_level);
+
+    // A client that vanishes must not kill the daemon: writes report EPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
+
+    std::uint64_t seed = 0;
+    std::string error;
+    if (!draw_secret(&seed, &error)) {
+        spdlog::error("cannot draw the secret seed from getrandom(): {}", error);
+        return 1;
+    }
+    tapstack::daemon::ServiceLoop loop(config, seed);
+    return loop.run();
+}

@@ -1,0 +1,286 @@
+// The libuv loop of tapstackd; see service_loop.hpp for the turn order.
+#include "daemon/service_loop.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <csignal>
+#include <string>
+
+#include "daemon/api/api_server.hpp"
+#include "daemon/counters_line.hpp"
+#include "drivers/tap_port.hpp"
+#include "stack/iface/frame_sink.hpp"
+#include "stack/iface/interface.hpp"
+#include "tapstack_version.hpp"
+
+namespace tapstack::daemon {
+namespace {
+
+// The Interface's output: onto the port's TX ring. (TapPort::transmit
+// flushes a full ring to the TAP itself before giving up, so a burst larger
+// than the ring is only dropped when the kernel pushes back.)
+class PortSink final : public iface::FrameSink {
+public:
+    explicit PortSink(drivers::TapPort& port) : port_(port) {}
+    bool transmit(std::span<const std::uint8_t> frame) override { return port_.transmit(frame); }
+
+private:
+    drivers::TapPort& port_;
+};
+
+Instant now_instant() { return instant_from_ns(static_cast<std::int64_t>(uv_hrtime())); }
+
+template <typename Handle>
+uv_handle_t* as_handle(Handle* h) {
+    return reinterpret_cast<uv_handle_t*>(h);
+}
+
+}  // namespace
+
+struct ServiceLoop::Impl {
+    Config config;
+    std::uint64_t seed;
+    uv_loop_t loop{};
+    std::unique_ptr<drivers::TapPort> port;
+    std::unique_ptr<PortSink> sink;
+    std::unique_ptr<iface::Interface> iface;
+    std::unique_ptr<ApiServer> api;
+    bool api_started = false;
+
+    uv_poll_t tap_poll{};
+    uv_timer_t timer{};
+    uv_prepare_t prepare{};
+    uv_idle_t idle{};
+    uv_signal_t sig_int{}, sig_term{}, sig_hup{}, sig_usr1{};
+
+    int poll_events = 0;
+    bool turn_requested = false;
+    bool stopping = false;
+    int exit_status = 0;
+
+    Impl(const Config& c, std::uint64_t s) : config(c), seed(s) {}
+
+    int run();
+    bool start_handles();
+    void turn();
+    void on_tap(int status, int events);
+    void on_signal(int signum);
+    void request_turn();
+    void update_poll();
+    void arm_timer(Instant now);
+    void stop(int status);
+    void close_handles();
+};
+
+int ServiceLoop::Impl::run() {
+    if (int rc = uv_loop_init(&loop); rc != 0) {
+        spdlog::error("cannot start the event loop: {}", uv_strerror(rc));
+        return 1;
+    }
+    std::string error;
+    port = drivers::TapPort::open(config.tap, &error);
+    if (!port) {
+        spdlog::error("cannot open the TAP device: {}", error);
+        uv_loop_close(&loop);
+        return 1;
+    }
+    for (const auto& w : port->warnings()) spdlog::warn("TAP device {}: {}", port->name(), w);
+    if (port->mtu() != config.tap.mtu && port->mtu() >= 576) {
+        // An attached device whose MTU we could not change: never send more
+        // than the link takes.
+        const auto mtu = static_cast<std::uint16_t>(std::min<std::uint32_t>(port->mtu(), config.tap.mtu));
+        spdlog::warn("TAP device {} has MTU {}, configured {}; using {}", port->name(), port->mtu(),
+                     config.tap.mtu, mtu);
+        config.iface.mtu = mtu;
+        config.iface.tcp.mtu = mtu;
+    }
+    sink = std::make_unique<PortSink>(*port);
+    iface = std::make_unique<iface::Interface>(config.iface, *sink, seed);
+    api = std::make_unique<ApiServer>(&loop, *iface, config.api, [this] { request_turn(); });
+    if (!api->start(&error)) {
+        spdlog::error("cannot start the API on {}: {}", config.api.socket_path, error);
+        api->stop();
+        uv_run(&loop, UV_RUN_DEFAULT);
+        api.reset();
+        iface.reset();
+        port.reset();
+        uv_loop_close(&loop);
+        return 1;
+    }
+    api_started = true;
+    if (!start_handles()) {
+        stop(1);
+    } else {
+        const Instant now = now_instant();
+        iface->announce(now);  // gratuitous ARP (RFC 5227 announcement)
+        iface->poll(now);
+        port->flush_tx();
+        update_poll();
+        arm_timer(now);
+        spdlog::info("tapstackd {} running: interface {} ({}) mtu {} mac {} address {}{}, api {}", TAPSTACK_VERSION,
+                     port->name(), port->created() ? "created" : "attached", port->mtu(), config.iface.mac.to_string(), config.iface.address.to_string(),
+                     config.iface.gateway ? " gateway " + config.iface.gateway->to_string() : std::string(),
+                     config.api.socket_path);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    // Every handle is closed now; tear down in reverse order of construction.
+    api.reset();
+    iface.reset();
+    sink.reset();
+    port.reset();
+    if (int rc = uv_loop_close(&loop); rc != 0) {
+        spdlog::warn("event loop closed with handles still open: {}", uv_strerror(rc));
+    }
+    // The API removes its socket; make sure a clean stop never leaves one.
+    struct stat st {};
+    if (api_started && lstat(config.api.socket_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+        unlink(config.api.socket_path.c_str());
+    }
+    spdlog::info("tapstackd stopped");
+    return exit_status;
+}
+
+bool ServiceLoop::Impl::start_handles() {
+    auto check = [](int rc, const char* what) {
+        if (rc != 0) spdlog::error("cannot set up {}: {}", what, uv_strerror(rc));
+        return rc == 0;
+    };
+    tap_poll.data = timer.data = prepare.data = idle.data = this;
+    sig_int.data = sig_term.data = sig_hup.data = sig_usr1.data = this;
+    // Init every handle first so close_handles() may close them all.
+    bool ok = check(uv_poll_init(&loop, &tap_poll, port->fd()), "the TAP poll handle");
+    ok = check(uv_timer_init(&loop, &timer), "the timer") && ok;
+    ok = check(uv_prepare_init(&loop, &prepare), "the prepare handle") && ok;
+    ok = check(uv_idle_init(&loop, &idle), "the idle handle") && ok;
+    ok = check(uv_signal_init(&loop, &sig_int), "SIGINT") && ok;
+    ok = check(uv_signal_init(&loop, &sig_term), "SIGTERM") && ok;
+    ok = check(uv_signal_init(&loop, &sig_hup), "SIGHUP") && ok;
+    ok = check(uv_signal_init(&loop, &sig_usr1), "SIGUSR1") && ok;
+    if (!ok) return false;
+    auto signal_cb = [](uv_signal_t* h, int signum) { static_cast<Impl*>(h->data)->on_signal(signum); };
+    ok = check(uv_signal_start(&sig_int, signal_cb, SIGINT), "SIGINT") &&
+         check(uv_signal_start(&sig_term, signal_cb, SIGTERM), "SIGTERM") &&
+         check(uv_signal_start(&sig_hup, signal_cb, SIGHUP), "SIGHUP") &&
+         check(uv_signal_start(&sig_usr1, signal_cb, SIGUSR1), "SIGUSR1") &&
+         check(uv_prepare_start(&prepare, [](uv_prepare_t* h) { static_cast<Impl*>(h->data)->turn(); }),
+               "the prepare handle");
+    return ok;
+}
+
+void ServiceLoop::Impl::turn() {
+    if (stopping) return;
+    turn_requested = false;
+    const Instant now = now_instant();
+    iface->poll(now);
+    api->service(now);
+    iface->poll(now);
+    port->flush_tx();
+    update_poll();
+    if (turn_requested || iface->tcp().has_pending_events()) {
+        uv_idle_start(&idle, [](uv_idle_t*) {});  // keeps libuv from blocking: another turn follows at once
+    } else {
+        uv_idle_stop(&idle);
+    }
+    arm_timer(now);
+}
+
+void ServiceLoop::Impl::request_turn() {
+    if (stopping) return;
+    turn_requested = true;
+    uv_idle_start(&idle, [](uv_idle_t*) {});
+}
+
+void ServiceLoop::Impl::on_tap(int status, int events) {
+    if (stopping) return;
+    if (status < 0) {
+        // EBADF/EBADFD here means the device was deleted under us (ip link del).
+        spdlog::error("TAP device {} failed: {} (was it deleted?); stopping", port->name(), uv_strerror(status));
+        stop(1);
+        return;
+    }
+    if ((events & UV_READABLE) != 0) {
+        const Instant now = now_instant();
+        port->poll_rx([this, now](std::span<const std::uint8_t> frame) { iface->receive_frame(now, frame); });
+    }
+    if ((events & UV_WRITABLE) != 0) port->flush_tx();
+    update_poll();
+}
+
+void ServiceLoop::Impl::update_poll() {
+    const int want = UV_READABLE | (port->tx_blocked() ? UV_WRITABLE : 0);
+    if (want == poll_events) return;
+    const int rc = uv_poll_start(&tap_poll, want, [](uv_poll_t* h, int status, int events) {
+        static_cast<Impl*>(h->data)->on_tap(status, events);
+    });
+    if (rc != 0) {
+        spdlog::error("cannot watch TAP device {}: {}; stopping", port->name(), uv_strerror(rc));
+        stop(1);
+        return;
+    }
+    poll_events = want;
+}
+
+void ServiceLoop::Impl::arm_timer(Instant now) {
+    const Instant at = iface->poll_at();
+    if (at == kNever) {
+        uv_timer_stop(&timer);
+        return;
+    }
+    // Round up so the timer never fires before the deadline; cap at an hour
+    // (the turn re-arms it anyway).
+    const std::int64_t delta_ns = to_ns(at) - to_ns(now);
+    constexpr std::int64_t kHourMs = 3600 * 1000;
+    std::int64_t ms = delta_ns <= 0 ? 0 : (delta_ns + 999'999) / 1'000'000;
+    if (ms > kHourMs) ms = kHourMs;
+    uv_timer_start(&timer, [](uv_timer_t*) {}, static_cast<std::uint64_t>(ms), 0);
+}
+
+void ServiceLoop::Impl::on_signal(int signum) {
+    switch (signum) {
+    case SIGINT:
+    case SIGTERM:
+        spdlog::info("{}: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+        stop(0);
+        break;
+    case SIGHUP:
+        spdlog::info("SIGHUP: reload not supported yet, keeping current configuration");
+        break;
+    case SIGUSR1:
+        spdlog::info("{}", counters_line(*port, *iface));
+        break;
+    default:
+        break;
+    }
+}
+
+void ServiceLoop::Impl::stop(int status) {
+    if (stopping) return;
+    stopping = true;
+    exit_status = status;
+    api->stop();
+    // Let the resets and FINs the API's stop queued leave before the TAP closes.
+    const Instant now = now_instant();
+    iface->poll(now);
+    port->flush_tx();
+    close_handles();
+}
+
+void ServiceLoop::Impl::close_handles() {
+    for (uv_handle_t* h : {as_handle(&tap_poll), as_handle(&timer), as_handle(&prepare), as_handle(&idle),
+                           as_handle(&sig_int), as_handle(&sig_term), as_handle(&sig_hup), as_handle(&sig_usr1)}) {
+        if (h->loop != nullptr && !uv_is_closing(h)) uv_close(h, nullptr);
+    }
+}
+
+ServiceLoop::ServiceLoop(const Config& config, std::uint64_t secret_seed)
+    : impl_(std::make_unique<Impl>(config, secret_seed)) {}
+ServiceLoop::~ServiceLoop() = default;
+
+int ServiceLoop::run() { return impl_->run(); }
+
+}  // namespace tapstack::daemon

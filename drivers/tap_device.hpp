@@ -1,0 +1,58 @@
+// Opening and configuring a Linux TAP device for TapPort.
+//
+// open_tap_device() opens /dev/net/tun (O_RDWR | O_NONBLOCK | O_CLOEXEC),
+// and with TUNSETIFF (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) either creates the
+// named device (needs CAP_NET_ADMIN) or attaches to an existing persistent
+// one, which an administrator made for us with
+//   ip tuntap add tap0 mode tap user tapstack vnet_hdr
+// so the daemon can run without privilege. It then sets the virtio-net
+// header size to 12 (virtio 1.x, with num_buffers), little-endian headers,
+// no offloads (so the kernel never hands us GSO or partially checksummed
+// frames), and brings the device to the configured state: MTU, link up and
+// the optional host address on the kernel side (SIOCSIFMTU, SIOCSIFFLAGS,
+// SIOCSIFADDR/SIOCSIFNETMASK on an AF_INET socket, in the caller's network
+// namespace).
+//
+// Each setting is read first and only written when it differs, so attaching
+// to a device that is already configured needs no privilege at all. When an
+// attached device differs and the kernel refuses the change (EPERM, no
+// CAP_NET_ADMIN), that is a warning returned to the caller, with the
+// command an administrator would run; the daemon logs it and carries on.
+// Anything else that fails is an error: one line naming the device, the
+// operation and the cause, plus a hint where there is an obvious fix.
+//
+// Non-goals: multi-queue TAPs, offload negotiation (later issues), IPv6 on
+// the host side, rtnetlink.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "drivers/unique_fd.hpp"
+#include "stack/wire/addresses.hpp"
+
+namespace tapstack::drivers {
+
+struct TapDeviceConfig {
+    std::string name = "tap0";
+    std::uint16_t mtu = 1500;
+    std::optional<wire::Ipv4Cidr> host_address;
+};
+
+struct TapDevice {
+    UniqueFd fd;                        // non-blocking, close-on-exec, vnet header size 12
+    std::string name;                   // the kernel's name for the device
+    bool created = false;               // false: attached to an existing persistent device
+    std::uint32_t mtu = 0;              // the device's MTU after configuration
+    std::vector<std::string> warnings;  // settings we could not apply; see above
+};
+
+// nullopt with a one-line reason in *error on failure.
+std::optional<TapDevice> open_tap_device(const TapDeviceConfig& config, std::string* error);
+
+// "ip tuntap add NAME mode tap user USER vnet_hdr" for the effective user.
+std::string tuntap_add_hint(const std::string& name);
+
+}  // namespace tapstack::drivers

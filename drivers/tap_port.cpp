@@ -1,0 +1,494 @@
+// TapPort: a TAP device behind an RX and a TX virtqueue; see tap_port.hpp.
+//
+// Memory: one zeroed allocation, registered as a single GuestMemory region
+// at kGuestBase (deliberately not the host address, so nothing can mistake
+// a guest address for a pointer). It holds, 64-byte aligned:
+//   RX rings | TX rings | RX buffers [queue_size] | TX buffers [queue_size]
+// Each buffer is buffer_size bytes: the 12-byte virtio-net header, then the
+// frame. Each chain is one descriptor over one buffer; the chain's token is
+// the buffer's index. Nothing is allocated per frame.
+//
+// Roles, all on the caller's thread:
+//  - RX driver: keeps every free RX buffer posted (device-writable); reaps
+//    used buffers, validates the header, hands the frame up, reposts.
+//  - RX device: pops posted buffers, read()s one frame from the TAP into
+//    each, pushes it used with the byte count.
+//  - TX driver: copies a frame behind a zeroed header into a free TX buffer
+//    and adds it (device-readable); reaps used buffers onto tx_free_.
+//  - TX device: pops TX chains, write()s each to the TAP, pushes it used.
+// The device halves treat the rings like a real device would (all chains
+// validated, bad ones counted and returned), so replacing them with a
+// vhost backend changes nothing on the driver side.
+#include "drivers/tap_port.hpp"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <new>
+
+#include "drivers/guest_memory.hpp"
+#include "drivers/tap_device.hpp"
+#include "drivers/unique_fd.hpp"
+#include "drivers/virtio_net_hdr.hpp"
+#include "drivers/virtqueue.hpp"
+#include "stack/wire/byte_order.hpp"
+#include "stack/wire/checksum.hpp"
+
+namespace tapstack::drivers {
+namespace {
+
+constexpr GuestAddr kGuestBase = 0x10000000;
+constexpr std::size_t kEthHeaderLen = 14;
+constexpr std::size_t kVlanTagLen = 4;
+constexpr std::uint64_t kMaxMemory = std::uint64_t{1} << 31;  // 2 GiB of rings and buffers at most
+constexpr std::size_t kHdr = VirtioNetHdr::kSize;
+
+constexpr std::uint64_t align64(std::uint64_t v) { return VringLayout::align_up(v, 64); }
+
+// Counter slots; kCounterNames gives their stable names (without "tap.").
+enum Counter : std::size_t {
+    kRxFrames,
+    kRxBytes,
+    kRxBadVnetHdr,
+    kRxGsoDropped,
+    kRxCsumCompleted,
+    kRxTruncated,
+    kRxRunt,
+    kRxReadErrors,
+    kTxFrames,
+    kTxBytes,
+    kTxRingFull,
+    kTxOversize,
+    kTxRunt,
+    kTxBadVnetHdr,
+    kTxErrors,
+    kTxEagain,
+    kRxWrongDirection,  // folded into rx_ring_errors
+    kTxWrongDirection,  // folded into tx_ring_errors
+    kCounterCount,
+};
+constexpr std::size_t kNamedCounters = kRxWrongDirection;
+constexpr std::array<std::string_view, kNamedCounters> kCounterNames = {
+    "tap.rx_frames",     "tap.rx_bytes",   "tap.rx_bad_vnet_hdr", "tap.rx_gso_dropped", "tap.rx_csum_completed",
+    "tap.rx_truncated",  "tap.rx_runt",    "tap.rx_read_errors",  "tap.tx_frames",      "tap.tx_bytes",
+    "tap.tx_ring_full",  "tap.tx_oversize", "tap.tx_runt",        "tap.tx_bad_vnet_hdr", "tap.tx_errors",
+    "tap.tx_eagain",
+};
+
+// Writes `data` at byte `offset` of the scattered buffers `bufs`.
+void scatter_write(const std::vector<std::span<std::uint8_t>>& bufs, std::size_t offset, wire::Bytes data) {
+    for (const auto& b : bufs) {
+        if (data.empty()) return;
+        if (offset >= b.size()) {
+            offset -= b.size();
+            continue;
+        }
+        const std::size_t n = std::min(b.size() - offset, data.size());
+        std::memcpy(b.data() + offset, data.data(), n);
+        data = data.subspan(n);
+        offset = 0;
+    }
+}
+
+// Copies the first out.size() bytes of the scattered buffers into `out`.
+void gather_read(const std::vector<std::span<std::uint8_t>>& bufs, wire::MutBytes out) {
+    for (const auto& b : bufs) {
+        if (out.empty()) return;
+        const std::size_t n = std::min(b.size(), out.size());
+        std::memcpy(out.data(), b.data(), n);
+        out = out.subspan(n);
+    }
+}
+
+bool is_would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
+
+}  // namespace
+
+struct TapPort::Impl {
+    TapPortConfig config;
+    UniqueFd fd;
+    std::string name;
+    bool created = false;
+    std::uint32_t mtu = 0;
+    std::vector<std::string> warnings;
+    std::size_t buffer_size = 0;
+
+    std::unique_ptr<std::uint8_t[]> backing;
+    std::size_t backing_len = 0;
+    GuestMemory memory;
+    std::optional<Virtqueue> rx;
+    std::optional<Virtqueue> tx;
+    GuestAddr rx_buffers = 0;
+    GuestAddr tx_buffers = 0;
+    std::vector<std::uint16_t> tx_free;  // indices of TX buffers not on the ring
+    DescChain rx_chain;
+    DescChain tx_chain;
+    std::vector<iovec> iov;
+    bool tx_blocked = false;
+    bool in_poll_rx = false;
+    std::array<std::uint64_t, kCounterCount> counters{};
+
+    explicit Impl(std::uint16_t queue_size) : rx_chain(queue_size), tx_chain(queue_size) {}
+
+    std::uint8_t* host(GuestAddr addr) { return backing.get() + (addr - kGuestBase); }
+    GuestAddr rx_buffer(std::uint64_t i) const { return rx_buffers + i * buffer_size; }
+    GuestAddr tx_buffer(std::uint64_t i) const { return tx_buffers + i * buffer_size; }
+    void count(Counter c, std::uint64_t n = 1) { counters[c] += n; }
+
+    bool init(std::string* error);
+    bool post_rx(std::uint16_t i);
+    void reap_tx();
+    enum class Fill { kBudget, kDrained, kNoBuffers };
+    Fill fill_rx(std::uint32_t budget, std::uint32_t& reads);
+    std::size_t deliver_rx(const std::function<void(std::span<const std::uint8_t>)>& on_frame);
+    bool deliver_one(std::span<std::uint8_t> bytes, const std::function<void(std::span<const std::uint8_t>)>& on_frame);
+    std::uint64_t ring_errors(const Virtqueue& q, Counter wrong_direction) const;
+};
+
+bool TapPort::Impl::init(std::string* error) {
+    auto fail = [error](std::string why) {
+        if (error != nullptr) *error = std::move(why);
+        return false;
+    };
+    const std::uint16_t q = config.queue_size;
+    if (!is_valid_queue_size(q)) {
+        return fail(name + ": queue_size " + std::to_string(q) + " is not a power of two in 1..32768");
+    }
+    if (config.rx_budget == 0) return fail(name + ": rx_budget must be at least 1");
+    const std::uint64_t min_buffer = kHdr + kEthHeaderLen + 1;
+    if (config.buffer_size != 0) {
+        if (config.buffer_size < min_buffer) {
+            return fail(name + ": buffer_size " + std::to_string(config.buffer_size) + " is below " +
+                        std::to_string(min_buffer));
+        }
+        buffer_size = config.buffer_size;
+    } else {
+        const std::uint32_t frame_mtu = std::max<std::uint32_t>(config.mtu, mtu);
+        buffer_size = static_cast<std::size_t>(align64(kHdr + kEthHeaderLen + kVlanTagLen + frame_mtu));
+    }
+
+    const std::uint64_t ring_bytes = align64(VringLayout::contiguous_bytes(q));
+    const GuestAddr rx_ring = kGuestBase;
+    const GuestAddr tx_ring = rx_ring + ring_bytes;
+    rx_buffers = tx_ring + ring_bytes;
+    tx_buffers = rx_buffers + std::uint64_t{q} * buffer_size;
+    const std::uint64_t total = tx_buffers + std::uint64_t{q} * buffer_size - kGuestBase;
+    if (total > kMaxMemory) {
+        return fail(name + ": queue_size " + std::to_string(q) + " x buffer_size " + std::to_string(buffer_size) +
+                    " needs more than 2 GiB");
+    }
+    backing_len = static_cast<std::size_t>(total);
+    backing.reset(new (std::nothrow) std::uint8_t[backing_len]());
+    if (!backing) return fail(name + ": cannot allocate " + std::to_string(backing_len) + " bytes of ring memory");
+    std::string why;
+    if (!memory.add_region(kGuestBase, std::span<std::uint8_t>(backing.get(), backing_len), &why)) {
+        return fail(name + ": " + why);
+    }
+    VirtqueueOptions options;
+    options.max_chain_bytes = static_cast<std::uint32_t>(buffer_size);
+    rx = Virtqueue::create(memory, VringLayout::contiguous(rx_ring, q), options, &why);
+    if (!rx) return fail(name + ": RX virtqueue: " + why);
+    tx = Virtqueue::create(memory, VringLayout::contiguous(tx_ring, q), options, &why);
+    if (!tx) return fail(name + ": TX virtqueue: " + why);
+
+    // Reserve every container now; the data path never allocates.
+    iov.reserve(std::size_t{q} + 1);
+    tx_free.reserve(q);
+    for (std::uint16_t i = q; i > 0; --i) tx_free.push_back(static_cast<std::uint16_t>(i - 1));
+    for (std::uint16_t i = 0; i < q; ++i) {
+        if (!post_rx(i)) return fail(name + ": cannot post RX buffer " + std::to_string(i));
+    }
+    rx->device().enable_notifications();
+    tx->device().enable_notifications();
+    return true;
+}
+
+bool TapPort::Impl::post_rx(std::uint16_t i) {
+    const GuestBuffer buf{rx_buffer(i), static_cast<std::uint32_t>(buffer_size)};
+    if (!rx->driver().add({}, std::span<const GuestBuffer>(&buf, 1), i)) return false;
+    rx->driver().kick_prepare();  // the device is us: nothing to notify
+    return true;
+}
+
+void TapPort::Impl::reap_tx() {
+    while (auto used = tx->driver().get_used()) tx_free.push_back(static_cast<std::uint16_t>(used->token));
+}
+
+// Device side of RX: fill posted buffers from the TAP.
+TapPort::Impl::Fill TapPort::Impl::fill_rx(std::uint32_t budget, std::uint32_t& reads) {
+    VirtqueueDevice& dev = rx->device();
+    std::uint8_t overflow = 0;  // one byte past the buffers tells a truncated frame apart
+    while (reads < budget) {
+        const PopResult r = dev.pop(rx_chain);
+        if (r == PopResult::kEmpty) return Fill::kNoBuffers;
+        if (r == PopResult::kBroken) return Fill::kDrained;
+        if (r == PopResult::kRejected) continue;  // counted by the device, returned to the driver
+        if (!rx_chain.readable.empty() || rx_chain.writable.size() + 1 > IOV_MAX) {
+            count(kRxWrongDirection);
+            dev.push(rx_chain.head, 0);
+            continue;
+        }
+        iov.clear();
+        for (const auto& b : rx_chain.writable) iov.push_back(iovec{b.data(), b.size()});
+        iov.push_back(iovec{&overflow, 1});
+        const ssize_t n = ::readv(fd.get(), iov.data(), static_cast<int>(iov.size()));
+        if (n < 0) {
+            const int err = errno;
+            dev.unpop();
+            if (err == EINTR) continue;
+            if (!is_would_block(err)) count(kRxReadErrors);
+            return Fill::kDrained;
+        }
+        ++reads;
+        if (n == 0) {  // end of file on an adopted socket; a TAP never returns 0
+            dev.unpop();
+            return Fill::kDrained;
+        }
+        const auto len = static_cast<std::uint64_t>(n);
+        if (len > rx_chain.writable_len) {
+            // The TAP reports the whole frame's length even when it did not
+            // fit. Drop it and read the next frame into the same buffer.
+            count(kRxTruncated);
+            dev.unpop();
+            continue;
+        }
+        if (len >= kHdr) {
+            // The TAP writes only the first 10 header bytes; num_buffers is
+            // the device's to set: 1 without VIRTIO_NET_F_MRG_RXBUF (5.1.6.4).
+            std::array<std::uint8_t, 2> one{};
+            wire::store_le16(one.data(), 1);
+            scatter_write(rx_chain.writable, 10, one);
+        }
+        dev.push(rx_chain.head, static_cast<std::uint32_t>(len));
+    }
+    dev.notify_prepare();  // the driver is us: nothing to notify
+    return Fill::kBudget;
+}
+
+// Driver side of RX: reap, validate, deliver, repost.
+std::size_t TapPort::Impl::deliver_rx(const std::function<void(std::span<const std::uint8_t>)>& on_frame) {
+    std::size_t delivered = 0;
+    while (auto used = rx->driver().get_used()) {
+        const auto i = static_cast<std::uint16_t>(used->token);
+        std::span<std::uint8_t> bytes(host(rx_buffer(i)), used->len);
+        if (deliver_one(bytes, on_frame)) ++delivered;
+        post_rx(i);
+    }
+    return delivered;
+}
+
+bool TapPort::Impl::deliver_one(std::span<std::uint8_t> bytes,
+                                const std::function<void(std::span<const std::uint8_t>)>& on_frame) {
+    auto hdr = VirtioNetHdr::parse(bytes);
+    if (!hdr || hdr->num_buffers != 1) {
+        count(kRxBadVnetHdr);
+        return false;
+    }
+    std::span<std::uint8_t> frame = bytes.subspan(kHdr);
+    if (hdr->is_gso()) {  // offloads are not negotiated (TUNSETOFFLOAD 0)
+        count(kRxGsoDropped);
+        return false;
+    }
+    if (hdr->validate_for_frame(frame.size())) {
+        count(kRxBadVnetHdr);
+        return false;
+    }
+    if (frame.size() < kEthHeaderLen) {
+        count(kRxRunt);
+        return false;
+    }
+    if (hdr->needs_csum()) {
+        // 5.1.6.4.1: the field holds the pseudo-header sum; checksum from
+        // csum_start to the end and store it there, as Linux's
+        // skb_checksum_help() does (a result of 0 is sent as 0xffff).
+        wire::ChecksumAccumulator acc;
+        acc.add(frame.subspan(hdr->csum_start));
+        std::uint16_t sum = acc.checksum();
+        if (sum == 0) sum = 0xffff;
+        wire::store_be16(frame.data() + hdr->csum_start + hdr->csum_offset, sum);
+        count(kRxCsumCompleted);
+    }
+    count(kRxFrames);
+    count(kRxBytes, frame.size());
+    on_frame(frame);
+    return true;
+}
+
+std::uint64_t TapPort::Impl::ring_errors(const Virtqueue& q, Counter wrong_direction) const {
+    const auto& dev = q.device().stats();
+    const auto& drv = q.driver().stats();
+    return dev.rejected + dev.avail_idx_jump + drv.bad_used_id + drv.bad_used_len + drv.used_idx_jump +
+           counters[wrong_direction];
+}
+
+// ---------------------------------------------------------------- TapPort
+
+TapPort::TapPort(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TapPort::~TapPort() = default;
+
+std::unique_ptr<TapPort> TapPort::open(const TapPortConfig& config, std::string* error) {
+    if (!is_valid_queue_size(config.queue_size)) {
+        if (error != nullptr) {
+            *error = config.name + ": queue_size " + std::to_string(config.queue_size) +
+                     " is not a power of two in 1..32768";
+        }
+        return nullptr;
+    }
+    auto dev = open_tap_device(TapDeviceConfig{config.name, config.mtu, config.host_address}, error);
+    if (!dev) return nullptr;
+    auto impl = std::make_unique<Impl>(config.queue_size);
+    impl->config = config;
+    impl->fd = std::move(dev->fd);
+    impl->name = dev->name;
+    impl->created = dev->created;
+    impl->mtu = dev->mtu;
+    impl->warnings = std::move(dev->warnings);
+    if (!impl->init(error)) return nullptr;
+    return std::unique_ptr<TapPort>(new TapPort(std::move(impl)));
+}
+
+std::unique_ptr<TapPort> TapPort::adopt(int fd, std::string name, const TapPortConfig& config, std::string* error) {
+    UniqueFd owned(fd);
+    if (!is_valid_queue_size(config.queue_size)) {
+        if (error != nullptr) {
+            *error = name + ": queue_size " + std::to_string(config.queue_size) + " is not a power of two in 1..32768";
+        }
+        return nullptr;
+    }
+    auto impl = std::make_unique<Impl>(config.queue_size);
+    impl->config = config;
+    impl->fd = std::move(owned);
+    impl->name = std::move(name);
+    impl->mtu = config.mtu;
+    if (!impl->init(error)) return nullptr;
+    return std::unique_ptr<TapPort>(new TapPort(std::move(impl)));
+}
+
+int TapPort::fd() const { return impl_->fd.get(); }
+const std::string& TapPort::name() const { return impl_->name; }
+bool TapPort::created() const { return impl_->created; }
+const std::vector<std::string>& TapPort::warnings() const { return impl_->warnings; }
+std::uint32_t TapPort::mtu() const { return impl_->mtu; }
+std::size_t TapPort::buffer_size() const { return impl_->buffer_size; }
+
+std::size_t TapPort::poll_rx(const std::function<void(std::span<const std::uint8_t> frame)>& on_frame) {
+    Impl& p = *impl_;
+    if (p.in_poll_rx) return 0;
+    p.in_poll_rx = true;
+    std::size_t delivered = 0;
+    std::uint32_t reads = 0;
+    for (;;) {
+        const Impl::Fill fill = p.fill_rx(p.config.rx_budget, reads);
+        delivered += p.deliver_rx(on_frame);
+        // Out of posted buffers but within budget: they were just reposted.
+        if (fill != Impl::Fill::kNoBuffers || reads >= p.config.rx_budget) break;
+        if (!p.rx->device().has_available()) break;
+    }
+    p.in_poll_rx = false;
+    return delivered;
+}
+
+bool TapPort::transmit(std::span<const std::uint8_t> frame) {
+    Impl& p = *impl_;
+    p.reap_tx();
+    if (frame.size() < kEthHeaderLen) {
+        p.count(kTxRunt);
+        return false;
+    }
+    if (frame.size() > p.buffer_size - kHdr) {
+        p.count(kTxOversize);
+        return false;
+    }
+    if (p.tx_free.empty() && !p.tx_blocked) flush_tx();
+    if (p.tx_free.empty()) {
+        p.count(kTxRingFull);
+        return false;
+    }
+    const std::uint16_t i = p.tx_free.back();
+    p.tx_free.pop_back();
+    const GuestAddr addr = p.tx_buffer(i);
+    std::uint8_t* buf = p.host(addr);
+    VirtioNetHdr{}.emit(std::span<std::uint8_t>(buf, kHdr));  // no offloads: all zero, num_buffers 0 on TX
+    std::memcpy(buf + kHdr, frame.data(), frame.size());
+    const GuestBuffer gb{addr, static_cast<std::uint32_t>(kHdr + frame.size())};
+    if (!p.tx->driver().add(std::span<const GuestBuffer>(&gb, 1), {}, i)) {
+        p.tx_free.push_back(i);
+        p.count(kTxRingFull);
+        return false;
+    }
+    p.tx->driver().kick_prepare();  // the device is us: nothing to notify
+    return true;
+}
+
+std::size_t TapPort::flush_tx() {
+    Impl& p = *impl_;
+    VirtqueueDevice& dev = p.tx->device();
+    DescChain& chain = p.tx_chain;
+    p.tx_blocked = false;
+    std::size_t written = 0;
+    for (;;) {
+        const PopResult r = dev.pop(chain);
+        if (r == PopResult::kEmpty || r == PopResult::kBroken) break;
+        if (r == PopResult::kRejected) continue;  // counted by the device, returned to the driver
+        if (!chain.writable.empty() || chain.readable.size() > IOV_MAX) {
+            p.count(kTxWrongDirection);
+            dev.push(chain.head, 0);
+            continue;
+        }
+        // The device checks the header like the kernel would, before writing.
+        std::array<std::uint8_t, kHdr> hdr_bytes{};
+        const bool has_hdr = chain.readable_len >= kHdr + kEthHeaderLen;
+        if (has_hdr) gather_read(chain.readable, hdr_bytes);
+        const auto hdr = has_hdr ? VirtioNetHdr::parse(hdr_bytes) : std::nullopt;
+        if (!hdr || hdr->is_gso() ||
+            hdr->validate_for_frame(static_cast<std::size_t>(chain.readable_len - kHdr))) {
+            p.count(kTxBadVnetHdr);
+            dev.push(chain.head, 0);
+            continue;
+        }
+        p.iov.clear();
+        for (const auto& b : chain.readable) p.iov.push_back(iovec{b.data(), b.size()});
+        const ssize_t n = ::writev(p.fd.get(), p.iov.data(), static_cast<int>(p.iov.size()));
+        if (n < 0) {
+            const int err = errno;
+            if (err == EINTR) {
+                dev.unpop();
+                continue;
+            }
+            if (is_would_block(err)) {
+                dev.unpop();
+                p.tx_blocked = true;
+                p.count(kTxEagain);
+                break;
+            }
+            p.count(kTxErrors);  // e.g. EIO while the link is down: this frame is lost
+        } else if (static_cast<std::uint64_t>(n) != chain.readable_len) {
+            p.count(kTxErrors);
+        } else {
+            p.count(kTxFrames);
+            p.count(kTxBytes, chain.readable_len - kHdr);
+            ++written;
+        }
+        dev.push(chain.head, 0);  // TX buffers are read-only: nothing written
+    }
+    dev.notify_prepare();  // the driver is us: nothing to notify
+    p.reap_tx();
+    return written;
+}
+
+bool TapPort::tx_blocked() const { return impl_->tx_blocked; }
+bool TapPort::tx_pending() const { return impl_->tx->driver().in_flight() > 0; }
+
+void TapPort::visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const {
+    const Impl& p = *impl_;
+    for (std::size_t i = 0; i < kNamedCounters; ++i) visit(kCounterNames[i], p.counters[i]);
+    visit("tap.rx_ring_errors", p.ring_errors(*p.rx, kRxWrongDirection));
+    visit("tap.tx_ring_errors", p.ring_errors(*p.tx, kTxWrongDirection));
+    visit("tap.tx_queued", p.tx->driver().in_flight());
+}
+
+}  // namespace tapstack::drivers

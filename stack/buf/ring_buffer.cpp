@@ -1,0 +1,78 @@
+#include "stack/buf/ring_buffer.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+namespace tapstack::buf {
+
+void RingBuffer::ensure_storage() {
+    if (!storage_ && capacity_ > 0) storage_ = std::make_unique<std::uint8_t[]>(capacity_);
+}
+
+void RingBuffer::release() {
+    storage_.reset();
+    head_ = size_ = 0;
+}
+
+std::size_t RingBuffer::write_at(std::size_t offset, std::span<const std::uint8_t> data) {
+    if (offset >= free()) return 0;
+    const std::size_t n = std::min(data.size(), free() - offset);
+    if (n == 0) return 0;
+    ensure_storage();
+    // head_ < capacity and size_ + offset < capacity, so one wrap suffices.
+    const std::size_t pos = wrap(head_ + size_ + offset);
+    const std::size_t first = std::min(n, capacity_ - pos);
+    std::memcpy(storage_.get() + pos, data.data(), first);
+    if (n > first) std::memcpy(storage_.get(), data.data() + first, n - first);
+    return n;
+}
+
+void RingBuffer::commit(std::size_t n) {
+    assert(n <= free());
+    size_ += n;
+}
+
+std::size_t RingBuffer::write(std::span<const std::uint8_t> data) {
+    const std::size_t n = write_at(0, data);
+    size_ += n;
+    return n;
+}
+
+std::size_t RingBuffer::peek(std::size_t offset, std::span<std::uint8_t> out) const {
+    if (offset >= size_) return 0;
+    const std::size_t n = std::min(out.size(), size_ - offset);
+    const std::size_t pos = wrap(head_ + offset);
+    const std::size_t first = std::min(n, capacity_ - pos);
+    std::memcpy(out.data(), storage_.get() + pos, first);
+    if (n > first) std::memcpy(out.data() + first, storage_.get(), n - first);
+    return n;
+}
+
+void RingBuffer::consume(std::size_t n) {
+    assert(n <= size_);
+    head_ = wrap(head_ + n);
+    size_ -= n;
+    // head_ is not reset when empty: bytes stored by write_at() beyond the
+    // queue must stay where they are.
+}
+
+std::size_t RingBuffer::read(std::span<std::uint8_t> out) {
+    const std::size_t n = peek(0, out);
+    consume(n);
+    return n;
+}
+
+std::span<const std::uint8_t> RingBuffer::readable() const {
+    if (size_ == 0) return {};
+    return {storage_.get() + head_, std::min(size_, capacity_ - head_)};
+}
+
+std::span<std::uint8_t> RingBuffer::writable() {
+    if (free() == 0) return {};
+    ensure_storage();
+    const std::size_t tail = wrap(head_ + size_);
+    return {storage_.get() + tail, std::min(free(), capacity_ - tail)};
+}
+
+}  // namespace tapstack::buf

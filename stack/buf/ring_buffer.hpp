@@ -1,0 +1,74 @@
+// RingBuffer: a fixed-capacity byte FIFO for TCP send and receive data.
+//
+// Theory of operation
+// -------------------
+// Bytes [head, head+size) are the queued data; the rest is free space.
+// The storage is allocated once, lazily on the first write, and never grows:
+// a connection that never carries data costs no buffer memory, and the
+// memory per connection is bounded by the capacity whatever the peer does.
+// No per-segment allocation ever happens.
+//
+// Besides the FIFO operations, two random-access operations serve TCP:
+//   * `peek(offset, out)` copies queued bytes without consuming them (the
+//     sender keeps unacknowledged data here and retransmits from it);
+//   * `write_at(offset, data)` stores bytes in the free space beyond the
+//     queued data without making them readable, and `commit(n)` later makes
+//     the first n of those bytes part of the queue. The receiver keeps
+//     out-of-order segments there (see Assembler), so out-of-order storage is
+//     bounded by the receive buffer itself.
+// Contiguous spans (`readable()`, `writable()`) allow I/O without copies.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace tapstack::buf {
+
+class RingBuffer {
+public:
+    explicit RingBuffer(std::size_t capacity = 0) : capacity_(capacity) {}
+
+    std::size_t capacity() const { return capacity_; }
+    std::size_t size() const { return size_; }
+    std::size_t free() const { return capacity_ - size_; }
+    bool empty() const { return size_ == 0; }
+    bool full() const { return size_ == capacity_; }
+
+    // Appends as much of `data` as fits; returns the count.
+    std::size_t write(std::span<const std::uint8_t> data);
+    // Removes up to out.size() bytes from the front into `out`.
+    std::size_t read(std::span<std::uint8_t> out);
+    // Copies up to out.size() queued bytes starting `offset` bytes after the
+    // front, without consuming them.
+    std::size_t peek(std::size_t offset, std::span<std::uint8_t> out) const;
+    // Drops n bytes from the front (n <= size()).
+    void consume(std::size_t n);
+
+    // Stores `data` at `offset` bytes past the end of the queued data (in the
+    // free space) without queueing it; returns how many bytes fit.
+    std::size_t write_at(std::size_t offset, std::span<const std::uint8_t> data);
+    // Queues the first n bytes of the free space (n <= free()).
+    void commit(std::size_t n);
+
+    // The first contiguous run of queued bytes.
+    std::span<const std::uint8_t> readable() const;
+    // The first contiguous run of free space (allocates storage if needed).
+    std::span<std::uint8_t> writable();
+
+    void clear() { head_ = size_ = 0; }
+    // Releases storage (it is allocated again on the next write).
+    void release();
+
+private:
+    void ensure_storage();
+    std::size_t wrap(std::size_t i) const { return i >= capacity_ ? i - capacity_ : i; }
+
+    std::unique_ptr<std::uint8_t[]> storage_;
+    std::size_t capacity_ = 0;
+    std::size_t head_ = 0;
+    std::size_t size_ = 0;
+};
+
+}  // namespace tapstack::buf

@@ -1,0 +1,148 @@
+#include "stack/iface/arp_cache.hpp"
+
+#include <algorithm>
+
+namespace tapstack::iface {
+
+ArpCache::ArpCache(const ArpCacheConfig& config) : config_(config) {
+    config_.cache_size = std::max<std::uint32_t>(config_.cache_size, 1);
+    config_.queue_per_host = std::max<std::uint32_t>(config_.queue_per_host, 1);
+}
+
+std::optional<wire::MacAddress> ArpCache::lookup(Instant now, wire::Ipv4Address ip) const {
+    auto it = entries_.find(ip.value);
+    if (it == entries_.end() || it->second.state != State::kResolved || now >= it->second.deadline) {
+        return std::nullopt;
+    }
+    return it->second.mac;
+}
+
+bool ArpCache::make_room() {
+    if (entries_.size() < config_.cache_size) return true;
+    auto victim = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+        if (it->second.state != State::kResolved) continue;
+        if (victim == entries_.end() || it->second.deadline < victim->second.deadline) victim = it;
+    }
+    if (victim == entries_.end()) return false;
+    entries_.erase(victim);
+    ++stats_.evicted;
+    return true;
+}
+
+ArpCache::EnqueueResult ArpCache::enqueue(Instant now, wire::Ipv4Address ip, wire::Bytes packet) {
+    if (queued_bytes_ + packet.size() > config_.max_queued_bytes) {
+        ++stats_.queue_full_dropped;
+        return EnqueueResult::kDroppedQueueFull;
+    }
+    auto it = entries_.find(ip.value);
+    if (it != entries_.end() && it->second.state == State::kResolved) {
+        // Expired but not yet swept by poll(): resolve again from scratch.
+        entries_.erase(it);
+        ++stats_.expired;
+        it = entries_.end();
+    }
+    if (it == entries_.end()) {
+        if (!make_room()) {
+            ++stats_.full_dropped;
+            return EnqueueResult::kDroppedCacheFull;
+        }
+        Entry e;
+        e.deadline = now + config_.retry_interval;
+        e.queue.emplace_back(packet.begin(), packet.end());
+        queued_bytes_ += packet.size();
+        entries_.emplace(ip.value, std::move(e));
+        ++stats_.inserted;
+        return EnqueueResult::kQueuedSendRequest;
+    }
+    Entry& e = it->second;
+    if (e.queue.size() >= config_.queue_per_host) {
+        ++stats_.queue_full_dropped;
+        return EnqueueResult::kDroppedQueueFull;
+    }
+    e.queue.emplace_back(packet.begin(), packet.end());
+    queued_bytes_ += packet.size();
+    return EnqueueResult::kQueued;
+}
+
+bool ArpCache::update(Instant now, wire::Ipv4Address ip, wire::MacAddress mac, bool create,
+                      std::vector<Packet>& released) {
+    auto it = entries_.find(ip.value);
+    if (it == entries_.end()) {
+        if (!create || !make_room()) return false;
+        it = entries_.emplace(ip.value, Entry{}).first;
+        ++stats_.inserted;
+    } else {
+        ++stats_.refreshed;
+    }
+    Entry& e = it->second;
+    e.state = State::kResolved;
+    e.mac = mac;
+    e.deadline = now + config_.entry_lifetime;
+    e.retries = 0;
+    for (Packet& p : e.queue) {
+        queued_bytes_ -= p.size();
+        released.push_back(std::move(p));
+    }
+    e.queue.clear();
+    return true;
+}
+
+void ArpCache::poll(Instant now, std::vector<wire::Ipv4Address>& retry, std::vector<GiveUp>& gave_up) {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        Entry& e = it->second;
+        if (now < e.deadline) {
+            ++it;
+            continue;
+        }
+        const wire::Ipv4Address ip(it->first);
+        if (e.state == State::kResolved) {
+            ++stats_.expired;
+            it = entries_.erase(it);
+        } else if (e.retries < config_.max_retries) {
+            ++e.retries;
+            ++stats_.retries;
+            e.deadline = now + config_.retry_interval;
+            retry.push_back(ip);
+            ++it;
+        } else {
+            ++stats_.resolve_failed;
+            stats_.unresolved_dropped += e.queue.size();
+            GiveUp g{ip, {}};
+            for (Packet& p : e.queue) {
+                queued_bytes_ -= p.size();
+                g.dropped.push_back(std::move(p));
+            }
+            gave_up.push_back(std::move(g));
+            it = entries_.erase(it);
+        }
+    }
+}
+
+Instant ArpCache::poll_at() const {
+    Instant at = kNever;
+    for (const auto& [ip, e] : entries_) at = std::min(at, e.deadline);
+    return at;
+}
+
+std::size_t ArpCache::queued_packets() const {
+    std::size_t n = 0;
+    for (const auto& [ip, e] : entries_) n += e.queue.size();
+    return n;
+}
+
+void ArpCache::visit_counters(const CounterVisitor& visit) const {
+    visit("arp.cache_inserted", stats_.inserted);
+    visit("arp.cache_refreshed", stats_.refreshed);
+    visit("arp.cache_expired", stats_.expired);
+    visit("arp.cache_evicted", stats_.evicted);
+    visit("arp.cache_full_dropped", stats_.full_dropped);
+    visit("arp.queue_full_dropped", stats_.queue_full_dropped);
+    visit("arp.request_retries", stats_.retries);
+    visit("arp.resolve_failed", stats_.resolve_failed);
+    visit("arp.unresolved_dropped", stats_.unresolved_dropped);
+    visit("arp.cache_entries", entries_.size());
+    visit("arp.queued_bytes", queued_bytes_);
+}
+
+}  // namespace tapstack::iface

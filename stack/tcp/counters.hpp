@@ -1,0 +1,91 @@
+// Counters of the TCP layer, each with a stable name ("tcp.<name>").
+//
+// Every drop has its own reason so a problem can be located from the
+// counters alone. Exposed through TcpStack::visit_counters().
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace tapstack::tcp {
+
+#define TAPSTACK_TCP_COUNTERS(X)                                                               \
+    X(rx_segments)             /* segments handed to receive() */                               \
+    X(tx_segments)             /* segments given to the sink */                                \
+    X(rx_truncated)            /* shorter than a TCP header */                                 \
+    X(rx_bad_offset)           /* data offset < 5 or beyond the segment */                     \
+    X(rx_bad_checksum)         /* checksum over the pseudo-header failed */                    \
+    X(rx_malformed_options)    /* illegal option length */                                     \
+    X(rx_not_our_address)      /* destination is not the interface address */                  \
+    X(rx_bad_source)           /* source broadcast/multicast/unspecified or port 0 */         \
+    X(rx_no_listener)          /* segment for a closed port (RFC 9293 3.10.7.1) */            \
+    X(rx_backlog_full)         /* SYN dropped: listener backlog full of unaccepted conns */   \
+    X(rx_syn_evicted)          /* oldest embryonic connection dropped for a new SYN */         \
+    X(rx_table_full)           /* SYN dropped: max_connections reached */                      \
+    X(rx_listen_dropped)       /* non-SYN segment to a listener */                             \
+    X(rx_syn_sent_dropped)     /* segment without SYN or RST in SYN-SENT */                    \
+    X(rx_out_of_window)        /* unacceptable segment (step 1) */                             \
+    X(rx_duplicate_segments)   /* wholly old data (already received) */                        \
+    X(rx_partial_duplicates)   /* segment straddling RCV.NXT: old part trimmed */             \
+    X(rx_beyond_window)        /* bytes past the window right edge trimmed */                  \
+    X(rx_out_of_order)         /* in-window segment ahead of RCV.NXT, kept */                  \
+    X(rx_ooo_dropped)          /* out-of-order segment dropped: range table full */            \
+    X(rx_no_ack)               /* segment without ACK in a synchronized state */               \
+    X(rx_bad_ack)              /* ACK for data never sent */                                   \
+    X(rx_old_ack)              /* ACK older than the window (RFC 5961 5.2) */                  \
+    X(rx_dup_acks)             /* duplicate ACKs (RFC 5681 definition) */                      \
+    X(rx_data_after_close)     /* data for an orphaned connection: RST */                      \
+    X(rx_syn_in_window)        /* SYN in a synchronized state */                               \
+    X(rx_rst_in_window)        /* RST not exactly at RCV.NXT */                                \
+    X(rx_rst_time_wait_ignored) /* RFC 1337 */                                                 \
+    X(resets_received)         /* RSTs acted upon */                                           \
+    X(resets_sent)             /* RSTs emitted */                                              \
+    X(rst_queue_full)          /* RST not sent: pending queue full */                          \
+    X(challenge_acks)          /* RFC 5961 challenge ACKs sent */                              \
+    X(challenge_acks_suppressed) /* over the per-connection rate limit */                     \
+    X(retransmissions)         /* segments sent again */                                       \
+    X(rto_expiries)            /* retransmission timer expiries */                             \
+    X(fast_retransmits)        /* entries into fast recovery */                                \
+    X(persist_probes)          /* zero-window probes */                                        \
+    X(window_updates)          /* pure ACKs sent because the window opened */                  \
+    X(conn_opened)             /* active opens started */                                      \
+    X(conn_established)        /* handshakes completed (both roles) */                         \
+    X(conn_accepted)           /* connections handed to accept() */                            \
+    X(conn_refused)            /* active opens answered by RST */                              \
+    X(conn_reset)              /* synchronized connections reset by the peer */                \
+    X(conn_timed_out)          /* aborted after exhausting retransmissions */                  \
+    X(conn_unreachable)        /* active opens failed for host unreachable */                  \
+    X(conn_aborted)            /* ended by abort() or close() with unread data */              \
+    X(embryonic_dropped)       /* SYN-RECEIVED connections dropped (RST, timeout) */           \
+    X(time_wait_expired)       /* TIME-WAIT ended normally */                                  \
+    X(time_wait_reused)        /* TIME-WAIT replaced by a new SYN (RFC 6191) */
+
+enum class Counter : std::size_t {
+#define TAPSTACK_X(name) name,
+    TAPSTACK_TCP_COUNTERS(TAPSTACK_X)
+#undef TAPSTACK_X
+        kCount
+};
+
+inline constexpr std::array<std::string_view, static_cast<std::size_t>(Counter::kCount)> kCounterNames = {
+#define TAPSTACK_X(name) "tcp." #name,
+    TAPSTACK_TCP_COUNTERS(TAPSTACK_X)
+#undef TAPSTACK_X
+};
+
+class Counters {
+public:
+    void inc(Counter c, std::uint64_t n = 1) { values_[static_cast<std::size_t>(c)] += n; }
+    std::uint64_t get(Counter c) const { return values_[static_cast<std::size_t>(c)]; }
+    template <typename F>
+    void visit(F&& f) const {
+        for (std::size_t i = 0; i < values_.size(); ++i) f(kCounterNames[i], values_[i]);
+    }
+
+private:
+    std::array<std::uint64_t, static_cast<std::size_t>(Counter::kCount)> values_{};
+};
+
+}  // namespace tapstack::tcp

@@ -1,0 +1,37 @@
+// Initial sequence numbers (RFC 6528) and ephemeral port choice (RFC 6056).
+//
+// Theory of operation
+// -------------------
+// ISN = M + F(localip, localport, remoteip, remoteport, secret), where M is a
+// clock ticking every 4 microseconds (RFC 9293 3.4.1) derived from the
+// `now` handed in, and F is SipHash-2-4 keyed by a per-start secret. Each
+// 4-tuple thus gets its own unpredictable offset while successive
+// incarnations of the same tuple still move forward with the clock.
+// Ephemeral ports follow RFC 6056 algorithm 3 ("simple hash-based"): a keyed
+// hash of (local address, remote endpoint) picks where in the configured
+// range the search starts, and a counter moves on after each use.
+#pragma once
+
+#include <cstdint>
+
+#include "stack/tcp/seq_num.hpp"
+#include "stack/tcp/siphash.hpp"
+#include "stack/time.hpp"
+#include "stack/wire/addresses.hpp"
+
+namespace tapstack::tcp {
+
+class IsnGenerator {
+public:
+    explicit IsnGenerator(std::uint64_t secret);
+
+    SeqNum isn(Instant now, wire::Ipv4Endpoint local, wire::Ipv4Endpoint remote) const;
+    // RFC 6056 algorithm 3: F(local address, remote endpoint, secret).
+    std::uint32_t port_offset(wire::Ipv4Address local, wire::Ipv4Endpoint remote) const;
+
+private:
+    SipKey isn_key_;
+    SipKey port_key_;
+};
+
+}  // namespace tapstack::tcp

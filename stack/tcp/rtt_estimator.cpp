@@ -1,0 +1,36 @@
+#include "stack/tcp/rtt_estimator.hpp"
+
+#include <algorithm>
+
+namespace tapstack::tcp {
+
+namespace {
+constexpr Duration kGranularity = milliseconds(1);
+}
+
+RttEstimator::RttEstimator(Duration initial_rto, Duration min_rto, Duration max_rto)
+    : min_rto_(min_rto), max_rto_(max_rto), rto_(initial_rto) {
+    rto_ = clamp(rto_);
+}
+
+Duration RttEstimator::clamp(Duration d) const { return std::clamp(d, min_rto_, std::max(min_rto_, max_rto_)); }
+
+void RttEstimator::sample(Duration r) {
+    if (r < Duration::zero()) return;
+    if (!has_sample_) {
+        // RFC 6298 2.2
+        srtt_ = r;
+        rttvar_ = r / 2;
+        has_sample_ = true;
+    } else {
+        // RFC 6298 2.3 with alpha = 1/8, beta = 1/4
+        const Duration err = srtt_ > r ? srtt_ - r : r - srtt_;
+        rttvar_ = (3 * rttvar_ + err) / 4;
+        srtt_ = (7 * srtt_ + r) / 8;
+    }
+    rto_ = clamp(srtt_ + std::max(kGranularity, 4 * rttvar_));
+}
+
+void RttEstimator::backoff() { rto_ = clamp(rto_ * 2); }
+
+}  // namespace tapstack::tcp

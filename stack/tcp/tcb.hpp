@@ -1,0 +1,120 @@
+// Tcb: the transmission control block of one connection (RFC 9293 3.3.1).
+//
+// Theory of operation
+// -------------------
+// Field names follow the RFC (snd.una -> snd_una, ...). All sequence values
+// are SeqNum. The send buffer holds every byte from SND.UNA on (sent and
+// unacknowledged, then unsent); `snd_buf_seq` is the sequence number of its
+// first byte (ISS+1 until the SYN is acknowledged, then SND.UNA, except once
+// our FIN is acknowledged, when SND.UNA = snd_buf_seq + 1). The receive buffer
+// holds in-order bytes not yet read by the application, and out-of-order
+// bytes beyond them in its free space (see buf::Assembler).
+//
+// Lifecycle and ownership (who may free it):
+//   * `app_owned`: the application holds the handle (connect()/accept() until
+//     close()/abort()). Such a TCB is never freed by the stack, even in
+//     state kClosed: the application must still learn how it ended and read
+//     what it has not read yet.
+//   * `orphaned`: the application called close(); the stack finishes the
+//     closing handshake alone and frees the TCB in CLOSED.
+//   * neither: a passive connection not yet accepted (embryonic in
+//     SYN-RECEIVED, or waiting in the listener's accept queue).
+// A TCB is in the 4-tuple table exactly while its state is not kClosed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "stack/buf/assembler.hpp"
+#include "stack/buf/ring_buffer.hpp"
+#include "stack/tcp/congestion.hpp"
+#include "stack/tcp/rtt_estimator.hpp"
+#include "stack/tcp/seq_num.hpp"
+#include "stack/tcp/tcp_stack.hpp"
+
+namespace tapstack::tcp {
+
+inline constexpr std::uint32_t kNoListener = 0xffffffffu;
+
+struct Tcb {
+    Tcb(std::size_t send_capacity, std::size_t recv_capacity, const RttEstimator& rtt_proto)
+        : send_buf(send_capacity), recv_buf(recv_capacity), rtt(rtt_proto) {}
+
+    // --- identity and lifecycle ---
+    State state = State::kClosed;
+    Error error = Error::kNone;
+    Ipv4Endpoint local;
+    Ipv4Endpoint remote;
+    bool app_owned = false;
+    bool orphaned = false;
+    bool passive = false;             // created by a listener
+    std::uint32_t listener = kNoListener;  // listener index while embryonic or unaccepted
+    bool in_accept_queue = false;
+    bool established_once = false;
+    bool write_closed = false;        // FIN queued after the send buffer
+    bool event_pending = false;
+    bool dirty = false;               // queued for output at the next poll()
+
+    // --- send sequence variables (RFC 9293 3.3.1) ---
+    SeqNum iss;
+    SeqNum snd_una;
+    SeqNum snd_nxt;
+    SeqNum snd_max;       // highest SND.NXT ever (SND.NXT goes back on RTO)
+    SeqNum snd_wl1;
+    SeqNum snd_wl2;
+    std::uint32_t snd_wnd = 0;      // peer's window in bytes (already scaled)
+    std::uint32_t max_snd_wnd = 0;  // largest window the peer offered
+    SeqNum snd_buf_seq;   // sequence number of send_buf's first byte
+    bool fin_sent = false;
+    std::uint16_t snd_mss = 536;    // largest payload we send (peer's MSS, clamped)
+    std::uint8_t snd_wscale = 0;    // shift applied to the peer's window field
+    std::uint8_t rcv_wscale = 0;    // shift the peer applies to ours
+    bool wscale_ok = false;         // both sides offered window scaling
+
+    // --- receive sequence variables ---
+    SeqNum irs;
+    SeqNum rcv_nxt;
+    SeqNum rcv_adv;       // right edge last advertised: RCV.NXT + RCV.WND; never moves left
+    SeqNum rcv_acked;     // RCV.NXT carried by the last ACK we sent
+    bool fin_received = false;          // peer's FIN processed at its position
+    std::optional<SeqNum> pending_fin;  // FIN seen beyond a hole, acted on when it fills
+
+    buf::RingBuffer send_buf;
+    buf::RingBuffer recv_buf;
+    buf::Assembler ooo;
+
+    // --- ACK policy ---
+    bool ack_now = false;
+    Instant delack_deadline = kNever;
+
+    // --- timers (RFC 9293 3.10.8) ---
+    Instant rtx_deadline = kNever;
+    Instant persist_deadline = kNever;
+    Instant linger_deadline = kNever;   // TIME-WAIT 2*MSL, or orphaned FIN-WAIT-2
+    std::uint32_t retries = 0;          // consecutive RTO expiries
+    std::uint32_t probes = 0;           // unanswered zero-window probes
+    Duration persist_interval{0};
+
+    // --- RTT and congestion (RFC 6298, RFC 5681/6582) ---
+    RttEstimator rtt;
+    bool rtt_timing = false;  // a segment is being timed (Karn: never a retransmitted one)
+    SeqNum rtt_seq;
+    Instant rtt_start{};
+    std::unique_ptr<CongestionControl> cc;
+    std::uint32_t dupacks = 0;
+    bool in_recovery = false;
+    SeqNum recover;
+    bool retransmit_pending = false;  // send the segment at SND.UNA at the next output
+
+    // --- RFC 5961 challenge ACK rate limit ---
+    Instant challenge_window_start{};
+    std::uint32_t challenge_count = 0;
+
+    SeqNum data_end() const { return snd_buf_seq + static_cast<std::uint32_t>(send_buf.size()); }
+    bool fin_acked() const { return fin_sent && send_buf.empty() && snd_una == snd_buf_seq + 1; }
+    std::uint32_t flight() const { return SeqNum::distance(snd_max, snd_una); }
+    std::uint32_t rcv_wnd() const { return rcv_adv > rcv_nxt ? SeqNum::distance(rcv_adv, rcv_nxt) : 0; }
+};
+
+}  // namespace tapstack::tcp

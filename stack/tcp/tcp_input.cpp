@@ -1,0 +1,629 @@
+// Segment arrival (RFC 9293 3.10.7), one function per state group and, for
+// the synchronized states, one per numbered step of 3.10.7.4, in order.
+//
+// Nothing here sends: replies are requested with `ack_now` / mark_dirty()
+// or queued RSTs, and leave at the next poll(). Nothing here frees a TCB:
+// a connection that ends goes to kClosed and the caller (receive()) frees it
+// afterwards through release_if_done().
+#include <algorithm>
+
+#include "stack/tcp/tcp_stack_impl.hpp"
+
+namespace tapstack::tcp {
+
+namespace {
+
+bool receives_text(State s) { return s == State::kEstablished || s == State::kFinWait1 || s == State::kFinWait2; }
+
+}  // namespace
+
+void TcpStack::Impl::segment_arrives(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst,
+                                     const wire::TcpRepr& repr) {
+    if (src.is_unspecified() || src.is_limited_broadcast() || src.is_multicast() || repr.src_port == 0 ||
+        repr.dst_port == 0) {
+        counters.inc(Counter::rx_bad_source);
+        return;
+    }
+    Segment seg;
+    seg.seq = SeqNum(repr.seq);
+    seg.ack = SeqNum(repr.ack);
+    seg.syn = repr.has(wire::tcp_flag::kSyn);
+    seg.ack_flag = repr.has(wire::tcp_flag::kAck);
+    seg.rst = repr.has(wire::tcp_flag::kRst);
+    seg.fin = repr.has(wire::tcp_flag::kFin);
+    seg.window = repr.window;
+    seg.options = repr.options;
+    seg.payload = repr.payload;
+    const Ipv4Endpoint local{dst, repr.dst_port};
+    const Ipv4Endpoint remote{src, repr.src_port};
+
+    const std::uint32_t index = lookup(TupleKey{dst.value, src.value, repr.dst_port, repr.src_port});
+    if (index != kNoListener) {
+        bool done = true;
+        if (tcbs[index]->state == State::kSynSent) {
+            syn_sent_state(now, index, seg);
+        } else {
+            done = other_states(now, index, seg);
+        }
+        release_if_done(index);
+        if (done) return;
+    }
+    auto li = listener_by_port.find(repr.dst_port);
+    if (li != listener_by_port.end()) {
+        listen_state(now, li->second, seg, local, remote);
+    } else {
+        closed_state(seg, local, remote);
+    }
+}
+
+// RFC 9293 3.10.7.1: no TCB. An RST answers everything but an RST.
+void TcpStack::Impl::closed_state(const Segment& seg, Ipv4Endpoint local, Ipv4Endpoint remote) {
+    counters.inc(Counter::rx_no_listener);
+    if (seg.rst) return;
+    if (seg.ack_flag) {
+        queue_reset(PendingReset{local, remote, seg.ack, SeqNum(0), false});  // <SEQ=SEG.ACK><CTL=RST>
+    } else {
+        // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+        queue_reset(PendingReset{local, remote, SeqNum(0), seg.seq + seg.len(), true});
+    }
+}
+
+// RFC 9293 3.10.7.2
+void TcpStack::Impl::listen_state(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local,
+                                  Ipv4Endpoint remote) {
+    if (seg.rst) return;  // first: an RST to a listener is ignored
+    if (seg.ack_flag) {   // second: any ACK is bad here
+        counters.inc(Counter::rx_listen_dropped);
+        queue_reset(PendingReset{local, remote, seg.ack, SeqNum(0), false});
+        return;
+    }
+    if (!seg.syn) {  // fourth: anything else is dropped
+        counters.inc(Counter::rx_listen_dropped);
+        return;
+    }
+    // third: SYN. The backlog bounds embryonic + unaccepted connections
+    // together; under a SYN flood the oldest embryonic connection makes room
+    // (a "SYN cache" with drop-oldest, RFC 4987 3.4), so memory stays bounded
+    // and a genuine handshake still completes once the flood stops.
+    {
+        Listener& l = listeners[li];
+        if (l.embryonic.size() + l.accept_queue.size() >= l.backlog) {
+            if (l.embryonic.empty()) {
+                counters.inc(Counter::rx_backlog_full);
+                return;
+            }
+            const std::uint32_t victim = l.embryonic.front();
+            counters.inc(Counter::rx_syn_evicted);
+            counters.inc(Counter::embryonic_dropped);
+            free_tcb(victim);
+        }
+    }
+    const std::uint32_t index = alloc_tcb();
+    if (index == kNoListener) {
+        counters.inc(Counter::rx_table_full);
+        return;
+    }
+    Tcb& t = *tcbs[index];
+    t.local = local;
+    t.remote = remote;
+    t.passive = true;
+    t.listener = li;
+    t.state = State::kSynReceived;
+    t.rcv_wscale = config.window_scaling ? our_wscale() : 0;
+    apply_peer_syn_options(t, seg, config.window_scaling);
+    init_send_side(t, now);
+    t.irs = seg.seq;
+    t.rcv_nxt = seg.seq + 1;
+    t.rcv_acked = t.rcv_nxt;
+    t.rcv_adv = t.rcv_nxt;
+    t.snd_wnd = seg.window;  // never scaled in a SYN (RFC 7323 2.2)
+    t.max_snd_wnd = t.snd_wnd;
+    t.snd_wl1 = seg.seq;
+    t.snd_wl2 = t.iss;
+    // Data or FIN carried by the SYN is not acknowledged; the peer sends it
+    // again once the connection is established.
+    table_insert(index);
+    listeners[li].embryonic.push_back(index);
+    mark_dirty(index);
+}
+
+void TcpStack::Impl::apply_peer_syn_options(Tcb& t, const Segment& seg, bool we_offered_wscale) {
+    // RFC 9293 3.7.1: 536 when absent; tiny values are raised so that a
+    // hostile MSS cannot make us crawl (or divide by zero).
+    std::uint16_t mss = seg.options.mss.value_or(kDefaultMss);
+    mss = std::clamp<std::uint16_t>(mss, kMinMss, our_mss());
+    t.snd_mss = mss;
+    // RFC 7323 2.2/2.3: scaling only when both sides offered it; shift > 14 is 14.
+    if (we_offered_wscale && seg.options.window_scale) {
+        t.wscale_ok = true;
+        t.snd_wscale = std::min<std::uint8_t>(*seg.options.window_scale, 14);
+    } else {
+        t.wscale_ok = false;
+        t.snd_wscale = 0;
+        t.rcv_wscale = 0;
+    }
+}
+
+// RFC 9293 3.10.7.3
+void TcpStack::Impl::syn_sent_state(Instant now, std::uint32_t index, Segment& seg) {
+    Tcb& t = *tcbs[index];
+    // first: the ACK bit
+    if (seg.ack_flag && (seg.ack <= t.iss || seg.ack > t.snd_max)) {
+        counters.inc(Counter::rx_bad_ack);
+        if (!seg.rst) queue_reset(PendingReset{t.local, t.remote, seg.ack, SeqNum(0), false});
+        return;
+    }
+    // second: the RST bit (only with an acceptable ACK, RFC 5961 3.2 keeps
+    // blind resets out)
+    if (seg.rst) {
+        if (seg.ack_flag) {
+            counters.inc(Counter::resets_received);
+            counters.inc(Counter::conn_refused);
+            fail(index, Error::kRefused);
+        }
+        return;
+    }
+    // third: security, not applicable. fourth: the SYN bit
+    if (!seg.syn) {
+        counters.inc(Counter::rx_syn_sent_dropped);
+        return;
+    }
+    t.irs = seg.seq;
+    t.rcv_nxt = seg.seq + 1;
+    t.rcv_acked = t.rcv_nxt;
+    apply_peer_syn_options(t, seg, config.window_scaling);
+    t.rcv_adv = t.rcv_nxt + static_cast<std::uint32_t>(std::min<std::size_t>(t.recv_buf.free(), 65535));
+    t.snd_wnd = seg.window;  // unscaled in a SYN
+    t.max_snd_wnd = t.snd_wnd;
+    t.snd_wl1 = seg.seq;
+    t.snd_wl2 = seg.ack;
+    if (seg.ack_flag) {
+        t.snd_una = seg.ack;
+        if (t.rtt_timing && t.retries == 0) t.rtt.sample(now - t.rtt_start);
+        t.rtt_timing = false;
+        t.retries = 0;
+        t.rtx_deadline = kNever;
+        t.ack_now = true;
+        established(index, now);
+        // Data or FIN in the SYN-ACK is left unacknowledged (sent again).
+    } else {
+        // Simultaneous open (RFC 9293 3.5 figure 7): answer with SYN-ACK.
+        t.state = State::kSynReceived;
+        notify(index);
+        t.snd_nxt = t.iss;
+        mark_dirty(index);
+    }
+}
+
+// RFC 9293 3.10.7.4: SYN-RECEIVED and every synchronized state.
+bool TcpStack::Impl::other_states(Instant now, std::uint32_t index, Segment& seg) {
+    Tcb& t = *tcbs[index];
+    // A SYN-ACK of ours was lost and the peer repeats its SYN: repeat the
+    // SYN-ACK at once rather than waiting for our timer.
+    if (t.state == State::kSynReceived && seg.syn && !seg.ack_flag && !seg.rst && seg.seq == t.irs) {
+        t.snd_nxt = t.iss;
+        mark_dirty(index);
+        return true;
+    }
+    // A new SYN for a tuple in TIME-WAIT whose sequence number is beyond the
+    // old connection may start a new incarnation (RFC 1122 4.2.2.13, RFC 6191).
+    if (t.state == State::kTimeWait && seg.syn && !seg.ack_flag && !seg.rst && seg.seq > t.rcv_nxt &&
+        listener_by_port.contains(t.local.port)) {
+        counters.inc(Counter::time_wait_reused);
+        close_orderly(index);
+        release_if_done(index);
+        return false;
+    }
+    const bool had_syn = seg.syn;
+    if (!step1_check_sequence(now, index, seg)) return true;
+    if (seg.rst) {
+        step2_rst(now, index, seg);
+        return true;
+    }
+    // third: security and precedence (RFC 9293 3.10.7.4) do not apply.
+    if (had_syn) {
+        step4_syn(now, index);
+        return true;
+    }
+    if (!seg.ack_flag) {
+        // fifth, first bullet: without ACK the segment is dropped, its data
+        // is not queued.
+        counters.inc(Counter::rx_no_ack);
+        return true;
+    }
+    if (!step5_ack(now, index, seg)) return true;
+    // sixth: URG. Urgent mode is not supported (RFC 6093 advises against
+    // it); the urgent pointer is ignored and its bytes are ordinary data.
+    if (!step7_text(now, index, seg)) return true;
+    step8_fin(now, index, seg);
+    return true;
+}
+
+// first: sequence number check, the four-case acceptability test, then
+// trimming to the window.
+bool TcpStack::Impl::step1_check_sequence(Instant now, std::uint32_t index, Segment& seg) {
+    Tcb& t = *tcbs[index];
+    const std::uint32_t wnd = t.rcv_wnd();
+    const std::uint32_t len = seg.len();
+    const SeqNum right = t.rcv_nxt + wnd;
+    bool acceptable;
+    if (len == 0) {
+        acceptable = wnd == 0 ? seg.seq == t.rcv_nxt : seq_in_range(t.rcv_nxt, seg.seq, right);
+    } else if (wnd == 0) {
+        // Strictly not acceptable; but a segment exactly at RCV.NXT is let
+        // through for its ACK, RST and FIN (which need no buffer space) while
+        // its data is trimmed below (3.10.7.4: "special allowance should be
+        // made to accept valid ACKs, URGs, and RSTs"). This is what lets a
+        // FIN that follows a full window be taken without a retransmission.
+        acceptable = seg.seq == t.rcv_nxt;
+    } else {
+        acceptable = seq_in_range(t.rcv_nxt, seg.seq, right) || seq_in_range(t.rcv_nxt, seg.seq + (len - 1), right);
+    }
+    if (!acceptable) {
+        if (seg.seq + len <= t.rcv_nxt)
+            counters.inc(Counter::rx_duplicate_segments);
+        else
+            counters.inc(Counter::rx_out_of_window);
+        if (t.state == State::kTimeWait && seg.fin && !seg.rst) {
+            // TIME-WAIT: a retransmitted FIN is re-acknowledged and restarts
+            // the 2 MSL wait (3.10.7.4 eighth step, TIME-WAIT).
+            arm(t.linger_deadline, now + 2 * config.msl);
+        }
+        if (!seg.rst) {
+            t.ack_now = true;
+            mark_dirty(index);
+        }
+        return false;
+    }
+    if (seg.rst) return true;  // RST is judged on its exact sequence number in step 2
+    // Trim what precedes RCV.NXT (old, already received)...
+    if (seg.seq < t.rcv_nxt) {
+        std::uint32_t d = SeqNum::distance(t.rcv_nxt, seg.seq);
+        if (seg.syn) {
+            seg.syn = false;
+            --d;
+            seg.seq = seg.seq + 1;
+        }
+        const auto take = static_cast<std::uint32_t>(std::min<std::size_t>(d, seg.payload.size()));
+        seg.payload = seg.payload.subspan(take);
+        seg.seq = seg.seq + take;
+        if (take > 0) counters.inc(Counter::rx_partial_duplicates);
+        if (d > take) seg.fin = false;
+        t.ack_now = true;
+        mark_dirty(index);
+    }
+    // ...and what lies beyond the right edge (or beyond real buffer space).
+    const std::uint32_t room = static_cast<std::uint32_t>(std::min<std::size_t>(wnd, t.recv_buf.free()));
+    const std::uint32_t offset = SeqNum::distance(seg.seq, t.rcv_nxt);
+    const std::uint32_t allowed = room > offset ? room - offset : 0;
+    if (seg.payload.size() > allowed) {
+        counters.inc(Counter::rx_beyond_window, seg.payload.size() - allowed);
+        seg.payload = seg.payload.first(allowed);
+        seg.fin = false;
+        t.ack_now = true;
+        mark_dirty(index);
+    }
+    return true;
+}
+
+// second: the RST bit (RFC 5961 3.2).
+void TcpStack::Impl::step2_rst(Instant now, std::uint32_t index, const Segment& seg) {
+    Tcb& t = *tcbs[index];
+    if (seg.seq != t.rcv_nxt) {
+        counters.inc(Counter::rx_rst_in_window);
+        challenge_ack(now, index);
+        return;
+    }
+    switch (t.state) {
+        case State::kSynReceived:
+            counters.inc(Counter::resets_received);
+            if (t.passive) {
+                // Back to LISTEN: the embryonic connection simply disappears.
+                fail(index, Error::kRefused);
+            } else {
+                counters.inc(Counter::conn_refused);
+                fail(index, Error::kRefused);
+            }
+            return;
+        case State::kEstablished:
+        case State::kFinWait1:
+        case State::kFinWait2:
+        case State::kCloseWait:
+            counters.inc(Counter::resets_received);
+            counters.inc(Counter::conn_reset);
+            fail(index, Error::kReset);
+            return;
+        case State::kClosing:
+        case State::kLastAck:
+            counters.inc(Counter::resets_received);
+            if (t.app_owned)
+                fail(index, Error::kReset);
+            else
+                close_orderly(index);
+            return;
+        case State::kTimeWait:
+            // RFC 1337 ("TIME-WAIT assassination"): an RST in TIME-WAIT is
+            // ignored, the state runs its full 2*MSL.
+            counters.inc(Counter::rx_rst_time_wait_ignored);
+            return;
+        default: return;
+    }
+}
+
+// fourth: the SYN bit (RFC 5961 4.2, RFC 9293 3.10.7.4).
+void TcpStack::Impl::step4_syn(Instant now, std::uint32_t index) {
+    Tcb& t = *tcbs[index];
+    counters.inc(Counter::rx_syn_in_window);
+    if (t.state == State::kSynReceived && t.passive) {
+        // "return this connection to the LISTEN state": drop the embryo.
+        fail(index, Error::kRefused);
+        return;
+    }
+    challenge_ack(now, index);
+}
+
+void TcpStack::Impl::challenge_ack(Instant now, std::uint32_t index) {
+    Tcb& t = *tcbs[index];
+    if (now - t.challenge_window_start >= seconds(1)) {
+        t.challenge_window_start = now;
+        t.challenge_count = 0;
+    }
+    if (t.challenge_count >= kChallengeAcksPerSecond) {
+        counters.inc(Counter::challenge_acks_suppressed);
+        return;
+    }
+    ++t.challenge_count;
+    counters.inc(Counter::challenge_acks);
+    t.ack_now = true;
+    mark_dirty(index);
+}
+
+// fifth: the ACK field. Returns false when processing stops here.
+bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& seg) {
+    Tcb& t = *tcbs[index];
+    if (t.state == State::kSynReceived) {
+        if (!(t.snd_una < seg.ack && seg.ack <= t.snd_max)) {
+            counters.inc(Counter::rx_bad_ack);
+            queue_reset(PendingReset{t.local, t.remote, seg.ack, SeqNum(0), false});
+            return false;
+        }
+        t.snd_una = seg.ack;
+        if (t.rtt_timing && t.retries == 0) t.rtt.sample(now - t.rtt_start);
+        t.rtt_timing = false;
+        t.retries = 0;
+        t.rtx_deadline = kNever;
+        t.snd_wnd = std::uint32_t{seg.window} << t.snd_wscale;
+        t.max_snd_wnd = std::max(t.max_snd_wnd, t.snd_wnd);
+        t.snd_wl1 = seg.seq;
+        t.snd_wl2 = seg.ack;
+        established(index, now);
+        return true;  // the segment's text and FIN are processed as in ESTABLISHED
+    }
+    if (seg.ack > t.snd_max) {
+        // Acknowledges something not yet sent: ACK and drop (3.10.7.4 fifth).
+        counters.inc(Counter::rx_bad_ack);
+        t.ack_now = true;
+        mark_dirty(index);
+        return false;
+    }
+    if (t.snd_una - t.max_snd_wnd > seg.ack) {
+        // RFC 5961 5.2: older than any window the peer can have seen.
+        counters.inc(Counter::rx_old_ack);
+        t.ack_now = true;
+        mark_dirty(index);
+        return false;
+    }
+    const std::uint32_t seg_wnd = std::uint32_t{seg.window} << t.snd_wscale;
+    bool window_opened = false;
+    if (seg.ack > t.snd_una) {
+        // New data acknowledged (RFC 9293 3.10.7.4 fifth, ESTABLISHED).
+        const std::uint32_t acked = SeqNum::distance(seg.ack, t.snd_una);
+        const std::uint32_t flight_before = t.flight();
+        std::size_t data_acked = 0;
+        if (seg.ack > t.snd_buf_seq)
+            data_acked = std::min<std::size_t>(SeqNum::distance(seg.ack, t.snd_buf_seq), t.send_buf.size());
+        t.send_buf.consume(data_acked);
+        t.snd_buf_seq = t.snd_buf_seq + static_cast<std::uint32_t>(data_acked);
+        t.snd_una = seg.ack;
+        if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
+        // RFC 6298 / Karn: only segments never retransmitted are timed.
+        if (t.rtt_timing && seg.ack > t.rtt_seq) {
+            t.rtt.sample(now - t.rtt_start);
+            t.rtt_timing = false;
+        }
+        t.retries = 0;
+        t.probes = 0;
+        if (t.cc) {
+            if (t.in_recovery) {
+                if (seg.ack >= t.recover) {
+                    t.in_recovery = false;
+                    t.cc->on_exit_recovery(t.flight());
+                } else {
+                    // RFC 6582 3.2 step 3: partial ACK, retransmit the next hole.
+                    t.cc->on_partial_ack(acked);
+                    t.retransmit_pending = true;
+                }
+            } else {
+                t.cc->on_ack(now, acked, flight_before);
+            }
+        }
+        t.dupacks = 0;
+        // RFC 6298 5.2/5.3: stop or restart the timer.
+        if (t.snd_una == t.snd_max)
+            t.rtx_deadline = kNever;
+        else
+            arm(t.rtx_deadline, now + t.rtt.rto());
+        if (data_acked > 0) notify(index);  // send space freed
+        mark_dirty(index);
+    } else if (seg.ack == t.snd_una && seg.payload.empty() && !seg.fin && seg_wnd == t.snd_wnd &&
+               t.snd_max > t.snd_una) {
+        // A duplicate ACK (RFC 5681 2): count toward fast retransmit.
+        counters.inc(Counter::rx_dup_acks);
+        ++t.dupacks;
+        if (t.cc) {
+            if (t.in_recovery) {
+                t.cc->on_dup_ack_in_recovery();
+                mark_dirty(index);
+            } else if (t.dupacks == 3 && t.snd_una >= t.recover) {
+                // RFC 6582 3.2 step 2: enter fast recovery once per window.
+                counters.inc(Counter::fast_retransmits);
+                t.in_recovery = true;
+                t.recover = t.snd_max;
+                t.cc->on_enter_recovery(now, t.flight());
+                t.retransmit_pending = true;
+                t.rtt_timing = false;
+                mark_dirty(index);
+            }
+        }
+    }
+    // Window update (3.10.7.4 fifth): only from a segment not older than the
+    // one that last set the window.
+    if (t.snd_una <= seg.ack && seg.ack <= t.snd_max &&
+        (t.snd_wl1 < seg.seq || (t.snd_wl1 == seg.seq && t.snd_wl2 <= seg.ack))) {
+        window_opened = t.snd_wnd == 0 && seg_wnd > 0;
+        if (seg_wnd > t.snd_wnd) mark_dirty(index);
+        t.snd_wnd = seg_wnd;
+        t.max_snd_wnd = std::max(t.max_snd_wnd, seg_wnd);
+        t.snd_wl1 = seg.seq;
+        t.snd_wl2 = seg.ack;
+    }
+    if (window_opened) {
+        t.persist_deadline = kNever;
+        t.persist_interval = t.rtt.rto();
+        t.probes = 0;
+        mark_dirty(index);
+    }
+    // Any acceptable ACK proves the peer is alive for the persist logic.
+    if (t.snd_wnd == 0) t.probes = 0;
+
+    switch (t.state) {
+        case State::kFinWait1:
+            if (t.fin_acked()) {
+                set_state(index, State::kFinWait2);
+                t.rtx_deadline = kNever;
+                if (t.orphaned) arm(t.linger_deadline, now + 2 * config.msl);
+            }
+            break;
+        case State::kClosing:
+            if (t.fin_acked()) enter_time_wait(index, now);
+            break;
+        case State::kLastAck:
+            if (t.fin_acked()) {
+                close_orderly(index);
+                return false;
+            }
+            break;
+        default: break;
+    }
+    return true;
+}
+
+// seventh: segment text. Returns false when processing stops here.
+bool TcpStack::Impl::step7_text(Instant now, std::uint32_t index, const Segment& seg) {
+    Tcb& t = *tcbs[index];
+    if (seg.payload.empty()) return true;
+    if (!receives_text(t.state)) return true;  // after the peer's FIN: ignored
+    if (t.orphaned) {
+        // The application closed and will never read this: tell the peer
+        // (RFC 1122 4.2.2.13, as Linux does).
+        counters.inc(Counter::rx_data_after_close);
+        queue_reset(PendingReset{t.local, t.remote, t.snd_nxt, t.rcv_nxt, true});
+        fail(index, Error::kAborted);
+        return false;
+    }
+    const std::size_t offset = SeqNum::distance(seg.seq, t.rcv_nxt);
+    const std::size_t stored = t.recv_buf.write_at(offset, seg.payload);
+    if (stored == 0) {
+        t.ack_now = true;
+        mark_dirty(index);
+        return false;
+    }
+    if (!t.ooo.add(offset, stored)) {
+        counters.inc(Counter::rx_ooo_dropped);
+        t.ack_now = true;
+        mark_dirty(index);
+        return false;
+    }
+    if (offset > 0) {
+        // RFC 5681 4.2: out-of-order data is acknowledged at once (a
+        // duplicate ACK that drives the peer's fast retransmit).
+        counters.inc(Counter::rx_out_of_order);
+        t.ack_now = true;
+        mark_dirty(index);
+        return true;
+    }
+    const bool filled_hole = t.ooo.range_count() > 1 || t.ooo.ranges().front().end > stored;
+    const std::size_t advanced = t.ooo.take_front();
+    t.recv_buf.commit(advanced);
+    t.rcv_nxt = t.rcv_nxt + static_cast<std::uint32_t>(advanced);
+    notify(index);  // readable data
+    // ACK at once: every second full segment, a filled hole (RFC 5681 4.2),
+    // or a window too small for another full segment (the peer is blocked
+    // until it hears from us, so delaying would only stall it).
+    if (filled_hole || !t.ooo.empty() || SeqNum::distance(t.rcv_nxt, t.rcv_acked) >= 2u * t.snd_mss ||
+        t.recv_buf.free() < t.snd_mss) {
+        t.ack_now = true;
+        mark_dirty(index);
+    } else if (t.delack_deadline == kNever) {
+        arm(t.delack_deadline, now + kDelayedAckTimeout);
+    }
+    return true;
+}
+
+// eighth: the FIN bit, acted on only at its own sequence position.
+void TcpStack::Impl::step8_fin(Instant now, std::uint32_t index, const Segment& seg) {
+    Tcb& t = *tcbs[index];
+    if (seg.fin) {
+        const SeqNum fin_seq = seg.seq + static_cast<std::uint32_t>(seg.payload.size());
+        if (t.state == State::kTimeWait) {
+            // TIME-WAIT: re-acknowledge and restart the 2 MSL timeout.
+            t.ack_now = true;
+            mark_dirty(index);
+            arm(t.linger_deadline, now + 2 * config.msl);
+            return;
+        }
+        if (!receives_text(t.state)) return;  // a FIN was already taken
+        if (fin_seq == t.rcv_nxt) {
+            accept_fin(now, index);
+            return;
+        }
+        if (fin_seq > t.rcv_nxt) {
+            // Ahead of a hole: remember it, acknowledge nothing beyond RCV.NXT.
+            t.pending_fin = fin_seq;
+            t.ack_now = true;
+            mark_dirty(index);
+            return;
+        }
+    }
+    if (t.pending_fin) {
+        if (*t.pending_fin == t.rcv_nxt && receives_text(t.state))
+            accept_fin(now, index);
+        else if (*t.pending_fin < t.rcv_nxt)
+            t.pending_fin.reset();  // data went past it: the peer changed its mind
+    }
+}
+
+void TcpStack::Impl::accept_fin(Instant now, std::uint32_t index) {
+    Tcb& t = *tcbs[index];
+    t.rcv_nxt = t.rcv_nxt + 1;
+    t.fin_received = true;
+    t.pending_fin.reset();
+    t.ack_now = true;  // a FIN is acknowledged at once
+    t.delack_deadline = kNever;
+    mark_dirty(index);
+    switch (t.state) {
+        case State::kSynReceived:
+        case State::kEstablished: set_state(index, State::kCloseWait); break;
+        case State::kFinWait1:
+            if (t.fin_acked())
+                enter_time_wait(index, now);
+            else
+                set_state(index, State::kClosing);
+            break;
+        case State::kFinWait2: enter_time_wait(index, now); break;
+        default: break;
+    }
+    notify(index);  // EOF once the buffer is drained
+}
+
+}  // namespace tapstack::tcp

@@ -1,0 +1,587 @@
+// TcpStack: the connection table, user calls (RFC 9293 3.10.1-3.10.6),
+// events and the poll loop. Segment arrival is in tcp_input.cpp, output and
+// timers in tcp_output.cpp; tcp_stack_impl.hpp explains how they fit.
+#include "stack/tcp/tcp_stack.hpp"
+
+#include <algorithm>
+
+#include "stack/tcp/tcp_stack_impl.hpp"
+
+namespace tapstack::tcp {
+
+std::string_view to_string(Error e) {
+    switch (e) {
+        case Error::kNone: return "none";
+        case Error::kRefused: return "connection refused";
+        case Error::kReset: return "connection reset by peer";
+        case Error::kTimedOut: return "connection timed out";
+        case Error::kHostUnreachable: return "host unreachable";
+        case Error::kAddressInUse: return "address in use";
+        case Error::kNoResources: return "no resources";
+        case Error::kInvalidArgument: return "invalid argument";
+        case Error::kNotConnected: return "not connected";
+        case Error::kAborted: return "connection aborted";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(State s) {
+    switch (s) {
+        case State::kClosed: return "CLOSED";
+        case State::kListen: return "LISTEN";
+        case State::kSynSent: return "SYN-SENT";
+        case State::kSynReceived: return "SYN-RECEIVED";
+        case State::kEstablished: return "ESTABLISHED";
+        case State::kFinWait1: return "FIN-WAIT-1";
+        case State::kFinWait2: return "FIN-WAIT-2";
+        case State::kCloseWait: return "CLOSE-WAIT";
+        case State::kClosing: return "CLOSING";
+        case State::kLastAck: return "LAST-ACK";
+        case State::kTimeWait: return "TIME-WAIT";
+    }
+    return "?";
+}
+
+// ---------------------------------------------------------------- Impl: table
+
+TcpStack::Impl::Impl(const TcpConfig& cfg, SegmentSink& s, std::uint64_t secret)
+    : config(cfg), sink(s), isn(secret), rtt_proto(cfg.initial_rto, cfg.min_rto, cfg.max_rto) {
+    if (config.ephemeral_port_min == 0) config.ephemeral_port_min = 1;
+    if (config.ephemeral_port_max < config.ephemeral_port_min) config.ephemeral_port_max = config.ephemeral_port_min;
+    if (config.mtu < 40 + kMinMss) config.mtu = 40 + kMinMss;
+    // RFC 7323 2.3: the largest window is 2^30 - 1 (shift 14 on 65535).
+    config.receive_buffer = std::min<std::uint32_t>(config.receive_buffer, (65535u << 14));
+    config.receive_buffer = std::max<std::uint32_t>(config.receive_buffer, 1);
+    config.send_buffer = std::max<std::uint32_t>(config.send_buffer, 1);
+    tx_buf.resize(wire::kTcpHeaderMaxLen + 65536);
+    payload_buf.resize(65536);
+}
+
+Tcb* TcpStack::Impl::get(ConnId id) {
+    if (!id.valid() || id.index >= tcbs.size() || generations_[id.index] != id.generation || !tcbs[id.index])
+        return nullptr;
+    return tcbs[id.index].get();
+}
+
+const Tcb* TcpStack::Impl::get(ConnId id) const {
+    if (!id.valid() || id.index >= tcbs.size() || generations_[id.index] != id.generation || !tcbs[id.index])
+        return nullptr;
+    return tcbs[id.index].get();
+}
+
+std::uint32_t TcpStack::Impl::alloc_tcb() {
+    if (live_tcbs >= config.max_connections) return kNoListener;
+    std::uint32_t index;
+    if (!free_slots.empty()) {
+        index = free_slots.back();
+        free_slots.pop_back();
+    } else {
+        index = static_cast<std::uint32_t>(tcbs.size());
+        tcbs.emplace_back();
+        generations_.push_back(0);
+    }
+    ++generations_[index];
+    if (generations_[index] == 0) generations_[index] = 1;  // 0 never names a live connection
+    tcbs[index] = std::make_unique<Tcb>(config.send_buffer, config.receive_buffer, rtt_proto);
+    tcbs[index]->ooo = buf::Assembler(kMaxOooRanges);
+    ++live_tcbs;
+    return index;
+}
+
+void TcpStack::Impl::free_tcb(std::uint32_t index) {
+    Tcb& t = *tcbs[index];
+    table_remove(index);
+    remove_from_listener(index);
+    (void)t;
+    tcbs[index].reset();
+    ++generations_[index];  // stale handles stop matching at once
+    if (generations_[index] == 0) generations_[index] = 1;
+    free_slots.push_back(index);
+    --live_tcbs;
+}
+
+TupleKey TcpStack::Impl::key_of(const Tcb& t) {
+    return TupleKey{t.local.address.value, t.remote.address.value, t.local.port, t.remote.port};
+}
+
+void TcpStack::Impl::table_insert(std::uint32_t index) { table[key_of(*tcbs[index])] = index; }
+
+void TcpStack::Impl::table_remove(std::uint32_t index) {
+    auto it = table.find(key_of(*tcbs[index]));
+    if (it != table.end() && it->second == index) table.erase(it);
+}
+
+std::uint32_t TcpStack::Impl::lookup(const TupleKey& key) const {
+    auto it = table.find(key);
+    return it == table.end() ? kNoListener : it->second;
+}
+
+Listener* TcpStack::Impl::get_listener(ListenerId id) {
+    if (!id.valid() || id.index >= listeners.size()) return nullptr;
+    Listener& l = listeners[id.index];
+    if (!l.in_use || l.generation != id.generation) return nullptr;
+    return &l;
+}
+
+void TcpStack::Impl::remove_from_listener(std::uint32_t index) {
+    Tcb& t = *tcbs[index];
+    if (t.listener == kNoListener) return;
+    Listener& l = listeners[t.listener];
+    std::erase(l.embryonic, index);
+    std::erase(l.accept_queue, index);
+    t.listener = kNoListener;
+    t.in_accept_queue = false;
+}
+
+void TcpStack::Impl::release_if_done(std::uint32_t index) {
+    if (index >= tcbs.size() || !tcbs[index]) return;
+    Tcb& t = *tcbs[index];
+    if (t.state != State::kClosed) return;
+    table_remove(index);
+    if (!t.app_owned) free_tcb(index);
+}
+
+std::uint8_t TcpStack::Impl::our_wscale() const {
+    std::uint8_t s = 0;
+    while (s < 14 && (config.receive_buffer >> s) > 65535) ++s;
+    return s;
+}
+
+std::uint16_t TcpStack::Impl::our_mss() const { return static_cast<std::uint16_t>(config.mtu - 40); }
+
+bool TcpStack::Impl::choose_ephemeral_port(Ipv4Endpoint remote, std::uint16_t* port) {
+    // RFC 6056 3.3.3 (algorithm 3).
+    const std::uint32_t min = config.ephemeral_port_min;
+    const std::uint32_t num = std::uint32_t{config.ephemeral_port_max} - min + 1;
+    const std::uint32_t offset = isn.port_offset(config.local_address, remote);
+    for (std::uint32_t count = 0; count < num; ++count) {
+        const auto candidate = static_cast<std::uint16_t>(min + (port_counter + offset + count) % num);
+        ++port_counter;
+        const TupleKey key{config.local_address.value, remote.address.value, candidate, remote.port};
+        if (lookup(key) == kNoListener && !listener_by_port.contains(candidate)) {
+            *port = candidate;
+            return true;
+        }
+    }
+    return false;
+}
+
+void TcpStack::Impl::init_send_side(Tcb& t, Instant now) {
+    t.iss = isn.isn(now, t.local, t.remote);
+    t.snd_una = t.iss;
+    t.snd_nxt = t.iss;
+    t.snd_max = t.iss;
+    t.snd_buf_seq = t.iss + 1;
+    t.recover = t.iss;
+    t.persist_interval = t.rtt.rto();
+}
+
+// ---------------------------------------------------------------- Impl: events
+
+void TcpStack::Impl::notify(std::uint32_t index) {
+    Tcb& t = *tcbs[index];
+    if (!t.app_owned || t.event_pending) return;
+    t.event_pending = true;
+    events.push_back(Event{Event::Kind::kConnection, id_of(index), {}});
+}
+
+void TcpStack::Impl::notify_listener(std::uint32_t li) {
+    Listener& l = listeners[li];
+    if (l.event_pending) return;
+    l.event_pending = true;
+    events.push_back(Event{Event::Kind::kListener, {}, ListenerId{li, l.generation}});
+}
+
+void TcpStack::Impl::mark_dirty(std::uint32_t index) {
+    Tcb& t = *tcbs[index];
+    if (t.dirty) return;
+    t.dirty = true;
+    dirty_list.push_back(index);
+}
+
+void TcpStack::Impl::arm(Instant& deadline, Instant when) {
+    deadline = when;
+    next_timer_ = std::min(next_timer_, when);
+}
+
+// ---------------------------------------------------------------- Impl: state changes
+
+void TcpStack::Impl::set_state(std::uint32_t index, State s) {
+    Tcb& t = *tcbs[index];
+    if (t.state == s) return;
+    t.state = s;
+    notify(index);
+}
+
+void TcpStack::Impl::enter_time_wait(std::uint32_t index, Instant now) {
+    Tcb& t = *tcbs[index];
+    set_state(index, State::kTimeWait);
+    t.rtx_deadline = kNever;
+    t.persist_deadline = kNever;
+    arm(t.linger_deadline, now + 2 * config.msl);
+}
+
+void TcpStack::Impl::fail(std::uint32_t index, Error e) {
+    Tcb& t = *tcbs[index];
+    if (t.passive && !t.established_once) {
+        counters.inc(Counter::embryonic_dropped);
+    }
+    t.error = e;
+    t.rtx_deadline = t.persist_deadline = t.linger_deadline = t.delack_deadline = kNever;
+    t.ack_now = false;
+    t.retransmit_pending = false;
+    // An unaccepted connection that fails is forgotten: nobody can read it.
+    if (t.listener != kNoListener) remove_from_listener(index);
+    set_state(index, State::kClosed);
+    table_remove(index);
+}
+
+void TcpStack::Impl::close_orderly(std::uint32_t index) {
+    Tcb& t = *tcbs[index];
+    t.rtx_deadline = t.persist_deadline = t.linger_deadline = t.delack_deadline = kNever;
+    set_state(index, State::kClosed);
+    table_remove(index);
+}
+
+void TcpStack::Impl::established(std::uint32_t index, Instant now) {
+    (void)now;
+    Tcb& t = *tcbs[index];
+    t.established_once = true;
+    counters.inc(Counter::conn_established);
+    if (!t.cc) t.cc = make_new_reno(t.snd_mss);
+    // A half-close requested before the handshake completed takes effect now.
+    set_state(index, t.write_closed ? State::kFinWait1 : State::kEstablished);
+    if (t.passive && t.listener != kNoListener) {
+        Listener& l = listeners[t.listener];
+        std::erase(l.embryonic, index);
+        l.accept_queue.push_back(index);
+        t.in_accept_queue = true;
+        notify_listener(t.listener);
+    }
+    mark_dirty(index);
+}
+
+void TcpStack::Impl::queue_reset(const PendingReset& r) {
+    if (resets.size() >= kMaxPendingResets) {
+        counters.inc(Counter::rst_queue_full);
+        return;
+    }
+    resets.push_back(r);
+}
+
+// ---------------------------------------------------------------- TcpStack
+
+TcpStack::TcpStack(const TcpConfig& config, SegmentSink& sink, std::uint64_t isn_secret)
+    : impl_(std::make_unique<Impl>(config, sink, isn_secret)) {}
+
+TcpStack::~TcpStack() = default;
+
+Error TcpStack::listen(std::uint16_t port, std::uint32_t backlog, ListenerId* out) {
+    Impl& m = *impl_;
+    if (port == 0) return Error::kInvalidArgument;
+    if (m.listener_by_port.contains(port)) return Error::kAddressInUse;
+    std::uint32_t li = 0;
+    while (li < m.listeners.size() && m.listeners[li].in_use) ++li;
+    if (li == m.listeners.size()) m.listeners.emplace_back();
+    Listener& l = m.listeners[li];
+    ++l.generation;
+    if (l.generation == 0) l.generation = 1;
+    l.in_use = true;
+    l.port = port;
+    l.backlog = backlog == 0 ? m.config.default_backlog : backlog;
+    l.backlog = std::max<std::uint32_t>(l.backlog, 1);
+    l.accept_queue.clear();
+    l.embryonic.clear();
+    l.event_pending = false;
+    m.listener_by_port[port] = li;
+    if (out) *out = ListenerId{li, l.generation};
+    return Error::kNone;
+}
+
+ConnId TcpStack::accept(ListenerId listener) {
+    Impl& m = *impl_;
+    Listener* l = m.get_listener(listener);
+    if (!l) return {};
+    l->event_pending = false;  // a new event is raised for the next arrival
+    while (!l->accept_queue.empty()) {
+        const std::uint32_t index = l->accept_queue.front();
+        l->accept_queue.pop_front();
+        Tcb& t = *m.tcbs[index];
+        t.in_accept_queue = false;
+        t.listener = kNoListener;
+        t.app_owned = true;
+        m.counters.inc(Counter::conn_accepted);
+        // Data or FIN may already be waiting: make sure the application looks.
+        m.notify(index);
+        if (!l->accept_queue.empty()) m.notify_listener(listener.index);
+        return m.id_of(index);
+    }
+    return {};
+}
+
+void TcpStack::close_listener(ListenerId listener) {
+    Impl& m = *impl_;
+    Listener* l = m.get_listener(listener);
+    if (!l) return;
+    std::vector<std::uint32_t> doomed(l->embryonic.begin(), l->embryonic.end());
+    doomed.insert(doomed.end(), l->accept_queue.begin(), l->accept_queue.end());
+    for (std::uint32_t index : doomed) {
+        Tcb& t = *m.tcbs[index];
+        m.queue_reset(PendingReset{t.local, t.remote, t.snd_nxt, t.rcv_nxt, true});
+        m.counters.inc(Counter::conn_aborted);
+        m.remove_from_listener(index);
+        m.fail(index, Error::kAborted);
+        m.release_if_done(index);
+    }
+    m.listener_by_port.erase(l->port);
+    l->in_use = false;
+    l->accept_queue.clear();
+    l->embryonic.clear();
+    ++l->generation;
+    if (l->generation == 0) l->generation = 1;
+}
+
+Error TcpStack::connect(Instant now, Ipv4Endpoint remote, std::uint16_t local_port, ConnId* out) {
+    Impl& m = *impl_;
+    m.last_now_ = std::max(m.last_now_, now);
+    const auto a = remote.address;
+    if (remote.port == 0 || a.is_unspecified() || a.is_limited_broadcast() || a.is_multicast() ||
+        a == m.config.local_address)
+        return Error::kInvalidArgument;
+    std::uint16_t port = local_port;
+    if (port == 0) {
+        if (!m.choose_ephemeral_port(remote, &port)) return Error::kNoResources;
+    } else if (m.lookup(TupleKey{m.config.local_address.value, a.value, port, remote.port}) != kNoListener) {
+        return Error::kAddressInUse;
+    }
+    const std::uint32_t index = m.alloc_tcb();
+    if (index == kNoListener) return Error::kNoResources;
+    Tcb& t = *m.tcbs[index];
+    t.local = Ipv4Endpoint{m.config.local_address, port};
+    t.remote = remote;
+    t.app_owned = true;
+    t.state = State::kSynSent;
+    t.rcv_wscale = m.config.window_scaling ? m.our_wscale() : 0;
+    m.init_send_side(t, now);
+    m.table_insert(index);
+    m.mark_dirty(index);
+    m.counters.inc(Counter::conn_opened);
+    if (out) *out = m.id_of(index);
+    return Error::kNone;
+}
+
+namespace {
+bool can_send_state(State s) {
+    return s == State::kSynSent || s == State::kSynReceived || s == State::kEstablished || s == State::kCloseWait;
+}
+}  // namespace
+
+std::size_t TcpStack::send(Instant now, ConnId conn, std::span<const std::uint8_t> data) {
+    Impl& m = *impl_;
+    m.last_now_ = std::max(m.last_now_, now);
+    Tcb* t = m.get(conn);
+    if (!t || t->write_closed || !can_send_state(t->state)) return 0;
+    const std::size_t n = t->send_buf.write(data);
+    if (n > 0) m.mark_dirty(conn.index);
+    return n;
+}
+
+std::size_t TcpStack::recv(Instant now, ConnId conn, std::span<std::uint8_t> data) {
+    Impl& m = *impl_;
+    m.last_now_ = std::max(m.last_now_, now);
+    Tcb* t = m.get(conn);
+    if (!t) return 0;
+    const std::size_t n = t->recv_buf.read(data);
+    // The window update itself is decided in output() (receiver SWS rules).
+    if (n > 0 && m.window_update_due(*t)) m.mark_dirty(conn.index);
+    return n;
+}
+
+void TcpStack::shutdown_write(Instant now, ConnId conn) {
+    Impl& m = *impl_;
+    m.last_now_ = std::max(m.last_now_, now);
+    Tcb* t = m.get(conn);
+    if (!t || t->write_closed) return;
+    t->write_closed = true;
+    // RFC 9293 3.10.4: FIN follows the queued data; the state changes now.
+    switch (t->state) {
+        case State::kEstablished: m.set_state(conn.index, State::kFinWait1); break;
+        case State::kCloseWait: m.set_state(conn.index, State::kLastAck); break;
+        default: break;  // SYN-SENT / SYN-RECEIVED: applied once established
+    }
+    m.mark_dirty(conn.index);
+    m.notify(conn.index);
+}
+
+void TcpStack::close(Instant now, ConnId conn) {
+    Impl& m = *impl_;
+    m.last_now_ = std::max(m.last_now_, now);
+    Tcb* t = m.get(conn);
+    if (!t) return;
+    const std::uint32_t index = conn.index;
+    const bool synchronized = t->state != State::kClosed && t->state != State::kSynSent &&
+                              t->state != State::kListen && t->state != State::kTimeWait;
+    if (!t->recv_buf.empty() && synchronized) {
+        // RFC 9293 3.10.4 / RFC 1122 4.2.2.13: data the application will
+        // never read means the peer must not believe it was delivered.
+        m.queue_reset(PendingReset{t->local, t->remote, t->snd_nxt, t->rcv_nxt, true});
+        m.counters.inc(Counter::conn_aborted);
+        t->app_owned = false;
+        m.fail(index, Error::kAborted);
+        m.release_if_done(index);
+        return;
+    }
+    t->app_owned = false;
+    t->orphaned = true;
+    t->event_pending = false;
+    if (t->state == State::kClosed || t->state == State::kSynSent) {
+        // RFC 9293 3.10.4 SYN-SENT: delete the TCB.
+        t->state = State::kClosed;
+        m.release_if_done(index);
+        return;
+    }
+    if (!t->write_closed) {
+        t->write_closed = true;
+        if (t->state == State::kEstablished) m.set_state(index, State::kFinWait1);
+        else if (t->state == State::kCloseWait) m.set_state(index, State::kLastAck);
+    }
+    if (t->state == State::kFinWait2) {
+        // Orphaned FIN-WAIT-2 must not last forever (Linux tcp_fin_timeout).
+        m.arm(t->linger_deadline, now + 2 * m.config.msl);
+    }
+    m.mark_dirty(index);
+}
+
+void TcpStack::abort(Instant now, ConnId conn) {
+    Impl& m = *impl_;
+    m.last_now_ = std::max(m.last_now_, now);
+    Tcb* t = m.get(conn);
+    if (!t) return;
+    switch (t->state) {
+        case State::kSynReceived:
+        case State::kEstablished:
+        case State::kFinWait1:
+        case State::kFinWait2:
+        case State::kCloseWait:
+        case State::kClosing:
+        case State::kLastAck:
+            // RFC 9293 3.10.5
+            m.queue_reset(PendingReset{t->local, t->remote, t->snd_nxt, t->rcv_nxt, true});
+            break;
+        default: break;
+    }
+    m.counters.inc(Counter::conn_aborted);
+    m.free_tcb(conn.index);
+}
+
+ConnInfo TcpStack::info(ConnId conn) const {
+    const Impl& m = *impl_;
+    const Tcb* t = m.get(conn);
+    ConnInfo i;
+    if (!t) {
+        i.error = Error::kNotConnected;
+        return i;
+    }
+    i.state = t->state;
+    i.error = t->error;
+    i.local = t->local;
+    i.remote = t->remote;
+    i.recv_available = t->recv_buf.size();
+    i.send_queued = t->send_buf.size();
+    i.send_free = (!t->write_closed && can_send_state(t->state)) ? t->send_buf.free() : 0;
+    i.established = t->established_once;
+    i.eof = t->fin_received && t->recv_buf.empty();
+    i.write_closed = t->write_closed;
+    return i;
+}
+
+void TcpStack::receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) {
+    Impl& m = *impl_;
+    m.last_now_ = std::max(m.last_now_, now);
+    m.counters.inc(Counter::rx_segments);
+    wire::TcpRepr repr;
+    if (const auto err = wire::TcpRepr::parse(segment, src, dst, repr)) {
+        switch (*err) {
+            case wire::TcpRepr::ParseError::kTruncated: m.counters.inc(Counter::rx_truncated); break;
+            case wire::TcpRepr::ParseError::kBadDataOffset: m.counters.inc(Counter::rx_bad_offset); break;
+            case wire::TcpRepr::ParseError::kBadChecksum: m.counters.inc(Counter::rx_bad_checksum); break;
+            case wire::TcpRepr::ParseError::kBadOptions: m.counters.inc(Counter::rx_malformed_options); break;
+        }
+        return;
+    }
+    if (dst != m.config.local_address) {
+        m.counters.inc(Counter::rx_not_our_address);
+        return;
+    }
+    m.segment_arrives(now, src, dst, repr);
+}
+
+void TcpStack::host_unreachable(Instant now, Ipv4Address dst) {
+    Impl& m = *impl_;
+    m.last_now_ = std::max(m.last_now_, now);
+    for (std::uint32_t i = 0; i < m.tcbs.size(); ++i) {
+        if (!m.tcbs[i]) continue;
+        Tcb& t = *m.tcbs[i];
+        if (t.state == State::kSynSent && t.remote.address == dst) {
+            m.counters.inc(Counter::conn_unreachable);
+            m.fail(i, Error::kHostUnreachable);
+            m.release_if_done(i);
+        }
+    }
+}
+
+void TcpStack::poll(Instant now) {
+    Impl& m = *impl_;
+    m.last_now_ = std::max(m.last_now_, now);
+    m.flush_resets();
+    if (now >= m.next_timer_) {
+        m.next_timer_ = kNever;
+        for (std::uint32_t i = 0; i < m.tcbs.size(); ++i) {
+            if (!m.tcbs[i]) continue;
+            m.run_timers(now, i);
+            if (m.tcbs[i]) m.output(now, i);
+            if (m.tcbs[i]) m.note_deadlines(*m.tcbs[i]);
+        }
+    }
+    // output() never marks another TCB dirty, but loop until the list is
+    // empty anyway so nothing marked during this poll waits for the next.
+    while (!m.dirty_list.empty()) {
+        std::vector<std::uint32_t> list;
+        list.swap(m.dirty_list);
+        for (std::uint32_t i : list) {
+            if (i >= m.tcbs.size() || !m.tcbs[i]) continue;
+            m.tcbs[i]->dirty = false;
+            m.output(now, i);
+        }
+    }
+    m.flush_resets();
+}
+
+Instant TcpStack::poll_at() const {
+    const Impl& m = *impl_;
+    if (!m.dirty_list.empty() || !m.resets.empty()) return m.last_now_;
+    return m.next_timer_;
+}
+
+void TcpStack::drain_events(std::vector<Event>& out) {
+    Impl& m = *impl_;
+    for (const Event& e : m.events) {
+        if (e.kind == Event::Kind::kConnection) {
+            if (Tcb* t = m.get(e.conn)) t->event_pending = false;
+        } else if (Listener* l = m.get_listener(e.listener)) {
+            l->event_pending = false;
+        }
+    }
+    out.insert(out.end(), m.events.begin(), m.events.end());
+    m.events.clear();
+}
+
+bool TcpStack::has_pending_events() const { return !impl_->events.empty(); }
+
+void TcpStack::visit_counters(const std::function<void(std::string_view, std::uint64_t)>& visit) const {
+    impl_->counters.visit(visit);
+}
+
+std::size_t TcpStack::connection_count() const { return impl_->live_tcbs; }
+
+}  // namespace tapstack::tcp

@@ -1,0 +1,190 @@
+// TcpStack::Impl: the connection table and the protocol engine, shared by
+// tcp_stack.cpp (user calls, table, events), tcp_input.cpp (segment
+// arrival, RFC 9293 3.10.7) and tcp_output.cpp (output and timers, 3.10.8).
+//
+// Theory of operation
+// -------------------
+// TCBs live in slots addressed by ConnId (index + generation); live
+// connections are also in a hash map keyed by the 4-tuple for O(1) demux,
+// listeners in a map keyed by port. Nothing is sent from receive() or from a
+// user call: they mark the TCB dirty (or queue an RST for a segment that has
+// no TCB), and poll() emits. Timers are per-TCB deadlines; `next_timer_` is a
+// lower bound of all of them, so poll() scans every TCB only when some
+// deadline may be due and otherwise only the dirty ones.
+// A TCB that reaches kClosed while nobody owns it (see tcb.hpp) is freed by
+// `release_if_done()`, which is called only at the end of an entry point,
+// never in the middle of processing a segment.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "stack/tcp/counters.hpp"
+#include "stack/tcp/isn.hpp"
+#include "stack/tcp/tcb.hpp"
+#include "stack/tcp/tcp_stack.hpp"
+#include "stack/wire/tcp_header.hpp"
+
+namespace tapstack::tcp {
+
+// A received segment after parsing; step 1 trims it in place.
+struct Segment {
+    SeqNum seq;
+    SeqNum ack;
+    bool syn = false;
+    bool ack_flag = false;
+    bool rst = false;
+    bool fin = false;
+    std::uint16_t window = 0;  // raw field
+    wire::TcpOptions options;
+    std::span<const std::uint8_t> payload;
+
+    std::uint32_t len() const {  // SEG.LEN
+        return static_cast<std::uint32_t>(payload.size()) + (syn ? 1u : 0u) + (fin ? 1u : 0u);
+    }
+};
+
+struct TupleKey {
+    std::uint32_t local_addr = 0;
+    std::uint32_t remote_addr = 0;
+    std::uint16_t local_port = 0;
+    std::uint16_t remote_port = 0;
+    friend bool operator==(const TupleKey&, const TupleKey&) = default;
+};
+
+struct TupleHash {
+    std::size_t operator()(const TupleKey& k) const {
+        std::uint64_t x = (std::uint64_t{k.local_addr} << 32) ^ k.remote_addr;
+        x ^= (std::uint64_t{k.local_port} << 16 | k.remote_port) * 0x9e3779b97f4a7c15ull;
+        x ^= x >> 29;
+        x *= 0xbf58476d1ce4e5b9ull;
+        x ^= x >> 32;
+        return static_cast<std::size_t>(x);
+    }
+};
+
+struct Listener {
+    std::uint32_t generation = 0;
+    bool in_use = false;
+    std::uint16_t port = 0;
+    std::uint32_t backlog = 0;
+    std::deque<std::uint32_t> accept_queue;  // TCB indices, oldest first
+    std::vector<std::uint32_t> embryonic;    // SYN-RECEIVED TCB indices, oldest first
+    bool event_pending = false;
+};
+
+// An RST for a segment that has no TCB (or whose TCB is already gone).
+struct PendingReset {
+    Ipv4Endpoint local;
+    Ipv4Endpoint remote;
+    SeqNum seq;
+    SeqNum ack;
+    bool with_ack = false;
+};
+
+struct TcpStack::Impl {
+    Impl(const TcpConfig& config, SegmentSink& sink, std::uint64_t secret);
+
+    // ---- table (tcp_stack.cpp) ----
+    Tcb* get(ConnId id);
+    const Tcb* get(ConnId id) const;
+    ConnId id_of(std::uint32_t index) const { return ConnId{index, generations_[index]}; }
+    std::uint32_t alloc_tcb();  // kNoListener when full
+    void free_tcb(std::uint32_t index);
+    void table_insert(std::uint32_t index);
+    void table_remove(std::uint32_t index);
+    std::uint32_t lookup(const TupleKey& key) const;
+    static TupleKey key_of(const Tcb& t);
+    Listener* get_listener(ListenerId id);
+    void release_if_done(std::uint32_t index);
+    void remove_from_listener(std::uint32_t index);
+    bool choose_ephemeral_port(Ipv4Endpoint remote, std::uint16_t* port);
+    void init_send_side(Tcb& t, Instant now);
+    std::uint8_t our_wscale() const;
+    std::uint16_t our_mss() const;
+
+    // ---- events ----
+    void notify(std::uint32_t index);
+    void notify_listener(std::uint32_t listener_index);
+    void mark_dirty(std::uint32_t index);
+    void arm(Instant& deadline, Instant when);
+
+    // ---- state changes ----
+    void set_state(std::uint32_t index, State s);
+    void enter_time_wait(std::uint32_t index, Instant now);
+    void fail(std::uint32_t index, Error e);  // to kClosed with an error
+    void close_orderly(std::uint32_t index);  // to kClosed without error
+    void established(std::uint32_t index, Instant now);
+
+    // ---- input (tcp_input.cpp) ----
+    void segment_arrives(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst, const wire::TcpRepr& repr);
+    void closed_state(const Segment& seg, Ipv4Endpoint local, Ipv4Endpoint remote);
+    void listen_state(Instant now, std::uint32_t listener_index, const Segment& seg, Ipv4Endpoint local,
+                      Ipv4Endpoint remote);
+    void syn_sent_state(Instant now, std::uint32_t index, Segment& seg);
+    // Returns false when the segment must be processed again by the listener
+    // (a new SYN replacing a TIME-WAIT connection).
+    bool other_states(Instant now, std::uint32_t index, Segment& seg);
+    bool step1_check_sequence(Instant now, std::uint32_t index, Segment& seg);
+    void step2_rst(Instant now, std::uint32_t index, const Segment& seg);
+    void step4_syn(Instant now, std::uint32_t index);
+    bool step5_ack(Instant now, std::uint32_t index, const Segment& seg);
+    bool step7_text(Instant now, std::uint32_t index, const Segment& seg);
+    void step8_fin(Instant now, std::uint32_t index, const Segment& seg);
+    void accept_fin(Instant now, std::uint32_t index);
+    void challenge_ack(Instant now, std::uint32_t index);
+    void apply_peer_syn_options(Tcb& t, const Segment& seg, bool we_offered_wscale);
+    void queue_reset(const PendingReset& r);
+
+    // ---- output and timers (tcp_output.cpp) ----
+    void output(Instant now, std::uint32_t index);
+    void run_timers(Instant now, std::uint32_t index);
+    void on_retransmit_timeout(Instant now, std::uint32_t index);
+    void on_persist_timeout(Instant now, std::uint32_t index);
+    void send_syn(Instant now, Tcb& t);
+    void send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t len, bool fin, bool retransmission);
+    void send_ack(Tcb& t, SeqNum seq);
+    void emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<const std::uint8_t> payload,
+              const wire::TcpOptions& options);
+    std::uint16_t window_field(Tcb& t);
+    bool window_update_due(const Tcb& t) const;
+    void flush_resets();
+    void note_deadlines(const Tcb& t);
+
+    TcpConfig config;
+    SegmentSink& sink;
+    IsnGenerator isn;
+    RttEstimator rtt_proto;
+    Counters counters;
+
+    std::vector<std::unique_ptr<Tcb>> tcbs;
+    std::vector<std::uint32_t> generations_;
+    std::vector<std::uint32_t> free_slots;
+    std::size_t live_tcbs = 0;
+    std::unordered_map<TupleKey, std::uint32_t, TupleHash> table;
+
+    std::vector<Listener> listeners;
+    std::unordered_map<std::uint16_t, std::uint32_t> listener_by_port;
+
+    std::vector<Event> events;
+    std::vector<std::uint32_t> dirty_list;
+    std::vector<PendingReset> resets;
+    Instant next_timer_ = kNever;
+    Instant last_now_{};
+    std::uint32_t port_counter = 0;  // RFC 6056 algorithm 3 "next_ephemeral"
+
+    std::vector<std::uint8_t> tx_buf;       // one outgoing segment
+    std::vector<std::uint8_t> payload_buf;  // payload copied out of a send ring
+};
+
+// Timing constants not (yet) in TcpConfig.
+inline constexpr Duration kDelayedAckTimeout = milliseconds(40);
+inline constexpr std::uint16_t kMinMss = 64;       // tiny peer MSS values are raised to this
+inline constexpr std::uint16_t kDefaultMss = 536;  // RFC 9293 3.7.1 when the option is absent
+inline constexpr std::uint32_t kChallengeAcksPerSecond = 10;  // RFC 5961 7
+inline constexpr std::size_t kMaxPendingResets = 1024;
+inline constexpr std::size_t kMaxOooRanges = 16;
+
+}  // namespace tapstack::tcp

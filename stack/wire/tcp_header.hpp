@@ -1,0 +1,96 @@
+// The TCP header (RFC 9293 3.1): a checked view and a plain representation.
+//
+// Theory of operation
+// -------------------
+// `TcpView::check()` validates a received segment once at ingress: at least
+// 20 bytes, data offset >= 5 and within the segment (MUST-7 style checks;
+// anything else is malformed and must be dropped and counted, never trusted).
+// After that the accessors cannot read out of bounds.
+// `TcpRepr::parse()` turns a checked view into a plain value (host-order
+// fields, parsed options, payload span still pointing into the input) and
+// verifies the checksum over the IPv4 pseudo-header. `TcpRepr::emit()` writes
+// header, options and payload and fills in the checksum.
+//
+// Sequence numbers stay plain uint32 here: modular comparison belongs to
+// stack/tcp (SeqNum), which sits above this layer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "stack/wire/addresses.hpp"
+#include "stack/wire/tcp_options.hpp"
+
+namespace tapstack::wire {
+
+inline constexpr std::uint8_t kIpProtoTcp = 6;
+inline constexpr std::size_t kTcpHeaderMinLen = 20;
+inline constexpr std::size_t kTcpHeaderMaxLen = 60;
+
+// Control bits (RFC 9293 3.1, RFC 3168 for ECE/CWR).
+namespace tcp_flag {
+inline constexpr std::uint8_t kFin = 0x01;
+inline constexpr std::uint8_t kSyn = 0x02;
+inline constexpr std::uint8_t kRst = 0x04;
+inline constexpr std::uint8_t kPsh = 0x08;
+inline constexpr std::uint8_t kAck = 0x10;
+inline constexpr std::uint8_t kUrg = 0x20;
+inline constexpr std::uint8_t kEce = 0x40;
+inline constexpr std::uint8_t kCwr = 0x80;
+}  // namespace tcp_flag
+
+class TcpView {
+public:
+    // nullopt when shorter than 20 bytes or the data offset is < 5 or points
+    // beyond the segment.
+    static std::optional<TcpView> check(std::span<const std::uint8_t> segment);
+
+    std::uint16_t src_port() const;
+    std::uint16_t dst_port() const;
+    std::uint32_t seq() const;
+    std::uint32_t ack() const;
+    std::size_t header_len() const;  // data offset * 4
+    std::uint8_t flags() const;
+    std::uint16_t window() const;
+    std::uint16_t checksum() const;
+    std::uint16_t urgent() const;
+    std::span<const std::uint8_t> options() const;
+    std::span<const std::uint8_t> payload() const;
+    // True when the checksum over pseudo-header + segment is correct.
+    bool verify_checksum(Ipv4Address src, Ipv4Address dst) const;
+
+private:
+    explicit TcpView(std::span<const std::uint8_t> s) : bytes_(s) {}
+    std::span<const std::uint8_t> bytes_;
+};
+
+struct TcpRepr {
+    enum class ParseError : std::uint8_t { kTruncated, kBadDataOffset, kBadChecksum, kBadOptions };
+
+    std::uint16_t src_port = 0;
+    std::uint16_t dst_port = 0;
+    std::uint32_t seq = 0;
+    std::uint32_t ack = 0;
+    std::uint8_t flags = 0;
+    std::uint16_t window = 0;
+    std::uint16_t urgent = 0;
+    TcpOptions options;
+    std::span<const std::uint8_t> payload;  // not owned
+
+    bool has(std::uint8_t flag) const { return (flags & flag) != 0; }
+
+    // Validates (view check, checksum unless `skip_checksum`, options) and
+    // fills `out`; on failure returns the reason and leaves `out` unspecified.
+    static std::optional<ParseError> parse(std::span<const std::uint8_t> segment, Ipv4Address src,
+                                           Ipv4Address dst, TcpRepr& out, bool skip_checksum = false);
+
+    std::size_t header_len() const { return kTcpHeaderMinLen + options.buffer_len(); }
+    std::size_t buffer_len() const { return header_len() + payload.size(); }
+    // Writes buffer_len() bytes into `out` with a correct checksum for the
+    // given pseudo-header addresses.
+    void emit(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst) const;
+};
+
+}  // namespace tapstack::wire

@@ -1,0 +1,378 @@
+"""Shared harness for tapstack's real-network tests (Meson suite 'netns').
+
+Theory of operation
+-------------------
+Every test gets a network namespace of its own, named uniquely
+("tapstack-<pid>-<n>-<random>"), so tests can run in parallel and never touch
+the root namespace's interfaces. Inside it the harness brings up `lo`, writes
+a tapstack.yaml into a private temporary directory (TAP name, addresses, API
+socket path, log level), and starts the built tapstackd under
+`ip netns exec`. tapstackd creates the TAP inside that namespace and gives
+the kernel side its `host_address`, so the namespace's kernel is the "host"
+peer: `ping`, `nc`, `socat`, raw sockets run there via `run()`/`popen()`.
+
+Readiness: the TAP exists and is UP, the API socket file exists, and (unless
+disabled) the daemon answers one ping.
+
+Teardown (always, also on failure or KeyboardInterrupt): SIGTERM to the
+daemon, SIGKILL after a bound, every process started with `popen()` killed,
+the namespace deleted, the temporary directory removed. If the `with` block
+raised, the daemon's log is printed to stderr so the failure can be read in
+`meson test --print-errorlogs`.
+
+Privilege: the tests need root (netns, TAP). Without it `require_root()`
+exits 77 (Meson's "skip") with a clear message, except under CI=true where
+it exits 1: CI must never skip real tests silently.
+
+Stable API (other test files import it; extend, do not change):
+    require_root()
+    tapstackd_path()                    -> path from $TAPSTACKD (or argv)
+    Daemon(...)                         context manager, see its docstring
+        .ns .tap .address .host_address .socket_path .config_path .workdir
+        .pid .proc
+        .run(cmd, timeout=, check=, input=, capture=) -> CompletedProcess
+        .popen(cmd, **kw) -> Popen (killed at teardown)
+        .run_python(code, *args, timeout=) -> CompletedProcess (/usr/bin/python3)
+        .ping(count=, size=, interval=, timeout=, pattern=) -> CompletedProcess
+        .counters(timeout=) -> dict[str, int]  (SIGUSR1 + parse the log)
+        .log() -> str
+        .wait_log(regex, timeout=, start=) -> re.Match
+        .stop(timeout=) -> int  (SIGTERM, wait, return exit status)
+        .alive() -> bool
+    run_tests(list_of_functions)         tiny runner: runs each, exits 0/1
+"""
+
+import itertools
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+PYTHON = "/usr/bin/python3"  # the one with scapy
+SKIP = 77                    # Meson's skip exit status
+
+_counter = itertools.count()
+
+
+def require_root():
+    """Exit 77 (skip) without root, or 1 under CI=true."""
+    if os.geteuid() == 0:
+        return
+    msg = "netns tests need root (network namespaces and TAP devices)"
+    if os.environ.get("CI", "").lower() == "true":
+        print(f"FAIL: {msg}; CI=true forbids skipping", file=sys.stderr)
+        sys.exit(1)
+    print(f"SKIP: {msg}; run as root (e.g. sudo tests/run-all)", file=sys.stderr)
+    sys.exit(SKIP)
+
+
+def tapstackd_path():
+    """The built daemon: $TAPSTACKD, else the first argument."""
+    path = os.environ.get("TAPSTACKD")
+    if not path and len(sys.argv) > 1:
+        path = sys.argv[1]
+    if not path or not os.access(path, os.X_OK):
+        raise RuntimeError(f"tapstackd not found (TAPSTACKD={path!r}); set TAPSTACKD to the built binary")
+    return path
+
+
+def _ip(*args, check=True, timeout=10):
+    return subprocess.run(["ip", *args], check=check, timeout=timeout,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def parse_counters(line):
+    """'counters: a.b=1 c=2' -> {'a.b': 1, 'c': 2}."""
+    m = re.search(r"counters: (.*)$", line)
+    if not m:
+        raise ValueError(f"not a counters line: {line!r}")
+    out = {}
+    for item in m.group(1).split():
+        name, _, value = item.partition("=")
+        out[name] = int(value)
+    return out
+
+
+class Daemon:
+    """tapstackd in a fresh network namespace.
+
+    Daemon(tapstackd=None, tap="tap0", address="10.0.0.2/24",
+           host_address="10.0.0.1/24", gateway=None, mtu=1500, mac=None,
+           log_level="debug", extra_yaml="", wait_ping=True, start=True,
+           start_timeout=10, wrapper=())
+
+    `wrapper` is put in front of the daemon's command line inside the
+    namespace (e.g. ["setpriv", "--reuid=65534", ...] to run unprivileged).
+    `expect_exit_status` (attribute, default 0): leaving the `with` block
+    stops the daemon and raises AssertionError if its exit status differs;
+    set it to None to accept any status.
+
+    `address`/`host_address` are CIDR strings; the attributes `.address` and
+    `.host_address` hold the bare addresses ("10.0.0.2", "10.0.0.1").
+    `extra_yaml` is appended verbatim to the generated config (for top-level
+    sections such as "tcp:\n  send_buffer: 65536\n"); do not repeat a section
+    the harness writes (interface, ipv4, api, log): use the keyword
+    arguments for those.
+    """
+
+    def __init__(self, tapstackd=None, *, tap="tap0", address="10.0.0.2/24",
+                 host_address="10.0.0.1/24", gateway=None, mtu=1500, mac=None,
+                 log_level="debug", extra_yaml="", wait_ping=True, start=True,
+                 start_timeout=10.0, wrapper=()):
+        self.tapstackd = tapstackd or tapstackd_path()
+        self.ns = f"tapstack-{os.getpid()}-{next(_counter)}-{random.randrange(1 << 24):06x}"
+        self.tap = tap
+        self.address_cidr = address
+        self.host_address_cidr = host_address
+        self.address = address.split("/")[0]
+        self.host_address = host_address.split("/")[0] if host_address else None
+        self.gateway = gateway
+        self.mtu = mtu
+        self.mac = mac
+        self.log_level = log_level
+        self.extra_yaml = extra_yaml
+        self.wait_ping = wait_ping
+        self.start_timeout = start_timeout
+        self.wrapper = list(wrapper)
+        self.expect_exit_status = 0
+        self.workdir = None
+        self.config_path = None
+        self.socket_path = None
+        self.log_path = None
+        self.proc = None
+        self.exit_status = None
+        self._children = []
+        self._log_file = None
+        self._ns_created = False
+        self._autostart = start
+
+    # ---- lifecycle -------------------------------------------------------
+
+    def __enter__(self):
+        try:
+            self.setup()
+            if self._autostart:
+                self.start()
+        except BaseException:
+            self._teardown(failed=True)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        status = self._teardown(failed=exc_type is not None)
+        if exc_type is None and self.expect_exit_status is not None and status is not None \
+                and status != self.expect_exit_status:
+            raise AssertionError(f"tapstackd exit status {status}, expected {self.expect_exit_status}")
+        return False
+
+    def setup(self):
+        """Namespace, loopback, work directory and config (no daemon yet)."""
+        self.workdir = tempfile.mkdtemp(prefix=f"{self.ns}-")
+        os.chmod(self.workdir, 0o755)
+        self.socket_path = os.path.join(self.workdir, "run", "tapstack.sock")
+        self.config_path = os.path.join(self.workdir, "tapstack.yaml")
+        self.log_path = os.path.join(self.workdir, "tapstackd.log")
+        _ip("netns", "add", self.ns)
+        self._ns_created = True
+        _ip("-n", self.ns, "link", "set", "lo", "up")
+        self.write_config()
+
+    def config_text(self):
+        lines = ["interface:", f"  name: {self.tap}", f"  mtu: {self.mtu}"]
+        if self.mac:
+            lines.append(f"  mac: {self.mac}")
+        if self.host_address_cidr:
+            lines.append(f"  host_address: {self.host_address_cidr}")
+        lines += ["ipv4:", f"  address: {self.address_cidr}"]
+        if self.gateway:
+            lines.append(f"  gateway: {self.gateway}")
+        lines += ["api:", f"  socket: {self.socket_path}",
+                  "log:", f"  level: {self.log_level}"]
+        text = "\n".join(lines) + "\n"
+        if self.extra_yaml:
+            text += self.extra_yaml if self.extra_yaml.endswith("\n") else self.extra_yaml + "\n"
+        return text
+
+    def write_config(self):
+        with open(self.config_path, "w") as f:
+            f.write(self.config_text())
+
+    def start(self):
+        """Starts tapstackd and waits until it is ready."""
+        self._log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, *self.wrapper, self.tapstackd, "--config", self.config_path],
+            stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"tapstackd exited with status {self.proc.returncode} during start-up")
+            if self._tap_up() and os.path.exists(self.socket_path):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"tapstackd not ready after {self.start_timeout}s "
+                                   f"(tap up: {self._tap_up()}, socket: {os.path.exists(self.socket_path)})")
+            time.sleep(0.05)
+        if self.wait_ping and self.host_address:
+            while True:
+                r = self.run(["ping", "-c", "1", "-W", "1", self.address], check=False, timeout=5)
+                if r.returncode == 0:
+                    break
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"tapstackd exited with status {self.proc.returncode} during start-up")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"tapstackd does not answer ping at {self.address}")
+
+    def _tap_up(self):
+        r = _ip("-n", self.ns, "-o", "link", "show", "dev", self.tap, check=False)
+        return r.returncode == 0 and re.search(r"<[^>]*\bUP\b", r.stdout) is not None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM; waits up to `timeout`, then SIGKILL. Returns exit status
+        (negative signal number if killed by a signal)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                print(f"harness: tapstackd ignored SIGTERM for {timeout}s; SIGKILL", file=sys.stderr)
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.exit_status = self.proc.returncode
+        return self.exit_status
+
+    def _teardown(self, failed):
+        """Stops everything, deletes the namespace; returns the daemon's exit status."""
+        status = None
+        for child in self._children:
+            try:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait(timeout=5)
+            except Exception:  # teardown must go on
+                pass
+        try:
+            if self.proc is not None:
+                status = self.stop()
+                if self.expect_exit_status is not None and status != self.expect_exit_status:
+                    failed = True
+                    print(f"harness: tapstackd exit status {status}", file=sys.stderr)
+        except Exception:
+            traceback.print_exc()
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+        if failed and self.log_path and os.path.exists(self.log_path):
+            sys.stderr.write(f"----- tapstackd log ({self.ns}) -----\n{self.log()}"
+                             f"----- end of tapstackd log -----\n")
+        if self._ns_created:
+            for _ in range(3):
+                if _ip("netns", "delete", self.ns, check=False).returncode == 0:
+                    break
+                time.sleep(0.2)
+            else:
+                print(f"harness: could not delete netns {self.ns}", file=sys.stderr)
+            self._ns_created = False
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+        return status
+
+    # ---- running things in the namespace --------------------------------
+
+    def _wrap(self, cmd):
+        return ["ip", "netns", "exec", self.ns, *cmd]
+
+    def run(self, cmd, timeout=30, check=True, input=None, capture=True):
+        """Runs `cmd` (a list) inside the namespace, bounded by `timeout`."""
+        r = subprocess.run(self._wrap(cmd), timeout=timeout, input=input,
+                           stdout=subprocess.PIPE if capture else None,
+                           stderr=subprocess.PIPE if capture else None)
+        if check and r.returncode != 0:
+            out = (r.stdout or b"").decode(errors="replace")
+            err = (r.stderr or b"").decode(errors="replace")
+            raise AssertionError(f"{' '.join(cmd)} exited {r.returncode}\nstdout:\n{out}\nstderr:\n{err}")
+        return r
+
+    def popen(self, cmd, **kwargs):
+        """Starts `cmd` inside the namespace; it is killed at teardown."""
+        p = subprocess.Popen(self._wrap(cmd), **kwargs)
+        self._children.append(p)
+        return p
+
+    def run_python(self, code, *args, timeout=30, check=True):
+        """Runs Python `code` with /usr/bin/python3 (scapy available) in the namespace."""
+        return self.run([PYTHON, "-c", code, *map(str, args)], timeout=timeout, check=check)
+
+    def ping(self, count=1, size=None, interval=None, timeout=30, pattern=None, dest=None, check=True):
+        cmd = ["ping", "-n", "-c", str(count), "-W", "2"]
+        if size is not None:
+            cmd += ["-s", str(size)]
+        if interval is not None:
+            cmd += ["-i", str(interval)]
+        if pattern is not None:
+            cmd += ["-p", pattern]
+        cmd.append(dest or self.address)
+        return self.run(cmd, timeout=timeout, check=check)
+
+    # ---- the daemon's log and counters -----------------------------------
+
+    def log(self):
+        if not self.log_path or not os.path.exists(self.log_path):
+            return ""
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, regex, timeout=10.0, start=0):
+        """Waits until `regex` matches the log after byte offset `start`."""
+        pattern = re.compile(regex, re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = pattern.search(self.log(), start)
+            if m:
+                return m
+            if time.monotonic() > deadline:
+                raise AssertionError(f"log never matched {regex!r} within {timeout}s")
+            time.sleep(0.05)
+
+    def counters(self, timeout=10.0):
+        """Sends SIGUSR1 and returns the counters the daemon logs in answer."""
+        if not self.alive():
+            raise AssertionError("tapstackd is not running")
+        start = len(self.log())
+        self.proc.send_signal(signal.SIGUSR1)
+        m = self.wait_log(r"counters: .*$", timeout=timeout, start=start)
+        return parse_counters(m.group(0))
+
+
+def run_tests(tests):
+    """Runs each test function (no arguments), prints PASS/FAIL, exits 0 or 1."""
+    require_root()
+    failed = 0
+    for t in tests:
+        name = t.__name__
+        print(f"--- {name}", flush=True)
+        try:
+            t()
+            print(f"PASS {name}", flush=True)
+        except Exception:
+            failed += 1
+            traceback.print_exc()
+            print(f"FAIL {name}", flush=True)
+    print(f"{len(tests) - failed} passed, {failed} failed", flush=True)
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,256 @@
+// The client library (daemon/client/client.hpp) against a fake daemon: a
+// temporary Unix socket served by a thread with scripted replies. Proves
+// the request lines it sends, the parsing of every reply, the mapping of
+// errors, and that nothing of the stream after "OK ...\n" is consumed.
+#include <doctest/doctest.h>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/client/client.hpp"
+
+using namespace tapstack::client;
+
+namespace {
+
+std::string read_all(int fd) {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) {
+            return out;
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+// Serves one scripted reply per connection, in order. The server side of
+// each connection stays open (write side shut) until the fake is destroyed,
+// so a test can read what the client sent after the request line.
+class FakeDaemon {
+public:
+    explicit FakeDaemon(std::vector<std::string> replies) : replies_(std::move(replies)) {
+        char dir_template[] = "/tmp/tapstack-client-test-XXXXXX";
+        REQUIRE(::mkdtemp(dir_template) != nullptr);
+        dir_ = dir_template;
+        path_ = dir_ + "/api.sock";
+        listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        REQUIRE(listen_fd_ >= 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+        REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(::listen(listen_fd_, 8) == 0);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~FakeDaemon() {
+        join();
+        for (int fd : conns_) {
+            ::close(fd);
+        }
+        ::close(listen_fd_);
+        ::unlink(path_.c_str());
+        ::rmdir(dir_.c_str());
+    }
+    void join() {
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+    const std::string& path() const { return path_; }
+    // Valid after join().
+    const std::vector<std::string>& requests() const { return requests_; }
+    int server_fd(std::size_t i) const { return conns_.at(i); }
+
+private:
+    void serve() {
+        for (const std::string& reply : replies_) {
+            int fd = ::accept(listen_fd_, nullptr, nullptr);
+            if (fd < 0) {
+                return;
+            }
+            std::string line;
+            char c = 0;
+            while (::read(fd, &c, 1) == 1 && c != '\n') {
+                line += c;
+            }
+            requests_.push_back(line);
+            std::size_t off = 0;
+            while (off < reply.size()) {
+                ssize_t n = ::send(fd, reply.data() + off, reply.size() - off, MSG_NOSIGNAL);
+                if (n <= 0) {
+                    break;
+                }
+                off += static_cast<std::size_t>(n);
+            }
+            ::shutdown(fd, SHUT_WR);
+            conns_.push_back(fd);
+        }
+    }
+
+    std::vector<std::string> replies_;
+    std::string dir_;
+    std::string path_;
+    int listen_fd_ = -1;
+    std::vector<std::string> requests_;
+    std::vector<int> conns_;
+    std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("connect sends CONNECT, returns the endpoints and id, and leaves the stream bytes unread") {
+    FakeDaemon d({"OK 10.0.0.2:49152 10.0.0.1:80 id=17\nhello, stream"});
+    auto s = connect(d.path(), "10.0.0.1", 80);
+    REQUIRE(s.ok());
+    CHECK(s->local == "10.0.0.2:49152");
+    CHECK(s->remote == "10.0.0.1:80");
+    CHECK(s->id == 17);
+    REQUIRE(::write(s->fd, "request", 7) == 7);
+    ::shutdown(s->fd, SHUT_WR);
+    CHECK(read_all(s->fd) == "hello, stream");
+    ::close(s->fd);
+    d.join();
+    CHECK(d.requests() == std::vector<std::string>{"CONNECT 10.0.0.1 80"});
+    CHECK(read_all(d.server_fd(0)) == "request");
+}
+
+TEST_CASE("connect with a timeout asks the daemon to bound the attempt") {
+    FakeDaemon d({"OK 10.0.0.2:49153 10.0.0.1:22 id=1\n"});
+    auto s = connect(d.path(), "10.0.0.1", 22, 5);
+    REQUIRE(s.ok());
+    ::close(s->fd);
+    d.join();
+    CHECK(d.requests().at(0) == "CONNECT 10.0.0.1 22 timeout=5");
+}
+
+TEST_CASE("ERR replies become daemon errors with their code and message") {
+    struct Case {
+        const char* reply;
+        ErrorCode code;
+        const char* message;
+    };
+    for (const Case& c : {Case{"ERR refused connect 10.0.0.1:80: connection refused\n", ErrorCode::kRefused,
+                               "connect 10.0.0.1:80: connection refused"},
+                          Case{"ERR timed-out connect 10.0.0.1:80: connection timed out\n", ErrorCode::kTimedOut,
+                               "connect 10.0.0.1:80: connection timed out"},
+                          Case{"ERR unreachable no ARP answer\r\n", ErrorCode::kUnreachable, "no ARP answer"},
+                          Case{"ERR no-resources too many clients\n", ErrorCode::kNoResources, "too many clients"},
+                          Case{"ERR some-new-code whatever\n", ErrorCode::kInternal, "whatever"}}) {
+        FakeDaemon d({c.reply});
+        auto s = connect(d.path(), "10.0.0.1", 80);
+        REQUIRE_FALSE(s.ok());
+        CHECK(s.error().kind == Error::Kind::kDaemon);
+        CHECK(s.error().code == c.code);
+        CHECK(s.error().message == c.message);
+    }
+}
+
+TEST_CASE("a daemon that hangs up or answers nonsense is a protocol error, not a stream") {
+    for (const char* reply : {"", "OK\n", "OK 10.0.0.2:1 id=3\n", "OK 10.0.0.2:1 10.0.0.1:2 id=0\n",
+                              "OK 10.0.0.2:1 10.0.0.1:2 id=x\n", "HTTP/1.1 200 OK\n", "OK 10.0.0.2:1 10.0.0.1:2 id=3"}) {
+        FakeDaemon d({reply});
+        auto s = connect(d.path(), "10.0.0.1", 80);
+        INFO("reply: " << reply);
+        REQUIRE_FALSE(s.ok());
+        CHECK(s.error().kind == Error::Kind::kProtocol);
+    }
+}
+
+TEST_CASE("an endless reply line is cut off as a protocol error") {
+    FakeDaemon d({std::string(100000, 'A')});
+    auto s = connect(d.path(), "10.0.0.1", 80);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().kind == Error::Kind::kProtocol);
+}
+
+TEST_CASE("no daemon at the socket path is 'unavailable', with the path in the message") {
+    auto s = connect("/nonexistent/tapstack-test.sock", "10.0.0.1", 80);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().kind == Error::Kind::kUnavailable);
+    CHECK(s.error().message.find("/nonexistent/tapstack-test.sock") != std::string::npos);
+    auto too_long = connect(std::string(200, 'x'), "10.0.0.1", 80);
+    CHECK(too_long.error().kind == Error::Kind::kUsage);
+    auto bad_addr = connect("/tmp/x.sock", "10.0.0.1 80\nSTATS", 80);
+    CHECK(bad_addr.error().kind == Error::Kind::kUsage);
+}
+
+TEST_CASE("listen holds a connection; accept(listener) sends ACCEPT for its port on a new one") {
+    FakeDaemon d({"OK 10.0.0.2:7 listening\n", "OK 10.0.0.2:7 10.0.0.1:40000 id=5\nX"});
+    auto l = listen(d.path(), 7);
+    REQUIRE(l.ok());
+    CHECK(l->local == "10.0.0.2:7");
+    CHECK(l->port == 7);
+    auto s = accept(l.value(), 9);
+    REQUIRE(s.ok());
+    CHECK(s->remote == "10.0.0.1:40000");
+    CHECK(s->id == 5);
+    CHECK(read_all(s->fd) == "X");
+    ::close(s->fd);
+    ::close(l->fd);
+    d.join();
+    CHECK(d.requests() == std::vector<std::string>{"LISTEN 7", "ACCEPT 7 timeout=9"});
+}
+
+TEST_CASE("listen maps in-use and permission errors") {
+    FakeDaemon d({"ERR in-use port 7 is already held by a LISTEN\n", "ERR permission port 80 needs root\n"});
+    auto a = listen(d.path(), 7);
+    CHECK(a.error().code == ErrorCode::kInUse);
+    auto b = listen(d.path(), 80, 4);
+    CHECK(b.error().code == ErrorCode::kPermission);
+    d.join();
+    CHECK(d.requests().at(1) == "LISTEN 80 backlog=4");
+}
+
+TEST_CASE("status parses every outcome; not-found is a daemon error") {
+    FakeDaemon d({"OK id=17 outcome=reset state=closed\n", "OK id=18 outcome=open state=close-wait extra=1\n",
+                  "ERR not-found no connection 19 among the recent ones\n", "OK id=20 outcome=weird\n"});
+    auto a = status(d.path(), 17);
+    REQUIRE(a.ok());
+    CHECK(a->id == 17);
+    CHECK(a->outcome == Outcome::kReset);
+    CHECK(a->state == "closed");
+    auto b = status(d.path(), 18);
+    REQUIRE(b.ok());
+    CHECK(b->outcome == Outcome::kOpen);
+    CHECK(b->state == "close-wait");
+    auto c = status(d.path(), 19);
+    CHECK(c.error().code == ErrorCode::kNotFound);
+    auto e = status(d.path(), 20);
+    CHECK(e.error().kind == Error::Kind::kProtocol);
+    d.join();
+    CHECK(d.requests().at(0) == "STATUS 17");
+}
+
+TEST_CASE("stats reads 'name value' lines up to END") {
+    FakeDaemon d({"OK stats\nipv4.rx_bad_checksum 3\ntcp.connections 0\nEND\n", "OK stats\nbroken line here\nEND\n",
+                  "OK stats\na 1\n"});
+    auto s = stats(d.path());
+    REQUIRE(s.ok());
+    REQUIRE(s->size() == 2);
+    CHECK(s->at(0) == Counter{"ipv4.rx_bad_checksum", 3});
+    CHECK(s->at(1) == Counter{"tcp.connections", 0});
+    CHECK(stats(d.path()).error().kind == Error::Kind::kProtocol);
+    CHECK(stats(d.path()).error().kind == Error::Kind::kProtocol);  // no END
+}
+
+TEST_CASE("reply parsers accept exactly the documented shapes") {
+    CHECK(parse_stream_reply("OK 10.0.0.2:49152 10.0.0.1:80 id=17").ok());
+    CHECK(parse_stream_reply("OK 10.0.0.2:49152 10.0.0.1:80 id=17\r").ok());
+    CHECK_FALSE(parse_stream_reply("OK 10.0.0.2:99999 10.0.0.1:80 id=17").ok());
+    CHECK_FALSE(parse_stream_reply("OK 10.0.0.2:1 10.0.0.1:80 id=17 more").ok());
+    CHECK(parse_listen_reply("OK 10.0.0.2:7 listening").value() == "10.0.0.2:7");
+    CHECK_FALSE(parse_listen_reply("OK 10.0.0.2:7").ok());
+    CHECK_FALSE(parse_status_reply("OK outcome=orderly").ok());
+    CHECK(parse_counter_line("x.y 18446744073709551615").value().second == 18446744073709551615ull);
+    CHECK_FALSE(parse_counter_line("x.y -1").ok());
+    CHECK_FALSE(parse_counter_line("x.y 18446744073709551616").ok());
+}

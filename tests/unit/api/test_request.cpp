@@ -1,0 +1,137 @@
+// The API server's request-line parser and reply formatting
+// (daemon/api/request.hpp): what is accepted, and that everything else is
+// refused with a reason rather than guessed at.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "daemon/api/request.hpp"
+
+using namespace tapstack;
+using namespace tapstack::daemon::api;
+
+namespace {
+
+Request ok(std::string_view line) {
+    auto r = parse_request(line);
+    INFO("line: " << std::string(line));
+    REQUIRE(std::holds_alternative<Request>(r));
+    return std::get<Request>(r);
+}
+
+std::string err(std::string_view line) {
+    auto r = parse_request(line);
+    INFO("line: " << std::string(line));
+    REQUIRE(std::holds_alternative<ParseError>(r));
+    auto reason = std::get<ParseError>(r).reason;
+    CHECK(!reason.empty());
+    CHECK(reason.find('\n') == std::string::npos);
+    return reason;
+}
+
+}  // namespace
+
+TEST_CASE("CONNECT with address and port parses, timeout optional") {
+    auto r = std::get<ConnectRequest>(ok("CONNECT 10.0.0.1 80"));
+    CHECK(r.address == wire::Ipv4Address::from_octets(10, 0, 0, 1));
+    CHECK(r.port == 80);
+    CHECK(r.timeout_s == 0);
+    auto t = std::get<ConnectRequest>(ok("CONNECT 10.0.0.1 65535 timeout=5"));
+    CHECK(t.port == 65535);
+    CHECK(t.timeout_s == 5);
+}
+
+TEST_CASE("verbs are case-insensitive; extra blanks, tabs and a trailing CR are tolerated") {
+    CHECK(std::holds_alternative<ConnectRequest>(ok("connect  10.0.0.1\t80\r")));
+    CHECK(std::holds_alternative<StatsRequest>(ok("  Stats ")));
+    CHECK(std::get<ListenRequest>(ok("listen 7")).port == 7);
+}
+
+TEST_CASE("LISTEN, ACCEPT, STATUS and STATS parse with their options") {
+    auto l = std::get<ListenRequest>(ok("LISTEN 7 backlog=16"));
+    CHECK(l.port == 7);
+    CHECK(l.backlog == 16);
+    CHECK(std::get<ListenRequest>(ok("LISTEN 8080")).backlog == 0);
+    auto a = std::get<AcceptRequest>(ok("ACCEPT 7 timeout=30"));
+    CHECK(a.port == 7);
+    CHECK(a.timeout_s == 30);
+    CHECK(std::get<StatusRequest>(ok("STATUS 17")).id == 17);
+    CHECK(std::holds_alternative<StatsRequest>(ok("STATS")));
+}
+
+TEST_CASE("bad ports are refused: 0, 65536, signs, hex, empty") {
+    for (const char* line : {"CONNECT 10.0.0.1 0", "CONNECT 10.0.0.1 65536", "CONNECT 10.0.0.1 +80",
+                             "CONNECT 10.0.0.1 -1", "CONNECT 10.0.0.1 0x50", "LISTEN 0", "ACCEPT 99999",
+                             "LISTEN eighty"}) {
+        err(line);
+    }
+}
+
+TEST_CASE("bad addresses are refused: malformed, unspecified, broadcast, multicast, names") {
+    for (const char* line : {"CONNECT 10.0.0.300 80", "CONNECT 10.0.0 80", "CONNECT 0.0.0.0 80",
+                             "CONNECT 255.255.255.255 80", "CONNECT 224.0.0.1 80", "CONNECT localhost 80",
+                             "CONNECT 10.0.0.1:80"}) {
+        err(line);
+    }
+}
+
+TEST_CASE("missing, extra and unknown fields and options are refused") {
+    err("CONNECT");
+    err("CONNECT 10.0.0.1");
+    err("CONNECT 10.0.0.1 80 90");
+    err("CONNECT 10.0.0.1 80 backlog=3");  // backlog is LISTEN's
+    err("CONNECT 10.0.0.1 80 timeout=0");
+    err("CONNECT 10.0.0.1 80 timeout=3601");
+    err("CONNECT 10.0.0.1 80 timeout=5 timeout=6");
+    err("LISTEN 7 timeout=5");  // timeout is ACCEPT's / CONNECT's
+    err("LISTEN 7 backlog=0");
+    err("ACCEPT");
+    err("STATUS");
+    err("STATUS 0");
+    err("STATUS 1 2");
+    err("STATUS abc");
+    err("STATUS 99999999999999999999999");
+    err("STATS now");
+}
+
+TEST_CASE("unknown verbs and empty lines name what is expected") {
+    CHECK(err("HELLO").find("CONNECT") != std::string::npos);
+    CHECK(err("").find("empty") != std::string::npos);
+    err("   \r");
+}
+
+TEST_CASE("control and non-ASCII bytes are refused and never echoed raw") {
+    std::string reason = err(std::string("CONNECT 10.0.0.1 80\0x", 21));
+    CHECK(reason.find('\0') == std::string::npos);
+    err("CONNECT 10.0.0.1 8\x1b[0m0");
+    err("LISTEN \xff\xfe");
+    std::string long_verb(300, 'A');
+    auto r = err(long_verb);
+    CHECK(r.size() < 200);  // the echo is shortened
+}
+
+TEST_CASE("reply lines: OK with endpoints and id, LISTEN OK, STATUS, ERR with a sanitized one-line message") {
+    wire::Ipv4Endpoint local{wire::Ipv4Address::from_octets(10, 0, 0, 2), 49152};
+    wire::Ipv4Endpoint remote{wire::Ipv4Address::from_octets(10, 0, 0, 1), 80};
+    CHECK(format_stream_ok(local, remote, 17) == "OK 10.0.0.2:49152 10.0.0.1:80 id=17\n");
+    CHECK(format_listen_ok({wire::Ipv4Address::from_octets(10, 0, 0, 2), 7}) == "OK 10.0.0.2:7 listening\n");
+    CHECK(format_status_ok(17, "closed", client::Outcome::kReset) == "OK id=17 outcome=reset state=closed\n");
+    CHECK(format_error(client::ErrorCode::kRefused, "connect 10.0.0.1:80: connection refused") ==
+          "ERR refused connect 10.0.0.1:80: connection refused\n");
+    std::string e = format_error(client::ErrorCode::kBadRequest, "two\nlines\r\x01");
+    CHECK(e == "ERR bad-request two lines  \n");
+    CHECK(format_error(client::ErrorCode::kBadRequest, std::string(1000, 'x')).size() < 300);
+}
+
+TEST_CASE("every error code and outcome word round-trips through the shared vocabulary") {
+    for (const auto& [code, name] : client::kErrorCodeNames) {
+        CHECK(client::to_string(code) == name);
+        CHECK(client::parse_error_code(name) == code);
+    }
+    for (const auto& [outcome, name] : client::kOutcomeNames) {
+        CHECK(client::to_string(outcome) == name);
+        CHECK(client::parse_outcome(name) == outcome);
+    }
+    CHECK_FALSE(client::parse_error_code("Refused").has_value());
+    CHECK_FALSE(client::parse_outcome("").has_value());
+}

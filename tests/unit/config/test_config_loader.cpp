@@ -1,0 +1,319 @@
+// Config loading: the shipped default loads, and each kind of error gives
+// exactly one message with file, 1-based line and column, key, value and
+// what is allowed.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "daemon/config.hpp"
+
+using tapstack::daemon::load_config_file;
+using tapstack::daemon::load_config_text;
+using tapstack::wire::Ipv4Address;
+using tapstack::wire::Ipv4Cidr;
+using tapstack::wire::MacAddress;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A valid file with only the required keys, then `extra` lines appended.
+std::string minimal(const std::string& extra = "") {
+    return "interface:\n"
+           "  name: tap0\n"
+           "ipv4:\n"
+           "  address: 10.0.0.2/24\n" +
+           extra;
+}
+
+// A valid file with `extra` lines inside the interface section (line 3 on).
+std::string with_iface(const std::string& extra) {
+    return "interface:\n"
+           "  name: tap0\n" +
+           extra +
+           "ipv4:\n"
+           "  address: 10.0.0.2/24\n";
+}
+
+// The single error of loading `text` as "t.yaml".
+std::string only_error(const std::string& text) {
+    auto r = load_config_text(text, "t.yaml");
+    REQUIRE(r.errors.size() == 1);
+    return r.errors[0];
+}
+
+}  // namespace
+
+TEST_CASE("the shipped config/tapstack.yaml loads with the documented values") {
+    auto r = load_config_file(TAPSTACK_SOURCE_DIR "/config/tapstack.yaml");
+    for (const auto& e : r.errors) MESSAGE(e);
+    REQUIRE(r.ok());
+    const auto& c = r.config;
+    CHECK(c.tap.name == "tap0");
+    CHECK(c.tap.mtu == 1500);
+    CHECK(c.iface.mtu == 1500);
+    CHECK(c.iface.address == *Ipv4Cidr::parse("198.19.77.2/24"));
+    CHECK(c.iface.gateway == Ipv4Address::from_octets(198, 19, 77, 1));
+    CHECK(c.tap.host_address == Ipv4Cidr::parse("198.19.77.1/24"));
+    CHECK(c.iface.mac == *MacAddress::parse("02:74:73:13:4d:02"));
+    CHECK_FALSE(c.mac_configured);
+    CHECK(c.iface.tcp.local_address == Ipv4Address::from_octets(198, 19, 77, 2));
+    CHECK(c.iface.tcp.send_buffer == 256 * 1024);
+    CHECK(c.iface.tcp.ephemeral_port_min == 49152);
+    CHECK(c.iface.tcp.ephemeral_port_max == 65535);
+    CHECK(c.iface.tcp.msl == 30s);
+    CHECK(c.iface.tcp.min_rto == 200ms);
+    CHECK(c.iface.reassembly_max_bytes == 4u * 1024 * 1024);
+    CHECK(c.api.socket_path == "/run/tapstack/tapstack.sock");
+    CHECK(c.api.socket_mode == 0660);
+    CHECK(c.log_level == "info");
+}
+
+TEST_CASE("only interface.name and ipv4.address are required; the rest takes the defaults") {
+    auto r = load_config_text(minimal(), "t.yaml");
+    REQUIRE(r.ok());
+    const auto d = tapstack::daemon::default_config();
+    CHECK(r.config.tap.mtu == d.tap.mtu);
+    CHECK_FALSE(r.config.iface.gateway.has_value());
+    CHECK_FALSE(r.config.tap.host_address.has_value());
+    CHECK(r.config.iface.mac == *MacAddress::parse("02:74:73:00:00:02"));
+    CHECK(r.config.api.socket_path == d.api.socket_path);
+    CHECK(r.config.iface.tcp.receive_buffer == d.iface.tcp.receive_buffer);
+    CHECK(r.config.log_level == "info");
+}
+
+TEST_CASE("every key of every section is applied") {
+    auto r = load_config_text(
+        "interface:\n  name: tapx\n  mtu: 9000\n  mac: 02:00:00:00:00:09\n  host_address: 10.0.0.1/24\n"
+        "  queue_size: 1024\n  rx_budget: 64\n"
+        "ipv4:\n  address: 10.0.0.2/24\n  gateway: 10.0.0.254\n  ttl: 32\n  reassembly_timeout: 5s\n"
+        "  reassembly_max_bytes: 1MiB\n  reassembly_max_datagrams: 8\n  icmp_error_rate: 0\n"
+        "arp:\n  entry_lifetime: 2m\n  retry_interval: 250ms\n  max_retries: 5\n  queue_per_host: 4\n"
+        "  cache_size: 16\n"
+        "tcp:\n  send_buffer: 64KiB\n  receive_buffer: 131072\n  ephemeral_ports: 40000-40099\n"
+        "  max_connections: 100\n  backlog: 7\n  msl: 100ms\n  initial_rto: 500ms\n  min_rto: 100ms\n"
+        "  max_rto: 10s\n  max_retransmits: 4\n  max_syn_retransmits: 2\n  window_scaling: false\n"
+        "api:\n  socket: /tmp/x/api.sock\n  socket_mode: 0600\n  max_clients: 10\n"
+        "log:\n  level: debug\n",
+        "t.yaml");
+    for (const auto& e : r.errors) MESSAGE(e);
+    REQUIRE(r.ok());
+    const auto& c = r.config;
+    CHECK(c.tap.name == "tapx");
+    CHECK(c.tap.mtu == 9000);
+    CHECK(c.iface.mtu == 9000);
+    CHECK(c.iface.tcp.mtu == 9000);
+    CHECK(c.iface.mac == *MacAddress::parse("02:00:00:00:00:09"));
+    CHECK(c.mac_configured);
+    CHECK(c.tap.queue_size == 1024);
+    CHECK(c.tap.rx_budget == 64);
+    CHECK(c.iface.gateway == Ipv4Address::from_octets(10, 0, 0, 254));
+    CHECK(c.iface.ttl == 32);
+    CHECK(c.iface.reassembly_timeout == 5s);
+    CHECK(c.iface.reassembly_max_bytes == 1024 * 1024);
+    CHECK(c.iface.reassembly_max_datagrams == 8);
+    CHECK(c.iface.icmp_error_rate_per_sec == 0);
+    CHECK(c.iface.arp_entry_lifetime == 120s);
+    CHECK(c.iface.arp_retry_interval == 250ms);
+    CHECK(c.iface.arp_max_retries == 5);
+    CHECK(c.iface.arp_queue_per_host == 4);
+    CHECK(c.iface.arp_cache_size == 16);
+    CHECK(c.iface.tcp.send_buffer == 65536);
+    CHECK(c.iface.tcp.receive_buffer == 131072);
+    CHECK(c.iface.tcp.ephemeral_port_min == 40000);
+    CHECK(c.iface.tcp.ephemeral_port_max == 40099);
+    CHECK(c.iface.tcp.max_connections == 100);
+    CHECK(c.iface.tcp.default_backlog == 7);
+    CHECK(c.iface.tcp.msl == 100ms);
+    CHECK(c.iface.tcp.initial_rto == 500ms);
+    CHECK(c.iface.tcp.min_rto == 100ms);
+    CHECK(c.iface.tcp.max_rto == 10s);
+    CHECK(c.iface.tcp.max_retransmits == 4);
+    CHECK(c.iface.tcp.max_syn_retransmits == 2);
+    CHECK_FALSE(c.iface.tcp.window_scaling);
+    CHECK(c.api.socket_path == "/tmp/x/api.sock");
+    CHECK(c.api.socket_mode == 0600);
+    CHECK(c.api.max_clients == 10);
+    CHECK(c.log_level == "debug");
+}
+
+TEST_CASE("unknown key at the top level names the key, its position and the allowed keys") {
+    CHECK(only_error(minimal("ipv6:\n  address: ::1\n")) ==
+          "t.yaml:5:1: ipv6: unknown key (allowed: interface, ipv4, arp, tcp, api, log)");
+}
+
+TEST_CASE("unknown key inside a section is reported with its full path") {
+    CHECK(only_error("interface:\n  name: tap0\n  nmae: tap1\nipv4:\n  address: 10.0.0.2/24\n") ==
+          "t.yaml:3:3: interface.nmae: unknown key (allowed: name, mtu, mac, host_address, queue_size, rx_budget)");
+}
+
+TEST_CASE("bad IPv4 address: the message of the issue, at the value's line and column") {
+    CHECK(only_error("interface:\n  name: tap0\n  mtu: 1500\nipv4:\n  address: 10.0.0.300/24\n") ==
+          "t.yaml:5:12: ipv4.address: \"10.0.0.300/24\" is not an IPv4 address with prefix length");
+}
+
+TEST_CASE("bad prefix lengths") {
+    SUBCASE("beyond 32 does not parse") {
+        CHECK(only_error("interface:\n  name: tap0\nipv4:\n  address: 10.0.0.2/33\n") ==
+              "t.yaml:4:12: ipv4.address: \"10.0.0.2/33\" is not an IPv4 address with prefix length");
+    }
+    SUBCASE("missing prefix") {
+        CHECK(only_error("interface:\n  name: tap0\nipv4:\n  address: 10.0.0.2\n") ==
+              "t.yaml:4:12: ipv4.address: \"10.0.0.2\" is not an IPv4 address with prefix length");
+    }
+    SUBCASE("/32 leaves no room for a peer") {
+        CHECK(only_error("interface:\n  name: tap0\nipv4:\n  address: 10.0.0.2/32\n") ==
+              "t.yaml:4:12: ipv4.address: \"10.0.0.2/32\" is not an IPv4 address with a usable prefix length "
+              "(allowed: /1 to /31)");
+    }
+    SUBCASE("the subnet's broadcast address is not a host address") {
+        CHECK(only_error("interface:\n  name: tap0\nipv4:\n  address: 10.0.0.255/24\n") ==
+              "t.yaml:4:12: ipv4.address: \"10.0.0.255/24\" is not a usable host address (allowed: not the "
+              "subnet's network or broadcast address, not 0.0.0.0/8, 127.0.0.0/8, multicast or 240.0.0.0/4)");
+    }
+}
+
+TEST_CASE("bad MAC addresses") {
+    SUBCASE("not six hex bytes") {
+        CHECK(only_error(with_iface("  mac: 02:00:00:00:00\n")) ==
+              "t.yaml:3:8: interface.mac: \"02:00:00:00:00\" is not a MAC address "
+              "(allowed: six hex bytes, e.g. 02:00:00:00:00:02)");
+    }
+    SUBCASE("multicast") {
+        CHECK(only_error(with_iface("  mac: 01:00:5e:00:00:01\n")) ==
+              "t.yaml:3:8: interface.mac: \"01:00:5e:00:00:01\" is not a unicast MAC address "
+              "(allowed: first byte even and not all zero, e.g. 02:00:00:00:00:02)");
+    }
+    SUBCASE("all zero") {
+        CHECK(only_error(with_iface("  mac: 00:00:00:00:00:00\n")) ==
+              "t.yaml:3:8: interface.mac: \"00:00:00:00:00:00\" is not a unicast MAC address "
+              "(allowed: first byte even and not all zero, e.g. 02:00:00:00:00:02)");
+    }
+}
+
+TEST_CASE("mtu out of range, both ends") {
+    CHECK(only_error(with_iface("  mtu: 575\n")) ==
+          "t.yaml:3:8: interface.mtu: \"575\" is not an MTU (allowed: 576..65520)");
+    CHECK(only_error(with_iface("  mtu: 65521\n")) ==
+          "t.yaml:3:8: interface.mtu: \"65521\" is not an MTU (allowed: 576..65520)");
+    CHECK(only_error(with_iface("  mtu: -1500\n")) ==
+          "t.yaml:3:8: interface.mtu: \"-1500\" is not an MTU (allowed: 576..65520)");
+    CHECK(load_config_text(with_iface("  mtu: 576\n"), "t.yaml").ok());
+    CHECK(load_config_text(with_iface("  mtu: 65520\n"), "t.yaml").ok());
+}
+
+TEST_CASE("wrong types: a list or mapping where a scalar belongs, a scalar where a section belongs") {
+    CHECK(only_error(with_iface("  mtu: [1500]\n")) ==
+          "t.yaml:3:8: interface.mtu: a list is not an MTU (allowed: 576..65520)");
+    CHECK(only_error("interface:\n  name: {a: b}\nipv4:\n  address: 10.0.0.2/24\n") ==
+          "t.yaml:2:9: interface.name: a mapping is not a Linux interface name "
+          "(allowed: 1 to 15 characters, no '/', ':', ',' or spaces)");
+    CHECK(only_error(minimal("log: debug\n")) ==
+          "t.yaml:5:6: log: \"debug\" is not a mapping (allowed: keys level)");
+    CHECK(only_error(minimal("tcp:\n  window_scaling: yes\n")) ==
+          "t.yaml:6:19: tcp.window_scaling: \"yes\" is not a boolean (allowed: true, false)");
+}
+
+TEST_CASE("an empty value is reported at its key") {
+    CHECK(only_error(minimal("log:\n  level:\n")) ==
+          "t.yaml:6:3: log.level: an empty value is not a log level "
+          "(allowed: trace, debug, info, warning, error, critical, off)");
+}
+
+TEST_CASE("missing required keys and sections") {
+    CHECK(only_error("interface:\n  name: tap0\nipv4:\n  gateway: 10.0.0.1\n") ==
+          "t.yaml:4:3: ipv4.address: missing (required: an IPv4 address with prefix length, e.g. 198.19.77.2/24)");
+    CHECK(only_error("ipv4:\n  address: 10.0.0.2/24\n") ==
+          "t.yaml:1:1: interface: missing (required: a mapping with name and the other interface keys)");
+}
+
+TEST_CASE("duplicate keys are errors, pointing at the repetition and the first line") {
+    CHECK(only_error(minimal("log:\n  level: info\n  level: debug\n")) ==
+          "t.yaml:7:3: log.level: duplicate key (first given at line 6)");
+}
+
+TEST_CASE("gateway outside the subnet, or equal to our address") {
+    CHECK(only_error(minimal("  gateway: 192.168.1.1\n")) ==
+          "t.yaml:5:12: ipv4.gateway: \"192.168.1.1\" is not a gateway on the subnet of ipv4.address (allowed: "
+          "an address in 10.0.0.0/24 other than 10.0.0.2 and the network and broadcast addresses)");
+    CHECK(only_error(minimal("  gateway: 10.0.0.2\n")) ==
+          "t.yaml:5:12: ipv4.gateway: \"10.0.0.2\" is not a gateway on the subnet of ipv4.address (allowed: "
+          "an address in 10.0.0.0/24 other than 10.0.0.2 and the network and broadcast addresses)");
+    CHECK(only_error(minimal("  gateway: 10.0.0.1.5\n")) ==
+          "t.yaml:5:12: ipv4.gateway: \"10.0.0.1.5\" is not an IPv4 address");
+}
+
+TEST_CASE("host_address must be a different address in the same subnet with the same prefix") {
+    const std::string want_tail =
+        "is not a host address beside ipv4.address (allowed: an address in 10.0.0.0/24 other than 10.0.0.2, "
+        "written with /24)";
+    CHECK(only_error(with_iface("  host_address: 10.0.1.1/24\n")) ==
+          "t.yaml:3:17: interface.host_address: \"10.0.1.1/24\" " + want_tail);
+    CHECK(only_error(with_iface("  host_address: 10.0.0.2/24\n")) ==
+          "t.yaml:3:17: interface.host_address: \"10.0.0.2/24\" " + want_tail);
+    CHECK(only_error(with_iface("  host_address: 10.0.0.1/16\n")) ==
+          "t.yaml:3:17: interface.host_address: \"10.0.0.1/16\" " + want_tail);
+}
+
+TEST_CASE("tcp values: sizes, port ranges, durations and RTO ordering") {
+    CHECK(only_error(minimal("tcp:\n  send_buffer: 1KiB\n")) ==
+          "t.yaml:6:16: tcp.send_buffer: \"1KiB\" is not a size (allowed: bytes from 4KiB to 1GiB, optionally "
+          "with KiB, MiB or GiB, e.g. 256KiB)");
+    CHECK(only_error(minimal("tcp:\n  ephemeral_ports: 60000-50000\n")) ==
+          "t.yaml:6:20: tcp.ephemeral_ports: \"60000-50000\" is not a port range (allowed: LOW-HIGH with "
+          "1 <= LOW <= HIGH <= 65535, e.g. 49152-65535)");
+    CHECK(only_error(minimal("tcp:\n  msl: 30\n")) ==
+          "t.yaml:6:8: tcp.msl: \"30\" is not a duration (allowed: from 1ms to 10m with unit ms, s or m, e.g. 30s)");
+    CHECK(only_error(minimal("tcp:\n  initial_rto: 100ms\n")) ==
+          "t.yaml:6:16: tcp.initial_rto: \"100ms\" is not between tcp.min_rto and tcp.max_rto (allowed: 200ms to 60s)");
+}
+
+TEST_CASE("api values: socket path and mode") {
+    CHECK(only_error(minimal("api:\n  socket: run/x.sock\n")) ==
+          "t.yaml:6:11: api.socket: \"run/x.sock\" is not a Unix socket path (allowed: an absolute path of at "
+          "most 107 bytes)");
+    CHECK(only_error(minimal("api:\n  socket_mode: 0888\n")) ==
+          "t.yaml:6:16: api.socket_mode: \"0888\" is not a permission mode (allowed: octal 0000 to 0777, e.g. 0660)");
+}
+
+TEST_CASE("interface names the kernel would refuse") {
+    CHECK(only_error("interface:\n  name: a-very-long-name0\nipv4:\n  address: 10.0.0.2/24\n") ==
+          "t.yaml:2:9: interface.name: \"a-very-long-name0\" is not a Linux interface name "
+          "(allowed: 1 to 15 characters, no '/', ':', ',' or spaces)");
+}
+
+TEST_CASE("YAML syntax errors carry yaml-cpp's position") {
+    CHECK(only_error("interface:\n  name: tap0\n ipv4: [\n") == "t.yaml:3:2: YAML syntax error: end of map not found");
+    CHECK(only_error("interface: {name: tap0\n") == "t.yaml:2:1: YAML syntax error: end of map flow not found");
+}
+
+TEST_CASE("an empty file, a scalar document and a second document") {
+    CHECK(only_error("") ==
+          "t.yaml:1:1: the file has no settings (expected a mapping with sections interface, ipv4, arp, tcp, api, log)");
+    CHECK(only_error("tap0\n") ==
+          "t.yaml:1:1: top level: \"tap0\" is not a mapping (allowed: keys interface, ipv4, arp, tcp, api, log)");
+    CHECK(only_error(minimal("---\nlog:\n  level: debug\n")) ==
+          "t.yaml:6:1: a second YAML document is not allowed (allowed: one document)");
+}
+
+TEST_CASE("every error is reported, not just the first") {
+    auto r = load_config_text(
+        "interface:\n  name: tap0\n  mtu: 9\nipv4:\n  address: 10.0.0.2/24\n  gateway: 1.2.3.4\nlog:\n  level: loud\n",
+        "t.yaml");
+    REQUIRE(r.errors.size() == 3);
+    CHECK(r.errors[0] == "t.yaml:3:8: interface.mtu: \"9\" is not an MTU (allowed: 576..65520)");
+    CHECK(r.errors[1] == "t.yaml:8:10: log.level: \"loud\" is not a log level "
+                         "(allowed: trace, debug, info, warning, error, critical, off)");
+    CHECK(r.errors[2].starts_with("t.yaml:6:12: ipv4.gateway: \"1.2.3.4\" is not a gateway"));
+}
+
+TEST_CASE("a missing file is one line naming the path and the reason") {
+    auto r = load_config_file("/nonexistent/tapstack.yaml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0] == "/nonexistent/tapstack.yaml: cannot read: No such file or directory");
+}
+
+TEST_CASE("control characters in a bad value are escaped in the message") {
+    CHECK(only_error("interface:\n  name: \"tap\\t0\"\nipv4:\n  address: 10.0.0.2/24\n") ==
+          "t.yaml:2:9: interface.name: \"tap\\x090\" is not a Linux interface name "
+          "(allowed: 1 to 15 characters, no '/', ':', ',' or spaces)");
+}

@@ -1,0 +1,53 @@
+// tapstackd's command line: every flag, both spellings, and the errors.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <initializer_list>
+#include <vector>
+
+#include "daemon/options.hpp"
+#include "tapstack_version.hpp"
+
+using tapstack::daemon::Options;
+using tapstack::daemon::parse_options;
+
+namespace {
+tapstack::daemon::OptionsResult parse(std::initializer_list<const char*> args) {
+    std::vector<const char*> argv(args.size() + 1, "tapstackd");
+    std::copy(args.begin(), args.end(), argv.begin() + 1);
+    return parse_options(argv);
+}
+}  // namespace
+
+TEST_CASE("no arguments: run on the default config") {
+    auto r = parse({});
+    CHECK(r.error.empty());
+    CHECK(r.options.action == Options::Action::kRun);
+    CHECK(r.options.config_path == TAPSTACK_DEFAULT_CONFIG);
+    CHECK_FALSE(r.options.log_level);
+}
+
+TEST_CASE("--config, --log-level and --check-config, separate and with '='") {
+    auto r = parse({"--config", "/tmp/a.yaml", "--log-level=debug", "--check-config"});
+    CHECK(r.error.empty());
+    CHECK(r.options.action == Options::Action::kCheckConfig);
+    CHECK(r.options.config_path == "/tmp/a.yaml");
+    CHECK(r.options.log_level == "debug");
+    CHECK(parse({"--config=/x.yaml"}).options.config_path == "/x.yaml");
+}
+
+TEST_CASE("--help and --version") {
+    CHECK(parse({"--help"}).options.action == Options::Action::kHelp);
+    CHECK(parse({"-h"}).options.action == Options::Action::kHelp);
+    CHECK(parse({"--version"}).options.action == Options::Action::kVersion);
+}
+
+TEST_CASE("usage errors: unknown flag, stray argument, missing or bad value") {
+    CHECK(parse({"--frobnicate"}).error == "unknown option \"--frobnicate\"");
+    CHECK(parse({"extra"}).error == "unexpected argument \"extra\"");
+    CHECK(parse({"--config"}).error == "--config needs a value");
+    CHECK(parse({"--config="}).error == "--config needs a non-empty path");
+    CHECK(parse({"--log-level", "loud"}).error ==
+          "--log-level: \"loud\" is not a log level (allowed: trace, debug, info, warning, error, critical, off)");
+    CHECK(parse({"--check-config=yes"}).error == "--check-config takes no value");
+}

@@ -1,0 +1,188 @@
+// ArpCache (RFC 826 merge rule, RFC 1122 2.3.2.1-2.3.2.2): queueing while
+// resolving, retries, give-up with drops, expiry, refresh, bounds.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "stack/iface/arp_cache.hpp"
+
+using namespace tapstack;
+using namespace tapstack::iface;
+using wire::Ipv4Address;
+using wire::MacAddress;
+
+namespace {
+
+const Ipv4Address kHost = Ipv4Address::from_octets(10, 0, 0, 1);
+const Ipv4Address kOther = Ipv4Address::from_octets(10, 0, 0, 9);
+const MacAddress kMac{{0x02, 0, 0, 0, 0, 0x01}};
+const MacAddress kMac2{{0x02, 0, 0, 0, 0, 0x77}};
+
+Instant at_ms(std::int64_t ms) { return instant_from_ns(ms * 1'000'000); }
+
+ArpCacheConfig config() {
+    ArpCacheConfig c;
+    c.entry_lifetime = seconds(60);
+    c.retry_interval = seconds(1);
+    c.max_retries = 3;
+    c.queue_per_host = 4;
+    c.cache_size = 8;
+    return c;
+}
+
+std::uint64_t counter(const ArpCache& cache, std::string_view name) {
+    std::uint64_t value = ~0ull;
+    cache.visit_counters([&](std::string_view n, std::uint64_t v) {
+        if (n == name) value = v;
+    });
+    REQUIRE(value != ~0ull);
+    return value;
+}
+
+const std::vector<std::uint8_t> kPacket = {0x45, 1, 2, 3};
+
+}  // namespace
+
+TEST_CASE("RFC 1122 2.3.2.2: the first packet to an unknown host is queued and asks for a request") {
+    ArpCache cache(config());
+    CHECK_FALSE(cache.lookup(at_ms(0), kHost));
+    CHECK(cache.enqueue(at_ms(0), kHost, kPacket) == ArpCache::EnqueueResult::kQueuedSendRequest);
+    CHECK(cache.enqueue(at_ms(1), kHost, kPacket) == ArpCache::EnqueueResult::kQueued);
+    CHECK(cache.queued_packets() == 2);
+    CHECK_FALSE(cache.lookup(at_ms(2), kHost));
+}
+
+TEST_CASE("RFC 826: a reply for a pending entry resolves it and releases the queued packets in order") {
+    ArpCache cache(config());
+    cache.enqueue(at_ms(0), kHost, std::vector<std::uint8_t>{1});
+    cache.enqueue(at_ms(0), kHost, std::vector<std::uint8_t>{2});
+    std::vector<ArpCache::Packet> released;
+    CHECK(cache.update(at_ms(10), kHost, kMac, false, released));
+    REQUIRE(released.size() == 2);
+    CHECK(released[0] == std::vector<std::uint8_t>{1});
+    CHECK(released[1] == std::vector<std::uint8_t>{2});
+    CHECK(cache.lookup(at_ms(11), kHost) == kMac);
+    CHECK(cache.queued_packets() == 0);
+}
+
+TEST_CASE("RFC 1122 2.3.2.2: the per-host queue is bounded and overflow is counted") {
+    ArpCache cache(config());
+    for (int i = 0; i < 4; ++i) CHECK(cache.enqueue(at_ms(0), kHost, kPacket) != ArpCache::EnqueueResult::kDroppedQueueFull);
+    CHECK(cache.enqueue(at_ms(0), kHost, kPacket) == ArpCache::EnqueueResult::kDroppedQueueFull);
+    CHECK(counter(cache, "arp.queue_full_dropped") == 1);
+    CHECK(cache.queued_packets() == 4);
+}
+
+TEST_CASE("RFC 1122 2.3.2.1: requests are retried every interval, then given up with the queue dropped") {
+    ArpCache cache(config());
+    cache.enqueue(at_ms(0), kHost, kPacket);
+    cache.enqueue(at_ms(0), kHost, kPacket);
+    std::vector<Ipv4Address> retry;
+    std::vector<ArpCache::GiveUp> gave_up;
+    CHECK(cache.poll_at() == at_ms(1000));
+    cache.poll(at_ms(999), retry, gave_up);
+    CHECK(retry.empty());
+    for (int i = 1; i <= 3; ++i) {
+        retry.clear();
+        cache.poll(at_ms(1000 * i), retry, gave_up);
+        REQUIRE(retry.size() == 1);
+        CHECK(retry[0] == kHost);
+        CHECK(gave_up.empty());
+    }
+    retry.clear();
+    cache.poll(at_ms(4000), retry, gave_up);
+    CHECK(retry.empty());
+    REQUIRE(gave_up.size() == 1);
+    CHECK(gave_up[0].ip == kHost);
+    CHECK(gave_up[0].dropped.size() == 2);
+    CHECK(counter(cache, "arp.resolve_failed") == 1);
+    CHECK(counter(cache, "arp.unresolved_dropped") == 2);
+    CHECK(counter(cache, "arp.request_retries") == 3);
+    CHECK(cache.size() == 0);
+    CHECK(cache.poll_at() == kNever);
+}
+
+TEST_CASE("RFC 1122 2.3.2.1: a resolved entry expires after its lifetime and resolution starts again") {
+    ArpCache cache(config());
+    std::vector<ArpCache::Packet> released;
+    cache.update(at_ms(0), kHost, kMac, true, released);
+    CHECK(cache.poll_at() == at_ms(60'000));
+    CHECK(cache.lookup(at_ms(59'999), kHost) == kMac);
+    CHECK_FALSE(cache.lookup(at_ms(60'000), kHost));
+    // Used after expiry but before poll() swept it: a new resolution.
+    CHECK(cache.enqueue(at_ms(60'001), kHost, kPacket) == ArpCache::EnqueueResult::kQueuedSendRequest);
+}
+
+TEST_CASE("RFC 1122 2.3.2.1: poll() removes expired entries") {
+    ArpCache cache(config());
+    std::vector<ArpCache::Packet> released;
+    cache.update(at_ms(0), kHost, kMac, true, released);
+    std::vector<Ipv4Address> retry;
+    std::vector<ArpCache::GiveUp> gave_up;
+    cache.poll(at_ms(60'000), retry, gave_up);
+    CHECK(cache.size() == 0);
+    CHECK(counter(cache, "arp.cache_expired") == 1);
+    CHECK(retry.empty());
+    CHECK(gave_up.empty());
+}
+
+TEST_CASE("RFC 826 merge: ARP from a known host refreshes its entry and takes a new MAC") {
+    ArpCache cache(config());
+    std::vector<ArpCache::Packet> released;
+    cache.update(at_ms(0), kHost, kMac, true, released);
+    CHECK(cache.update(at_ms(50'000), kHost, kMac2, false, released));
+    CHECK(cache.lookup(at_ms(100'000), kHost) == kMac2);  // lifetime restarted at 50 s
+    CHECK(counter(cache, "arp.cache_refreshed") == 1);
+}
+
+TEST_CASE("RFC 826 merge: ARP from an unknown host creates nothing unless asked to") {
+    ArpCache cache(config());
+    std::vector<ArpCache::Packet> released;
+    CHECK_FALSE(cache.update(at_ms(0), kOther, kMac, false, released));
+    CHECK_FALSE(cache.contains(kOther));
+    CHECK(cache.update(at_ms(0), kOther, kMac, true, released));
+    CHECK(cache.contains(kOther));
+}
+
+TEST_CASE("ARP cache size is bounded: resolved entries are evicted, pending ones never") {
+    ArpCacheConfig c = config();
+    c.cache_size = 3;
+    ArpCache cache(c);
+    std::vector<ArpCache::Packet> released;
+    cache.update(at_ms(0), Ipv4Address::from_octets(10, 0, 0, 10), kMac, true, released);
+    cache.update(at_ms(5), Ipv4Address::from_octets(10, 0, 0, 11), kMac, true, released);
+    cache.enqueue(at_ms(6), Ipv4Address::from_octets(10, 0, 0, 12), kPacket);
+    // Full: the resolved entry closest to expiry (10.0.0.10) makes room.
+    CHECK(cache.enqueue(at_ms(7), Ipv4Address::from_octets(10, 0, 0, 13), kPacket) ==
+          ArpCache::EnqueueResult::kQueuedSendRequest);
+    CHECK_FALSE(cache.contains(Ipv4Address::from_octets(10, 0, 0, 10)));
+    CHECK(cache.contains(Ipv4Address::from_octets(10, 0, 0, 11)));
+    CHECK(cache.enqueue(at_ms(8), Ipv4Address::from_octets(10, 0, 0, 14), kPacket) ==
+          ArpCache::EnqueueResult::kQueuedSendRequest);
+    // Now every entry is pending: a new host cannot push one out.
+    CHECK(cache.enqueue(at_ms(9), Ipv4Address::from_octets(10, 0, 0, 15), kPacket) ==
+          ArpCache::EnqueueResult::kDroppedCacheFull);
+    CHECK(cache.size() == 3);
+    CHECK(counter(cache, "arp.cache_evicted") == 2);
+    CHECK(counter(cache, "arp.cache_full_dropped") == 1);
+}
+
+TEST_CASE("RFC 1122 2.3.2.2: queued bytes are bounded over all next hops") {
+    ArpCacheConfig c = config();
+    c.max_queued_bytes = 10'000;
+    ArpCache cache(c);
+    const std::vector<std::uint8_t> big(4000, 0x45);
+    CHECK(cache.enqueue(at_ms(0), kHost, big) == ArpCache::EnqueueResult::kQueuedSendRequest);
+    CHECK(cache.enqueue(at_ms(0), kOther, big) == ArpCache::EnqueueResult::kQueuedSendRequest);
+    CHECK(cache.enqueue(at_ms(0), kHost, big) == ArpCache::EnqueueResult::kDroppedQueueFull);
+    CHECK(cache.queued_bytes() == 8000);
+    std::vector<ArpCache::Packet> released;
+    cache.update(at_ms(1), kHost, kMac, false, released);
+    CHECK(cache.queued_bytes() == 4000);
+    CHECK(cache.enqueue(at_ms(2), kOther, big) == ArpCache::EnqueueResult::kQueued);
+    std::vector<Ipv4Address> retry;
+    std::vector<ArpCache::GiveUp> gave_up;
+    while (cache.poll_at() != kNever) cache.poll(cache.poll_at(), retry, gave_up);
+    CHECK(gave_up.size() == 1);
+    CHECK(cache.queued_bytes() == 0);
+}
