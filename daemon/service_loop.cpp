@@ -82,7 +82,7 @@ int ServiceLoop::Impl::run() {
         return 1;
     }
     std::string error;
-    port = drivers::TapPort::open(config.tap, &error);
+    if (!port) port = drivers::TapPort::open(config.tap, &error);
     if (!port) {
         spdlog::error("cannot open the TAP device: {}", error);
         uv_loop_close(&loop);
@@ -279,6 +279,10 @@ void ServiceLoop::Impl::close_handles() {
 
 ServiceLoop::ServiceLoop(const Config& config, std::uint64_t secret_seed)
     : impl_(std::make_unique<Impl>(config, secret_seed)) {}
+ServiceLoop::ServiceLoop(const Config& config, std::uint64_t secret_seed, std::unique_ptr<drivers::TapPort> port)
+    : impl_(std::make_unique<Impl>(config, secret_seed)) {
+    impl_->port = std::move(port);
+}
 ServiceLoop::~ServiceLoop() = default;
 
 int ServiceLoop::run() { return impl_->run(); }

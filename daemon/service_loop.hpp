@@ -30,12 +30,16 @@
 #include <memory>
 
 #include "daemon/config.hpp"
+#include "drivers/tap_port.hpp"
 
 namespace tapstack::daemon {
 
 class ServiceLoop {
 public:
     ServiceLoop(const Config& config, std::uint64_t secret_seed);
+    // Runs on a port the caller opened (TapPort::adopt in tests) instead of
+    // opening config.tap.
+    ServiceLoop(const Config& config, std::uint64_t secret_seed, std::unique_ptr<drivers::TapPort> port);
     ~ServiceLoop();
     ServiceLoop(const ServiceLoop&) = delete;
     ServiceLoop& operator=(const ServiceLoop&) = delete;

@@ -18,17 +18,6 @@
 namespace tapstack::drivers {
 namespace {
 
-// "Operation not permitted (EPERM)"
-std::string errno_text(int err) {
-    std::string text = std::strerror(err);
-    if (const char* name = strerrorname_np(err)) {
-        text += " (";
-        text += name;
-        text += ')';
-    }
-    return text;
-}
-
 std::string effective_user() {
     if (const passwd* pw = getpwuid(geteuid())) return pw->pw_name;
     return std::to_string(geteuid());
@@ -156,6 +145,16 @@ private:
 };
 
 }  // namespace
+
+std::string errno_text(int err) {
+    std::string text = std::strerror(err);
+    if (const char* name = strerrorname_np(err)) {
+        text += " (";
+        text += name;
+        text += ')';
+    }
+    return text;
+}
 
 std::string tuntap_add_hint(const std::string& name) {
     return "ip tuntap add " + name + " mode tap user " + effective_user() + " vnet_hdr";

@@ -52,6 +52,9 @@ struct TapDevice {
 // nullopt with a one-line reason in *error on failure.
 std::optional<TapDevice> open_tap_device(const TapDeviceConfig& config, std::string* error);
 
+// "Operation not permitted (EPERM)": strerror() and the errno name.
+std::string errno_text(int err);
+
 // "ip tuntap add NAME mode tap user USER vnet_hdr" for the effective user.
 std::string tuntap_add_hint(const std::string& name);
 

@@ -67,11 +67,11 @@ enum Counter : std::size_t {
     kTxBadVnetHdr,
     kTxErrors,
     kTxEagain,
-    kRxWrongDirection,  // folded into rx_ring_errors
-    kTxWrongDirection,  // folded into tx_ring_errors
+    kRxRingFaults,  // wrong-direction chains, failed reposts: folded into rx_ring_errors
+    kTxRingFaults,  // wrong-direction chains: folded into tx_ring_errors
     kCounterCount,
 };
-constexpr std::size_t kNamedCounters = kRxWrongDirection;
+constexpr std::size_t kNamedCounters = kRxRingFaults;
 constexpr std::array<std::string_view, kNamedCounters> kCounterNames = {
     "tap.rx_frames",     "tap.rx_bytes",   "tap.rx_bad_vnet_hdr", "tap.rx_gso_dropped", "tap.rx_csum_completed",
     "tap.rx_truncated",  "tap.rx_runt",    "tap.rx_read_errors",  "tap.tx_frames",      "tap.tx_bytes",
@@ -106,6 +106,12 @@ void gather_read(const std::vector<std::span<std::uint8_t>>& bufs, wire::MutByte
 
 bool is_would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
+// Errors after which the fd will never work again: the TAP was deleted
+// (EBADFD), the fd is gone, or an adopted socket's peer closed.
+bool is_permanent(int err) {
+    return err == EBADFD || err == EBADF || err == ENODEV || err == ENXIO || err == EPIPE || err == ECONNRESET;
+}
+
 }  // namespace
 
 struct TapPort::Impl {
@@ -130,6 +136,7 @@ struct TapPort::Impl {
     std::vector<iovec> iov;
     bool tx_blocked = false;
     bool in_poll_rx = false;
+    std::string failure;  // see TapPort::failure()
     std::array<std::uint64_t, kCounterCount> counters{};
 
     explicit Impl(std::uint16_t queue_size) : rx_chain(queue_size), tx_chain(queue_size) {}
@@ -138,6 +145,9 @@ struct TapPort::Impl {
     GuestAddr rx_buffer(std::uint64_t i) const { return rx_buffers + i * buffer_size; }
     GuestAddr tx_buffer(std::uint64_t i) const { return tx_buffers + i * buffer_size; }
     void count(Counter c, std::uint64_t n = 1) { counters[c] += n; }
+    void fail(const char* op, const std::string& cause) {
+        if (failure.empty()) failure = name + ": " + op + ": " + cause;
+    }
 
     bool init(std::string* error);
     bool post_rx(std::uint16_t i);
@@ -146,23 +156,23 @@ struct TapPort::Impl {
     Fill fill_rx(std::uint32_t budget, std::uint32_t& reads);
     std::size_t deliver_rx(const std::function<void(std::span<const std::uint8_t>)>& on_frame);
     bool deliver_one(std::span<std::uint8_t> bytes, const std::function<void(std::span<const std::uint8_t>)>& on_frame);
-    std::uint64_t ring_errors(const Virtqueue& q, Counter wrong_direction) const;
+    std::uint64_t ring_errors(const Virtqueue& q, Counter faults) const;
 };
 
 bool TapPort::Impl::init(std::string* error) {
-    auto fail = [error](std::string why) {
+    auto refuse = [error](std::string why) {
         if (error != nullptr) *error = std::move(why);
         return false;
     };
     const std::uint16_t q = config.queue_size;
     if (!is_valid_queue_size(q)) {
-        return fail(name + ": queue_size " + std::to_string(q) + " is not a power of two in 1..32768");
+        return refuse(name + ": queue_size " + std::to_string(q) + " is not a power of two in 1..32768");
     }
-    if (config.rx_budget == 0) return fail(name + ": rx_budget must be at least 1");
+    if (config.rx_budget == 0) return refuse(name + ": rx_budget must be at least 1");
     const std::uint64_t min_buffer = kHdr + kEthHeaderLen + 1;
     if (config.buffer_size != 0) {
         if (config.buffer_size < min_buffer) {
-            return fail(name + ": buffer_size " + std::to_string(config.buffer_size) + " is below " +
+            return refuse(name + ": buffer_size " + std::to_string(config.buffer_size) + " is below " +
                         std::to_string(min_buffer));
         }
         buffer_size = config.buffer_size;
@@ -178,29 +188,29 @@ bool TapPort::Impl::init(std::string* error) {
     tx_buffers = rx_buffers + std::uint64_t{q} * buffer_size;
     const std::uint64_t total = tx_buffers + std::uint64_t{q} * buffer_size - kGuestBase;
     if (total > kMaxMemory) {
-        return fail(name + ": queue_size " + std::to_string(q) + " x buffer_size " + std::to_string(buffer_size) +
+        return refuse(name + ": queue_size " + std::to_string(q) + " x buffer_size " + std::to_string(buffer_size) +
                     " needs more than 2 GiB");
     }
     backing_len = static_cast<std::size_t>(total);
     backing.reset(new (std::nothrow) std::uint8_t[backing_len]());
-    if (!backing) return fail(name + ": cannot allocate " + std::to_string(backing_len) + " bytes of ring memory");
+    if (!backing) return refuse(name + ": cannot allocate " + std::to_string(backing_len) + " bytes of ring memory");
     std::string why;
     if (!memory.add_region(kGuestBase, std::span<std::uint8_t>(backing.get(), backing_len), &why)) {
-        return fail(name + ": " + why);
+        return refuse(name + ": " + why);
     }
     VirtqueueOptions options;
     options.max_chain_bytes = static_cast<std::uint32_t>(buffer_size);
     rx = Virtqueue::create(memory, VringLayout::contiguous(rx_ring, q), options, &why);
-    if (!rx) return fail(name + ": RX virtqueue: " + why);
+    if (!rx) return refuse(name + ": RX virtqueue: " + why);
     tx = Virtqueue::create(memory, VringLayout::contiguous(tx_ring, q), options, &why);
-    if (!tx) return fail(name + ": TX virtqueue: " + why);
+    if (!tx) return refuse(name + ": TX virtqueue: " + why);
 
     // Reserve every container now; the data path never allocates.
     iov.reserve(std::size_t{q} + 1);
     tx_free.reserve(q);
     for (std::uint16_t i = q; i > 0; --i) tx_free.push_back(static_cast<std::uint16_t>(i - 1));
     for (std::uint16_t i = 0; i < q; ++i) {
-        if (!post_rx(i)) return fail(name + ": cannot post RX buffer " + std::to_string(i));
+        if (!post_rx(i)) return refuse(name + ": cannot post RX buffer " + std::to_string(i));
     }
     rx->device().enable_notifications();
     tx->device().enable_notifications();
@@ -228,7 +238,7 @@ TapPort::Impl::Fill TapPort::Impl::fill_rx(std::uint32_t budget, std::uint32_t& 
         if (r == PopResult::kBroken) return Fill::kDrained;
         if (r == PopResult::kRejected) continue;  // counted by the device, returned to the driver
         if (!rx_chain.readable.empty() || rx_chain.writable.size() + 1 > IOV_MAX) {
-            count(kRxWrongDirection);
+            count(kRxRingFaults);
             dev.push(rx_chain.head, 0);
             continue;
         }
@@ -240,12 +250,16 @@ TapPort::Impl::Fill TapPort::Impl::fill_rx(std::uint32_t budget, std::uint32_t& 
             const int err = errno;
             dev.unpop();
             if (err == EINTR) continue;
-            if (!is_would_block(err)) count(kRxReadErrors);
+            if (!is_would_block(err)) {
+                count(kRxReadErrors);
+                if (is_permanent(err)) fail("read", errno_text(err));
+            }
             return Fill::kDrained;
         }
         ++reads;
         if (n == 0) {  // end of file on an adopted socket; a TAP never returns 0
             dev.unpop();
+            fail("read", "end of file");
             return Fill::kDrained;
         }
         const auto len = static_cast<std::uint64_t>(n);
@@ -276,7 +290,7 @@ std::size_t TapPort::Impl::deliver_rx(const std::function<void(std::span<const s
         const auto i = static_cast<std::uint16_t>(used->token);
         std::span<std::uint8_t> bytes(host(rx_buffer(i)), used->len);
         if (deliver_one(bytes, on_frame)) ++delivered;
-        post_rx(i);
+        if (!post_rx(i)) count(kRxRingFaults);  // cannot happen unless the device leaked descriptors
     }
     return delivered;
 }
@@ -318,11 +332,11 @@ bool TapPort::Impl::deliver_one(std::span<std::uint8_t> bytes,
     return true;
 }
 
-std::uint64_t TapPort::Impl::ring_errors(const Virtqueue& q, Counter wrong_direction) const {
+std::uint64_t TapPort::Impl::ring_errors(const Virtqueue& q, Counter faults) const {
     const auto& dev = q.device().stats();
     const auto& drv = q.driver().stats();
     return dev.rejected + dev.avail_idx_jump + drv.bad_used_id + drv.bad_used_len + drv.used_idx_jump +
-           counters[wrong_direction];
+           counters[faults];
 }
 
 // ---------------------------------------------------------------- TapPort
@@ -377,7 +391,7 @@ std::size_t TapPort::buffer_size() const { return impl_->buffer_size; }
 
 std::size_t TapPort::poll_rx(const std::function<void(std::span<const std::uint8_t> frame)>& on_frame) {
     Impl& p = *impl_;
-    if (p.in_poll_rx) return 0;
+    if (p.in_poll_rx || !p.failure.empty()) return 0;
     p.in_poll_rx = true;
     std::size_t delivered = 0;
     std::uint32_t reads = 0;
@@ -430,12 +444,13 @@ std::size_t TapPort::flush_tx() {
     DescChain& chain = p.tx_chain;
     p.tx_blocked = false;
     std::size_t written = 0;
+    if (!p.failure.empty()) return 0;
     for (;;) {
         const PopResult r = dev.pop(chain);
         if (r == PopResult::kEmpty || r == PopResult::kBroken) break;
         if (r == PopResult::kRejected) continue;  // counted by the device, returned to the driver
         if (!chain.writable.empty() || chain.readable.size() > IOV_MAX) {
-            p.count(kTxWrongDirection);
+            p.count(kTxRingFaults);
             dev.push(chain.head, 0);
             continue;
         }
@@ -465,7 +480,13 @@ std::size_t TapPort::flush_tx() {
                 p.count(kTxEagain);
                 break;
             }
-            p.count(kTxErrors);  // e.g. EIO while the link is down: this frame is lost
+            p.count(kTxErrors);
+            if (is_permanent(err)) {  // keep the frame queued; nothing will be written any more
+                dev.unpop();
+                p.fail("write", errno_text(err));
+                break;
+            }
+            // Otherwise (e.g. EINVAL for a frame the kernel refuses) only this frame is lost.
         } else if (static_cast<std::uint64_t>(n) != chain.readable_len) {
             p.count(kTxErrors);
         } else {
@@ -482,12 +503,13 @@ std::size_t TapPort::flush_tx() {
 
 bool TapPort::tx_blocked() const { return impl_->tx_blocked; }
 bool TapPort::tx_pending() const { return impl_->tx->driver().in_flight() > 0; }
+const std::string& TapPort::failure() const { return impl_->failure; }
 
 void TapPort::visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const {
     const Impl& p = *impl_;
     for (std::size_t i = 0; i < kNamedCounters; ++i) visit(kCounterNames[i], p.counters[i]);
-    visit("tap.rx_ring_errors", p.ring_errors(*p.rx, kRxWrongDirection));
-    visit("tap.tx_ring_errors", p.ring_errors(*p.tx, kTxWrongDirection));
+    visit("tap.rx_ring_errors", p.ring_errors(*p.rx, kRxRingFaults));
+    visit("tap.tx_ring_errors", p.ring_errors(*p.tx, kTxRingFaults));
     visit("tap.tx_queued", p.tx->driver().in_flight());
 }
 

@@ -55,7 +55,7 @@ public:
     // TAP (one frame per read()/write(), each behind a 12-byte virtio-net
     // header, non-blocking), e.g. one end of a SOCK_SEQPACKET socketpair in
     // tests. Takes ownership of fd (closed on failure too). `name` is only
-    // reported by name().
+    // reported by name(). If fd is a socket, the caller ignores SIGPIPE.
     static std::unique_ptr<TapPort> adopt(int fd, std::string name, const TapPortConfig& config, std::string* error);
     ~TapPort();
 
@@ -91,6 +91,14 @@ public:
     std::size_t flush_tx();
     bool tx_blocked() const;
     bool tx_pending() const;
+
+    // Adds: empty while the port works; otherwise one line naming the device,
+    // the operation and the cause of a failure that will not go away, e.g.
+    // "tap0: read: File descriptor in bad state (EBADFD)" after the device
+    // was deleted under us (its fd then polls POLLERR forever). Once set,
+    // poll_rx() and flush_tx() do no I/O; the daemon should stop watching
+    // fd() and shut down or reopen.
+    const std::string& failure() const;
 
     // Counters by stable name ("tap.rx_frames", "tap.tx_ring_full", ...).
     void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;

@@ -90,8 +90,8 @@ private:
     struct Entry {
         State state = State::kIncomplete;
         wire::MacAddress mac;
-        Instant deadline{};          // kResolved: expiry; kIncomplete: next retry or give-up
-        std::uint32_t retries = 0;   // retries already sent
+        Instant deadline{};         // kResolved: expiry; kIncomplete: next retry or give-up
+        std::uint32_t retries = 0;  // retries already sent
         std::deque<Packet> queue;
     };
     struct Stats {

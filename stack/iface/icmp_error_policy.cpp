@@ -6,8 +6,8 @@
 
 namespace tapstack::iface {
 
-IcmpErrorVerdict icmp_error_verdict(const wire::Ipv4Repr& offending, wire::Bytes leading_payload,
-                                    bool link_broadcast, const wire::Ipv4Cidr& our) {
+IcmpErrorVerdict icmp_error_verdict(const wire::Ipv4Repr& offending, wire::Bytes leading_payload, bool link_broadcast,
+                                    const wire::Ipv4Cidr& our) {
     if (offending.fragment_offset != 0) return IcmpErrorVerdict::kNotFirstFragment;
     if (offending.protocol == wire::ip_protocol::kIcmp &&
         (leading_payload.empty() || !wire::icmp_is_query(leading_payload[0]))) {
@@ -33,7 +33,8 @@ std::vector<std::uint8_t> icmp_error_quote(const wire::Ipv4Repr& offending, wire
     const std::size_t n = std::min(leading_payload.size(), room);
     std::vector<std::uint8_t> quote(hlen + n);
     offending.emit(quote);
-    std::copy(leading_payload.begin(), leading_payload.begin() + static_cast<std::ptrdiff_t>(n), quote.begin() + static_cast<std::ptrdiff_t>(hlen));
+    std::copy(leading_payload.begin(), leading_payload.begin() + static_cast<std::ptrdiff_t>(n),
+              quote.begin() + static_cast<std::ptrdiff_t>(hlen));
     return quote;
 }
 

@@ -31,8 +31,8 @@ enum class IcmpErrorVerdict : std::uint8_t {
 // `leading_payload`: the first bytes of the offending datagram's payload
 // (the ICMP header when protocol is ICMP). `link_broadcast`: it arrived in
 // a broadcast or multicast Ethernet frame.
-IcmpErrorVerdict icmp_error_verdict(const wire::Ipv4Repr& offending, wire::Bytes leading_payload,
-                                    bool link_broadcast, const wire::Ipv4Cidr& our);
+IcmpErrorVerdict icmp_error_verdict(const wire::Ipv4Repr& offending, wire::Bytes leading_payload, bool link_broadcast,
+                                    const wire::Ipv4Cidr& our);
 
 // The data of an ICMP error: the offending header (as received, options
 // included) and as much of its payload as keeps the error datagram within

@@ -21,8 +21,7 @@ void Reassembler::drop(std::size_t index) {
 bool Reassembler::make_room(std::size_t extra, bool new_datagram, const Datagram* keep) {
     const Key* keep_key = keep ? &keep->key : nullptr;
     const Key saved = keep_key ? *keep_key : Key{};
-    while (bytes_held_ + extra > config_.max_bytes ||
-           (new_datagram && datagrams_.size() >= config_.max_datagrams)) {
+    while (bytes_held_ + extra > config_.max_bytes || (new_datagram && datagrams_.size() >= config_.max_datagrams)) {
         std::size_t oldest = datagrams_.size();
         for (std::size_t i = 0; i < datagrams_.size(); ++i) {
             if (keep_key && datagrams_[i].key == saved) continue;
@@ -139,8 +138,8 @@ std::optional<Reassembled> Reassembler::add(Instant now, const wire::Ipv4View& f
         d.first = std::move(first);
     }
 
-    const bool complete = d.total_len && d.first && d.ranges.size() == 1 && d.ranges[0].begin == 0 &&
-                          d.ranges[0].end == *d.total_len;
+    const bool complete =
+        d.total_len && d.first && d.ranges.size() == 1 && d.ranges[0].begin == 0 && d.ranges[0].end == *d.total_len;
     if (!complete) return std::nullopt;
     if (d.first->header.header_len() + *d.total_len > 65535) {
         ++stats_.too_big;

@@ -122,6 +122,11 @@ void TcpStack::Impl::send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t le
     }
 }
 
+// Pure ACKs carry SND.MAX, not SND.NXT: after an RTO pulled SND.NXT back
+// (go-back-N), an ACK numbered below what the peer already received would
+// fail the peer's acceptability test (3.10.7.4 step 1) and be dropped with
+// its ACK field unread; two stacks doing so to each other livelock. BSD
+// does the same ("use snd_max instead of snd_nxt" for ACK-only segments).
 void TcpStack::Impl::send_ack(Tcb& t, SeqNum seq) { emit(t, seq, wire::tcp_flag::kAck, {}, {}); }
 
 void TcpStack::Impl::output(Instant now, std::uint32_t index) {
@@ -136,10 +141,10 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
             if (t.snd_nxt == t.iss)
                 send_syn(now, t);
             else if (t.ack_now)
-                send_ack(t, t.snd_nxt);
+                send_ack(t, t.snd_max);
             return;
         case State::kTimeWait:
-            if (t.ack_now) send_ack(t, t.snd_nxt);
+            if (t.ack_now) send_ack(t, t.snd_max);
             return;
         default: break;
     }
@@ -151,10 +156,11 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
         t.retransmit_pending = false;
         if (t.snd_una < t.snd_max) {
             const SeqNum end = t.data_end();
+            // Even a retransmission stays inside the peer's window.
             const std::uint32_t len =
-                t.snd_una < end ? std::min<std::uint32_t>(mss, SeqNum::distance(end, t.snd_una)) : 0;
+                t.snd_una < end ? std::min({mss, SeqNum::distance(end, t.snd_una), t.snd_wnd}) : 0;
             const bool fin = t.fin_sent && t.snd_una + len == end;
-            if (len > 0 || fin) {
+            if (len > 0 || (fin && t.snd_una == end)) {
                 send_data(now, t, t.snd_una, len, fin, true);
                 sent = true;
                 arm(t.rtx_deadline, now + t.rtt.rto());
@@ -208,10 +214,10 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
     }
     if (!sent) {
         if (t.ack_now) {
-            send_ack(t, t.snd_nxt);
+            send_ack(t, t.snd_max);
         } else if (window_update_due(t)) {
             counters.inc(Counter::window_updates);
-            send_ack(t, t.snd_nxt);
+            send_ack(t, t.snd_max);
         }
     }
 }
@@ -252,6 +258,26 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
     if (t.retries >= limit) {
         counters.inc(Counter::conn_timed_out);
         fail(index, Error::kTimedOut);
+        return;
+    }
+    if (!handshake && t.snd_wnd == 0) {
+        // The peer closed its window with data of ours still unacknowledged
+        // (it shrank the window, RFC 9293 3.8.6, or dropped what no longer
+        // fit). Retransmitting would only send past its right edge, so the
+        // timer turns into the persist timer: probe for the window and keep
+        // the connection as long as the probes are answered (MUST-35..37).
+        if (t.probes >= config.max_retransmits) {
+            counters.inc(Counter::conn_timed_out);
+            fail(index, Error::kTimedOut);
+            return;
+        }
+        ++t.probes;
+        counters.inc(Counter::persist_probes);
+        t.rtt.backoff();
+        t.rtt_timing = false;
+        t.snd_nxt = t.snd_una;  // resend from SND.UNA once the window opens
+        send_ack(t, t.snd_una - 1);
+        arm(t.rtx_deadline, now + t.rtt.rto());
         return;
     }
     ++t.retries;

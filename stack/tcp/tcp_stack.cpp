@@ -155,8 +155,8 @@ bool TcpStack::Impl::choose_ephemeral_port(Ipv4Endpoint remote, std::uint16_t* p
     const std::uint32_t num = std::uint32_t{config.ephemeral_port_max} - min + 1;
     const std::uint32_t offset = isn.port_offset(config.local_address, remote);
     for (std::uint32_t count = 0; count < num; ++count) {
-        const auto candidate = static_cast<std::uint16_t>(min + (port_counter + offset + count) % num);
-        ++port_counter;
+        const auto candidate = static_cast<std::uint16_t>(min + (port_counter + offset) % num);
+        ++port_counter;  // next_ephemeral++
         const TupleKey key{config.local_address.value, remote.address.value, candidate, remote.port};
         if (lookup(key) == kNoListener && !listener_by_port.contains(candidate)) {
             *port = candidate;
@@ -218,6 +218,10 @@ void TcpStack::Impl::enter_time_wait(std::uint32_t index, Instant now) {
     set_state(index, State::kTimeWait);
     t.rtx_deadline = kNever;
     t.persist_deadline = kNever;
+    // Nothing will be sent or received any more: give the buffer memory back
+    // for the 2*MSL wait (unread data, if any, stays for the application).
+    t.send_buf.release();
+    if (t.recv_buf.empty()) t.recv_buf.release();
     arm(t.linger_deadline, now + 2 * config.msl);
 }
 

@@ -33,6 +33,26 @@
 // Memory: every connection has bounded send and receive buffers (sizes from
 // TcpConfig), bounded out-of-order storage, and the number of TCBs and of
 // embryonic (SYN-RECEIVED) connections per listener are capped.
+//
+// Behaviour callers can rely on (the implementation is in stack/tcp/*.cpp):
+//   * After any user call or receive(), poll_at() returns a time <= now when
+//     output is pending; call poll() then (one batch per event-loop turn).
+//   * recv() returns 0 when nothing is readable: check info().eof (orderly
+//     end, all data read) and info().error/state (abnormal end). recv() after
+//     eof keeps returning 0 and eof stays true.
+//   * After RST (kReset), data already received in order stays readable
+//     (recv_available > 0, eof false); state is kClosed and error kReset.
+//     Whether to deliver it before reporting the reset is the caller's choice.
+//   * Events (kConnection) fire on: new in-order data, send space freed by an
+//     ACK, every state change (established, FIN received, closed), errors,
+//     and once at accept(). kListener fires when accept() can succeed.
+//   * close() with unread data sends RST and frees the TCB at once; otherwise
+//     FIN follows the queued data and the stack finishes alone (TIME-WAIT
+//     2*msl; an orphaned FIN-WAIT-2 gives up after 2*msl; data arriving for
+//     an orphaned connection is answered with RST, as Linux does).
+//   * A connection that is never accepted and gets reset is forgotten.
+//   * RST in TIME-WAIT is ignored (RFC 1337); a new SYN with a higher sequence
+//     number reuses a TIME-WAIT tuple when a listener is on the port.
 #pragma once
 
 #include <cstddef>

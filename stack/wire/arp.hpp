@@ -19,11 +19,11 @@
 namespace tapstack::wire {
 
 enum class ArpError : std::uint8_t {
-    kTruncated,        // shorter than the header or than its own address lengths
-    kBadHardwareType,  // htype != 1
-    kBadProtocolType,  // ptype != 0x0800
-    kBadAddressLength, // hlen != 6 or plen != 4
-    kBadOperation,     // op not 1 or 2
+    kTruncated,         // shorter than the header or than its own address lengths
+    kBadHardwareType,   // htype != 1
+    kBadProtocolType,   // ptype != 0x0800
+    kBadAddressLength,  // hlen != 6 or plen != 4
+    kBadOperation,      // op not 1 or 2
 };
 
 class ArpView {

@@ -20,8 +20,8 @@ namespace tapstack::wire {
 namespace ethertype {
 inline constexpr std::uint16_t kIpv4 = 0x0800;
 inline constexpr std::uint16_t kArp = 0x0806;
-inline constexpr std::uint16_t kVlan = 0x8100;   // IEEE 802.1Q
-inline constexpr std::uint16_t kQinQ = 0x88a8;   // IEEE 802.1ad
+inline constexpr std::uint16_t kVlan = 0x8100;  // IEEE 802.1Q
+inline constexpr std::uint16_t kQinQ = 0x88a8;  // IEEE 802.1ad
 inline constexpr std::uint16_t kIpv6 = 0x86dd;
 }  // namespace ethertype
 

@@ -50,7 +50,7 @@ inline constexpr std::uint8_t kReassemblyTimeExceeded = 1;
 bool icmp_is_query(std::uint8_t type);
 
 enum class IcmpError : std::uint8_t {
-    kTruncated,        // shorter than 8 bytes, or an error message without an IPv4 header inside
+    kTruncated,  // shorter than 8 bytes, or an error message without an IPv4 header inside
     kBadChecksum,
     kUnsupportedType,  // a type we neither answer nor act on
 };

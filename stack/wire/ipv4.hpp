@@ -29,10 +29,10 @@ inline constexpr std::uint8_t kUdp = 17;
 }  // namespace ip_protocol
 
 enum class Ipv4Error : std::uint8_t {
-    kTruncated,          // fewer than 20 bytes
-    kBadVersion,         // version != 4
-    kBadHeaderLength,    // IHL < 5, or IHL*4 > total length
-    kBadTotalLength,     // total length > bytes available
+    kTruncated,        // fewer than 20 bytes
+    kBadVersion,       // version != 4
+    kBadHeaderLength,  // IHL < 5, or IHL*4 > total length
+    kBadTotalLength,   // total length > bytes available
     kBadChecksum,
 };
 

@@ -96,11 +96,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size == 0) return 0;
     const Bytes in(data + 1, size - 1);
     switch (data[0] % 5) {
-        case 0: ethernet(in); break;
-        case 1: arp(in); break;
-        case 2: ipv4(in); break;
-        case 3: icmp(in); break;
-        default: checksum(in); break;
+        case 0:
+            ethernet(in);
+            break;
+        case 1:
+            arp(in);
+            break;
+        case 2:
+            ipv4(in);
+            break;
+        case 3:
+            icmp(in);
+            break;
+        default:
+            checksum(in);
+            break;
     }
     return 0;
 }

@@ -5,7 +5,7 @@
 # source tree untouched.
 #   run_fuzzer.sh TARGET CORPUS_DIR SECONDS
 set -eu
-target=$1
+target=$(realpath "$1")
 corpus=$2
 seconds=$3
 work=$(mktemp -d "${TMPDIR:-/tmp}/tapstack-fuzz.XXXXXX")

@@ -60,6 +60,29 @@ SKIP = 77                    # Meson's skip exit status
 _counter = itertools.count()
 
 
+def _raise_on_sigterm(signum, frame):
+    # meson test sends SIGTERM on timeout: unwind through the `with` blocks
+    # so the daemon is stopped and the namespace deleted.
+    raise SystemExit(f"harness: got signal {signum}, cleaning up")
+
+
+signal.signal(signal.SIGTERM, _raise_on_sigterm)
+
+
+def reap_stale_namespaces():
+    """Deletes namespaces this harness left behind in a run that was killed
+    (SIGKILL leaves no chance to clean up): named tapstack-<pid>-..., whose
+    pid is gone, and with no process inside."""
+    r = _ip("netns", "list", check=False)
+    for line in r.stdout.splitlines():
+        m = re.match(r"(tapstack-(\d+)-\d+-[0-9a-f]{6})\b", line)
+        if not m or os.path.exists(f"/proc/{m.group(2)}"):
+            continue
+        pids = _ip("netns", "pids", m.group(1), check=False)
+        if pids.returncode == 0 and not pids.stdout.strip():
+            _ip("netns", "delete", m.group(1), check=False)
+
+
 def require_root():
     """Exit 77 (skip) without root, or 1 under CI=true."""
     if os.geteuid() == 0:
@@ -178,6 +201,7 @@ class Daemon:
         self.socket_path = os.path.join(self.workdir, "run", "tapstack.sock")
         self.config_path = os.path.join(self.workdir, "tapstack.yaml")
         self.log_path = os.path.join(self.workdir, "tapstackd.log")
+        reap_stale_namespaces()
         _ip("netns", "add", self.ns)
         self._ns_created = True
         _ip("-n", self.ns, "link", "set", "lo", "up")

@@ -6,6 +6,7 @@ administrator created (the least-privilege setup the README describes)."""
 import os
 import re
 import signal
+import subprocess
 import time
 
 import harness
@@ -24,6 +25,30 @@ def test_sigterm_stops_cleanly_and_removes_socket_and_tap():
         assert not tap_exists(d), "non-persistent TAP left behind"
         log = d.log()
         assert "SIGTERM: stopping" in log and "tapstackd stopped" in log, log
+
+
+def test_sigterm_with_live_streams_resets_them_and_exits_0():
+    with harness.Daemon() as d:
+        unix = f"UNIX-CONNECT:{d.socket_path}"
+        holder = d.popen(["socat", "-", unix], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        holder.stdin.write(b"LISTEN 7\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().startswith(b"OK "), "LISTEN refused"
+        server = d.popen(["socat", "-", unix], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        server.stdin.write(b"ACCEPT 7\n")
+        server.stdin.flush()
+        peer = d.popen(["nc", d.address, "7"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+        assert server.stdout.readline().startswith(b"OK "), "ACCEPT got no connection"
+        peer.stdin.write(b"ping\n")
+        peer.stdin.flush()
+        assert server.stdout.readline() == b"ping\n"
+        assert d.stop(timeout=10) == 0
+        assert not os.path.exists(d.socket_path)
+        # The TCP peer learns at once (RST), it does not wait for a timeout.
+        peer.wait(timeout=5)
+        holder.wait(timeout=5)
+        server.wait(timeout=5)
 
 
 def test_sigint_stops_cleanly():
@@ -125,6 +150,7 @@ def test_unprivileged_daemon_on_a_tap_the_administrator_created():
 if __name__ == "__main__":
     harness.run_tests([
         test_sigterm_stops_cleanly_and_removes_socket_and_tap,
+        test_sigterm_with_live_streams_resets_them_and_exits_0,
         test_sigint_stops_cleanly,
         test_sighup_is_logged_and_changes_nothing,
         test_sigusr1_logs_every_counter_on_one_line,

@@ -16,7 +16,7 @@ struct IcmpSeen {
     std::uint16_t ident = 0;
     std::uint16_t seq = 0;
     std::vector<std::uint8_t> data;
-    std::size_t fragments = 1;    // frames it arrived in
+    std::size_t fragments = 1;  // frames it arrived in
     std::size_t largest_frame = 0;
 };
 

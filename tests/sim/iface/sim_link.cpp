@@ -1,8 +1,8 @@
 #include "tests/sim/iface/sim_link.hpp"
 
+#include <doctest/doctest.h>
 #include <algorithm>
 #include <cstdlib>
-#include <doctest/doctest.h>
 
 #include "stack/iface/ipv4_fragmenter.hpp"
 
@@ -76,9 +76,8 @@ void Hub::run_until(Instant end, const std::function<bool()>& done) {
                 ++it;
             }
         }
-        std::sort(due.begin(), due.end(), [](const InFlight& a, const InFlight& b) {
-            return a.at != b.at ? a.at < b.at : a.order < b.order;
-        });
+        std::sort(due.begin(), due.end(),
+                  [](const InFlight& a, const InFlight& b) { return a.at != b.at ? a.at < b.at : a.order < b.order; });
         for (const InFlight& f : due) stations_[f.to]->deliver(now_, f.frame);
         for (Station* s : stations_) {
             if (s->poll_at() <= now_) s->poll(now_);

@@ -129,9 +129,10 @@ TEST_CASE("RFC 826 / RFC 1122 2.3.2: two interfaces resolve each other under 30%
         CHECK(lan.b.counter("ipv4.rx_delivered") >= 1);
         CHECK(lan.a.counter("arp.resolve_failed") == 0);
         INFO("state " << tcp::to_string(lan.a.iface().tcp().info(conn).state) << " at "
-             << to_ns(lan.hub.now()) / 1000000 << " ms; a arp.tx_requests " << lan.a.counter("arp.tx_requests")
-             << ", b arp.tx_replies " << lan.b.counter("arp.tx_replies") << ", dropped " << lan.hub.frames_dropped() << "\n a: " << lan.a.nonzero_counters()
-             << "\n b: " << lan.b.nonzero_counters());
+                      << to_ns(lan.hub.now()) / 1000000 << " ms; a arp.tx_requests " << lan.a.counter("arp.tx_requests")
+                      << ", b arp.tx_replies " << lan.b.counter("arp.tx_replies") << ", dropped "
+                      << lan.hub.frames_dropped() << "\n a: " << lan.a.nonzero_counters()
+                      << "\n b: " << lan.b.nonzero_counters());
         CHECK(lan.a.iface().tcp().info(conn).error == tcp::Error::kRefused);
     }
 }
@@ -143,8 +144,8 @@ TEST_CASE("RFC 826 merge: a gratuitous ARP moves an existing entry to the new MA
     REQUIRE(icmp_messages(lan.raw.received()).size() == 1);
     const std::uint64_t requests = lan.b.counter("arp.tx_requests");
     const wire::MacAddress moved = mac(0x33);
-    lan.raw.send(arp_frame(wire::MacAddress::broadcast(),
-                           wire::ArpRepr{wire::ArpOperation::kRequest, moved, ip(3), {}, ip(3)}));
+    lan.raw.send(
+        arp_frame(wire::MacAddress::broadcast(), wire::ArpRepr{wire::ArpOperation::kRequest, moved, ip(3), {}, ip(3)}));
     lan.hub.run_for(milliseconds(10));
     lan.raw.sniffed().clear();
     ping(lan, 2, 2);

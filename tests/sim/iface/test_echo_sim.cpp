@@ -22,7 +22,8 @@ std::vector<IcmpSeen> ping_and_collect(Lan& lan, std::size_t size, std::uint16_t
 }  // namespace
 
 TEST_CASE("RFC 792 / RFC 1122 3.2.2.6: echo of 56, 1472 and 8000 bytes returns identical id, seq and data") {
-    for (std::size_t size : {std::size_t{0}, std::size_t{56}, std::size_t{1472}, std::size_t{1473}, std::size_t{8000}}) {
+    for (std::size_t size :
+         {std::size_t{0}, std::size_t{56}, std::size_t{1472}, std::size_t{1473}, std::size_t{8000}}) {
         CAPTURE(size);
         Lan lan;
         const auto got = ping_and_collect(lan, size, 9);

@@ -89,7 +89,9 @@ TEST_CASE("RFC 1122 3.2.2: no ICMP error about an ICMP error; unknown ICMP types
     CHECK(lan.b.counter("icmp.rx_unsupported_type") == 1);
 }
 
-TEST_CASE("RFC 1122 3.3.2: an incomplete datagram is freed at the timeout with time exceeded (code 1) quoting its first fragment") {
+TEST_CASE(
+    "RFC 1122 3.3.2: an incomplete datagram is freed at the timeout with time exceeded (code 1) quoting its first "
+    "fragment") {
     Lan lan;
     const auto frames = echo_request_frames(mac(2), mac(3), ip(3), ip(2), 1, 1, pattern(3000), 0x777);
     REQUIRE(frames.size() == 3);
@@ -125,8 +127,9 @@ TEST_CASE("RFC 1122 3.3.2: a timed-out datagram whose first fragment never came 
 TEST_CASE("RFC 1122 3.3.1: with no gateway, output to an off-link host is dropped as no route and TCP is told") {
     Lan lan;
     tcp::ConnId conn;
-    REQUIRE(lan.a.iface().tcp().connect(lan.hub.now(), wire::Ipv4Endpoint{wire::Ipv4Address::from_octets(192, 0, 2, 1), 80},
-                                        0, &conn) == tcp::Error::kNone);
+    REQUIRE(lan.a.iface().tcp().connect(lan.hub.now(),
+                                        wire::Ipv4Endpoint{wire::Ipv4Address::from_octets(192, 0, 2, 1), 80}, 0,
+                                        &conn) == tcp::Error::kNone);
     lan.hub.run_for(seconds(1));
     CHECK(lan.a.counter("ipv4.tx_no_route") >= 1);
     CHECK(lan.a.iface().tcp().info(conn).error == tcp::Error::kHostUnreachable);

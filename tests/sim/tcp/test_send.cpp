@@ -74,14 +74,17 @@ TEST_CASE("RFC 6298: retransmission with exponential backoff from the measured R
     auto cfg = ScriptedPeer::default_config();
     cfg.max_retransmits = 4;
     ScriptedPeer p(cfg);
-    tcp::ConnId c = p.establish_passive();
-    // One RTT sample of 100 ms: RTO = 100 + 4 * 50 = 300 ms (RFC 6298 2.2).
-    p.stack.send(p.now, c, bytes_of(100));
-    p.stack.poll(p.now);
-    p.take();
+    // The handshake takes 100 ms: the first RTT sample gives SRTT = 100 ms,
+    // RTTVAR = 50 ms, RTO = 100 + 4 * 50 = 300 ms (RFC 6298 2.2).
+    REQUIRE(p.stack.listen(80, 0, &p.listener) == Error::kNone);
+    p.inject(Seg{.seq = 1000, .flags = flag::kSyn});
+    Out synack = p.expect_one();
     p.now += milliseconds(100);
-    p.our_nxt += 100;
+    p.peer_nxt = 1001;
+    p.our_nxt = synack.h.seq + 1;
     p.inject(Seg{.seq = p.peer_nxt, .ack = p.our_nxt, .flags = flag::kAck});
+    tcp::ConnId c = p.stack.accept(p.listener);
+    REQUIRE(c.valid());
     p.events();
     // Now a segment that is never acknowledged.
     p.stack.send(p.now, c, bytes_of(200));
@@ -194,4 +197,51 @@ TEST_CASE("window update rule: an old segment (SND.WL1) cannot shrink the window
     p.stack.send(p.now, c, bytes_of(5000));
     p.stack.poll(p.now);
     CHECK(payload_bytes(p.take()) == 5000);
+}
+
+TEST_CASE("3.8.6: the peer shrinks its window to 0 with our data in flight: probes, no abort, resend once it opens") {
+    auto cfg = ScriptedPeer::default_config();
+    cfg.max_retransmits = 3;
+    ScriptedPeer p(cfg);
+    tcp::ConnId c = p.establish_passive(ScriptedPeer::mss_option(1000), 3000);
+    p.stack.send(p.now, c, bytes_of(3000));
+    p.stack.poll(p.now);
+    CHECK(payload_bytes(p.take()) == 3000);
+    const std::uint32_t una = p.our_nxt + 1000;
+    p.inject(Seg{.seq = p.peer_nxt, .ack = una, .flags = flag::kAck, .window = 0});
+    for (int i = 0; i < 8; ++i) {  // more than max_retransmits, all answered
+        REQUIRE(p.advance_to_next());
+        auto out = p.take();
+        if (out.empty()) {
+            --i;
+            continue;
+        }
+        for (const auto& o : out) CHECK(o.payload.empty());  // nothing past the right edge
+        p.inject(Seg{.seq = p.peer_nxt, .ack = una, .flags = flag::kAck, .window = 0});
+    }
+    CHECK(p.stack.info(c).state == State::kEstablished);
+    p.inject(Seg{.seq = p.peer_nxt, .ack = una, .flags = flag::kAck, .window = 4000});
+    auto out = p.take();
+    REQUIRE_FALSE(out.empty());
+    CHECK(out[0].h.seq == una);  // from SND.UNA again
+    CHECK(payload_bytes(out) == 2000);
+}
+
+TEST_CASE("after an RTO pulls SND.NXT back, pure ACKs still carry SND.MAX (acceptable to the peer)") {
+    ScriptedPeer p;
+    tcp::ConnId c = p.establish_passive();
+    p.stack.send(p.now, c, bytes_of(2920));
+    p.stack.poll(p.now);
+    REQUIRE(p.take().size() == 2);
+    REQUIRE(p.advance_to_next());  // RTO: the first segment again
+    auto rtx = p.take();
+    REQUIRE(rtx.size() == 1);
+    CHECK(rtx[0].h.seq == p.our_nxt);
+    // The peer sends data; our ACK for it must not be numbered below 2920.
+    p.peer_data(bytes_of(10), flag::kPsh);
+    p.advance(milliseconds(300));
+    auto acks = p.take();
+    REQUIRE_FALSE(acks.empty());
+    CHECK(acks.back().payload.empty());
+    CHECK(acks.back().h.seq == p.our_nxt + 2920);
 }

@@ -156,8 +156,8 @@ struct Pump {
     std::uint32_t budget;
     std::size_t max_batch = 0;
 
-    bool run(const std::function<bool(std::span<const std::uint8_t>)>& done) {
-        const auto deadline = Clock::now() + kDeadline;
+    bool run(const std::function<bool(std::span<const std::uint8_t>)>& done, Clock::duration limit = kDeadline) {
+        const auto deadline = Clock::now() + limit;
         bool finished = false;
         while (!finished && Clock::now() < deadline) {
             const std::size_t n = port.poll_rx([&](std::span<const std::uint8_t> f) {
@@ -176,19 +176,29 @@ struct Pump {
     }
 };
 
-// ARP-resolves `host` through the port; returns its MAC.
+// ARP-resolves `host` through the port; returns its MAC. The request is
+// repeated every 250 ms, as a resolver would: when we attach to a persistent
+// TAP its carrier only comes up now, and the kernel activates the device's
+// queue asynchronously (linkwatch), so its first reply may be dropped.
 std::optional<MacAddress> resolve(TapPort& port, Ipv4Address our_ip, Ipv4Address host) {
-    if (!port.transmit(arp_frame(1, kOurMac, our_ip, MacAddress{}, host, MacAddress::broadcast()))) {
-        return std::nullopt;
-    }
-    port.flush_tx();
     std::optional<MacAddress> mac;
     Pump pump{port, our_ip, 256};
-    pump.run([&](std::span<const std::uint8_t> f) {
-        auto arp = parse_arp(f);
-        if (arp && arp->op == 2 && arp->spa == host && arp->tpa == our_ip && arp->tha == kOurMac) mac = arp->sha;
-        return mac.has_value();
-    });
+    const auto deadline = Clock::now() + kDeadline;
+    while (!mac && Clock::now() < deadline) {
+        if (!port.transmit(arp_frame(1, kOurMac, our_ip, MacAddress{}, host, MacAddress::broadcast()))) {
+            return std::nullopt;
+        }
+        port.flush_tx();
+        pump.run(
+            [&](std::span<const std::uint8_t> f) {
+                auto arp = parse_arp(f);
+                if (arp && arp->op == 2 && arp->spa == host && arp->tpa == our_ip && arp->tha == kOurMac) {
+                    mac = arp->sha;
+                }
+                return mac.has_value();
+            },
+            std::chrono::milliseconds(250));
+    }
     return mac;
 }
 
@@ -390,6 +400,19 @@ TEST_CASE("TapPort without CAP_NET_ADMIN: attaches to a suitable persistent TAP,
     CHECK_MESSAGE(result.empty(), result);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("TapPort: a TAP deleted under the port is reported by failure() and stops all I/O (no busy loop)") {
+    REQUIRE_TEST_NETNS();
+    std::string error;
+    auto port = TapPort::open(config_for("tsgone0", "10.77.5.1/24"), &error);
+    REQUIRE_MESSAGE(port, error);
+    REQUIRE(std::system("ip link del tsgone0") == 0);
+    CHECK(port->poll_rx([](std::span<const std::uint8_t>) {}) == 0);
+    CHECK(port->failure() == "tsgone0: read: File descriptor in bad state (EBADFD)");
+    CHECK(port->transmit(Frame(60, 0)));
+    CHECK(port->flush_tx() == 0);
+    CHECK(port->tx_pending());
 }
 
 TEST_CASE("TapPort::open reports a bad name and an existing non-TAP interface in one line naming the device") {

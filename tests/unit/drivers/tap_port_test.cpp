@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <csignal>
 #include <map>
 #include <set>
 #include <string>
@@ -331,12 +332,29 @@ TEST_CASE("TapPort: on_frame may transmit (an echo) and flush from inside poll_r
     for (std::uint32_t i = 0; i < 20; ++i) CHECK(Frame(out[i].begin() + 12, out[i].end()) == ethernet_frame(70, i));
 }
 
-TEST_CASE("TapPort: an fd at end of file stops poll_rx instead of spinning") {
+TEST_CASE("TapPort: end of file is a lasting failure: poll_rx stops and failure() says why") {
     Harness h;
     h.inject(ethernet_frame(60, 1));
     ::shutdown(h.peer, SHUT_WR);
+    CHECK(h.port->failure().empty());
     CHECK(h.poll() == 1);
+    CHECK(h.port->failure() == "pair0: read: end of file");
     CHECK(h.poll() == 0);
+}
+
+TEST_CASE("TapPort: a write error that will not go away keeps the frame queued and sets failure()") {
+    std::signal(SIGPIPE, SIG_IGN);
+    Harness h;
+    ::shutdown(h.peer, SHUT_RD);
+    ::close(::dup(h.peer));
+    ::shutdown(h.peer, SHUT_RDWR);
+    CHECK(h.port->transmit(ethernet_frame(60, 1)));
+    CHECK(h.port->flush_tx() == 0);
+    CHECK(h.port->failure() == "pair0: write: Broken pipe (EPIPE)");
+    CHECK(h.port->tx_pending());
+    CHECK(h.counter("tap.tx_errors") == 1);
+    CHECK(h.port->flush_tx() == 0);  // no further I/O
+    CHECK(h.counter("tap.tx_errors") == 1);
 }
 
 TEST_CASE("TapPort: counters have unique names, all prefixed tap.") {

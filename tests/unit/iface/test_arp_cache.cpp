@@ -67,7 +67,8 @@ TEST_CASE("RFC 826: a reply for a pending entry resolves it and releases the que
 
 TEST_CASE("RFC 1122 2.3.2.2: the per-host queue is bounded and overflow is counted") {
     ArpCache cache(config());
-    for (int i = 0; i < 4; ++i) CHECK(cache.enqueue(at_ms(0), kHost, kPacket) != ArpCache::EnqueueResult::kDroppedQueueFull);
+    for (int i = 0; i < 4; ++i)
+        CHECK(cache.enqueue(at_ms(0), kHost, kPacket) != ArpCache::EnqueueResult::kDroppedQueueFull);
     CHECK(cache.enqueue(at_ms(0), kHost, kPacket) == ArpCache::EnqueueResult::kDroppedQueueFull);
     CHECK(counter(cache, "arp.queue_full_dropped") == 1);
     CHECK(cache.queued_packets() == 4);

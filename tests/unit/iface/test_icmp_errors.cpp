@@ -93,9 +93,9 @@ TEST_CASE("RFC 1122 3.2.2: never an ICMP error about a broadcast or multicast de
 
 TEST_CASE("RFC 1122 3.2.2: never an ICMP error to a source that is not a single host") {
     wire::Ipv4Repr r = udp_datagram();
-    for (Ipv4Address src : {Ipv4Address::any(), Ipv4Address::limited_broadcast(),
-                            Ipv4Address::from_octets(10, 0, 0, 255), Ipv4Address::from_octets(239, 1, 2, 3),
-                            Ipv4Address::from_octets(127, 0, 0, 1)}) {
+    for (Ipv4Address src :
+         {Ipv4Address::any(), Ipv4Address::limited_broadcast(), Ipv4Address::from_octets(10, 0, 0, 255),
+          Ipv4Address::from_octets(239, 1, 2, 3), Ipv4Address::from_octets(127, 0, 0, 1)}) {
         r.src = src;
         CHECK(icmp_error_verdict(r, kUdpHeader, false, kOur) == IcmpErrorVerdict::kBadSource);
     }

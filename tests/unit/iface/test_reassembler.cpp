@@ -124,7 +124,7 @@ TEST_CASE("Overlap rule: overlapping fragments with identical bytes are merged")
     const auto payload = pattern(48);
     CHECK_FALSE(r.add(at_ms(0), fragment(payload, 0, 24, true).view()));
     CHECK_FALSE(r.add(at_ms(0), fragment(payload, 16, 24, true).view()));  // overlaps 16..24
-    auto done = r.add(at_ms(0), fragment(payload, 32, 16, false).view());   // overlaps 32..40
+    auto done = r.add(at_ms(0), fragment(payload, 32, 16, false).view());  // overlaps 32..40
     REQUIRE(done);
     CHECK(done->payload == payload);
 }

@@ -60,7 +60,8 @@ TEST_CASE("RFC 792: destination unreachable and time exceeded round-trip with th
     for (std::uint8_t type : {icmp_type::kDestUnreachable, icmp_type::kTimeExceeded}) {
         IcmpRepr r;
         r.type = type;
-        r.code = type == icmp_type::kDestUnreachable ? icmp_code::kFragmentationNeeded : icmp_code::kReassemblyTimeExceeded;
+        r.code =
+            type == icmp_type::kDestUnreachable ? icmp_code::kFragmentationNeeded : icmp_code::kReassemblyTimeExceeded;
         r.next_hop_mtu = type == icmp_type::kDestUnreachable ? 1400 : 0;
         r.data = quote;
         std::vector<std::uint8_t> out(r.buffer_len());

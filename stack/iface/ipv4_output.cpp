@@ -1,0 +1,97 @@
+// IPv4 output (RFC 791, RFC 1122 3.3.1): routing, numbering, fragmenting,
+// and handing frames to ARP; also the tcp::SegmentSink for TCP's output.
+//
+// Routing: the limited and subnet broadcast go to the Ethernet broadcast,
+// on-link destinations directly, everything else to the gateway when it is
+// configured and on-link; otherwise "no route" is counted and TCP is told
+// (deferred, see interface_impl.hpp). TCP output carries DF (we size
+// segments by MSS); other datagrams larger than the MTU are fragmented.
+#include "stack/iface/interface_impl.hpp"
+
+#include <algorithm>
+#include "stack/iface/ipv4_fragmenter.hpp"
+
+namespace tapstack::iface {
+
+std::optional<NextHop> Interface::Impl::route(Ipv4Address dst) const {
+    if (is_broadcast(dst)) return NextHop{true, dst};
+    if (dst.is_multicast() || dst.is_unspecified() || dst == our_ip() || dst.is_loopback()) return std::nullopt;
+    if (config.address.contains(dst)) return NextHop{false, dst};
+    if (config.gateway && config.address.contains(*config.gateway) && *config.gateway != our_ip()) {
+        return NextHop{false, *config.gateway};
+    }
+    return std::nullopt;
+}
+
+// Numbers, routes, fragments and sends one datagram. `header.src/dst/
+// protocol/ttl/dont_fragment` are the caller's; the rest is filled here.
+// A datagram waiting for ARP is queued whole and fragmented when its
+// next hop resolves, so one datagram is one queue slot.
+// False when it was dropped here (queued for ARP counts as sent).
+bool Interface::Impl::send_ipv4(Instant now, wire::Ipv4Repr header, Bytes payload) {
+    const auto hop = route(header.dst);
+    if (!hop) {
+        ++st.ipv4_tx_no_route;
+        unreachable.push_back(header.dst);
+        return false;
+    }
+    if (header.header_len() + payload.size() > 65535) {
+        ++st.ipv4_tx_too_big;
+        return false;
+    }
+    if (header.header_len() + payload.size() > config.mtu && header.dont_fragment) {
+        ++st.ipv4_tx_df_too_big;
+        return false;
+    }
+    header.identification = next_ip_id++;
+    header.payload_len = static_cast<std::uint16_t>(payload.size());
+    if (hop->broadcast) return emit_fragments(MacAddress::broadcast(), header, payload);
+    if (auto mac = arp.lookup(now, hop->ip)) return emit_fragments(*mac, header, payload);
+    std::vector<std::uint8_t> datagram(header.buffer_len());
+    header.emit(datagram);
+    std::copy(payload.begin(), payload.end(), datagram.begin() + static_cast<std::ptrdiff_t>(header.header_len()));
+    switch (arp.enqueue(now, hop->ip, datagram)) {
+        case ArpCache::EnqueueResult::kQueuedSendRequest:
+            ++st.ipv4_tx_arp_queued;
+            send_arp_request(hop->ip);
+            return true;
+        case ArpCache::EnqueueResult::kQueued:
+            ++st.ipv4_tx_arp_queued;
+            return true;
+        case ArpCache::EnqueueResult::kDroppedQueueFull:
+        case ArpCache::EnqueueResult::kDroppedCacheFull:
+            ++st.ipv4_tx_arp_dropped;
+            return false;
+    }
+    return false;
+}
+
+// Frames a numbered datagram to `dst`, in fragments if it exceeds the MTU.
+bool Interface::Impl::emit_fragments(MacAddress dst, const wire::Ipv4Repr& header, Bytes payload) {
+    const std::size_t n = fragment_ipv4(header, payload, config.mtu, [&](const wire::Ipv4Repr& f, Bytes chunk) {
+        std::vector<std::uint8_t> frame(kEthLen + f.buffer_len());
+        f.emit(wire::MutBytes(frame).subspan(kEthLen));
+        std::copy(chunk.begin(), chunk.end(), frame.begin() + static_cast<std::ptrdiff_t>(kEthLen + f.header_len()));
+        ++st.ipv4_tx_packets;
+        frame_and_send(dst, frame);
+    });
+    if (n == 0) {
+        ++st.ipv4_tx_too_big;
+        return false;
+    }
+    if (n > 1) st.ipv4_tx_fragments += n;
+    return true;
+}
+
+// tcp::SegmentSink: TCP's output, in IPv4 with DF (we do PMTU by MSS).
+void Interface::Impl::send_segment(Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) {
+    wire::Ipv4Repr out;
+    out.src = src;
+    out.dst = dst;
+    out.protocol = wire::ip_protocol::kTcp;
+    out.ttl = config.ttl;
+    out.dont_fragment = true;
+    send_ipv4(now_for_tcp, out, segment);
+}
+
+}  // namespace tapstack::iface
