@@ -374,7 +374,8 @@ private:
         section(node, mark, path,
                 {
                     {"entry_lifetime", false, "", duration_field(ifc.arp_entry_lifetime, seconds(1), seconds(3600))},
-                    {"retry_interval", false, "", duration_field(ifc.arp_retry_interval, milliseconds(100), seconds(60))},
+                    {"retry_interval", false, "",
+                     duration_field(ifc.arp_retry_interval, milliseconds(100), seconds(60))},
                     {"max_retries", false, "", uint_field(ifc.arp_max_retries, 1, 100)},
                     {"queue_per_host", false, "", uint_field(ifc.arp_queue_per_host, 1, 4096)},
                     {"cache_size", false, "", uint_field(ifc.arp_cache_size, 1, 1u << 20)},
@@ -390,7 +391,8 @@ private:
                     {"ephemeral_ports", false, "",
                      [this, &t](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
                          constexpr std::string_view what = "a port range";
-                         constexpr std::string_view allowed = "LOW-HIGH with 1 <= LOW <= HIGH <= 65535, e.g. 49152-65535";
+                         constexpr std::string_view allowed =
+                             "LOW-HIGH with 1 <= LOW <= HIGH <= 65535, e.g. 49152-65535";
                          auto s = scalar(v, m, key, what, allowed);
                          if (!s) return;
                          auto r = parse_port_range(*s);

@@ -6,7 +6,6 @@
 #include <sys/random.h>
 
 #include <cerrno>
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -40,15 +39,16 @@ bool draw_secret(std::uint64_t* seed, std::string* error) {
 
 int main(int argc, char** argv) {
     using tapstack::daemon::Options;
-    const auto parsed = tapstack::daemon::parse_options(std::span<const char* const>(argv, static_cast<std::size_t>(argc)));
+    const auto parsed =
+        tapstack::daemon::parse_options(std::span<const char* const>(argv, static_cast<std::size_t>(argc)));
     if (!parsed.error.empty()) {
-        std::fprintf(stderr, "tapstackd: %s\n%s", parsed.error.c_str(), tapstack::daemon::usage_text(argv[0]).c_str());
+        std::fprintf(stderr, "tapstackd: %s\n%s", parsed.error.c_str(), tapstack::daemon::usage_text("tapstackd").c_str());
         return 2;
     }
     const Options& opts = parsed.options;
     switch (opts.action) {
     case Options::Action::kHelp:
-        std::fputs(tapstack::daemon::usage_text(argv[0]).c_str(), stdout);
+        std::fputs(tapstack::daemon::usage_text("tapstackd").c_str(), stdout);
         return 0;
     case Options::Action::kVersion:
         std::printf("tapstackd %s\n", TAPSTACK_VERSION);
@@ -70,9 +70,6 @@ int main(int argc, char** argv) {
     tapstack::daemon::Config config = std::move(loaded.config);
     if (opts.log_level) config.log_level = *opts.log_level;
     tapstack::daemon::setup_logging(config.log_level);
-
-    // A client that vanishes must not kill the daemon: writes report EPIPE.
-    std::signal(SIGPIPE, SIG_IGN);
 
     std::uint64_t seed = 0;
     std::string error;

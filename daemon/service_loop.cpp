@@ -77,6 +77,9 @@ struct ServiceLoop::Impl {
 };
 
 int ServiceLoop::Impl::run() {
+    // An application that vanishes must not kill the daemon: writes to its
+    // socket report EPIPE instead.
+    std::signal(SIGPIPE, SIG_IGN);
     if (int rc = uv_loop_init(&loop); rc != 0) {
         spdlog::error("cannot start the event loop: {}", uv_strerror(rc));
         return 1;
@@ -121,10 +124,10 @@ int ServiceLoop::Impl::run() {
         port->flush_tx();
         update_poll();
         arm_timer(now);
+        const std::string gateway = config.iface.gateway ? " gateway " + config.iface.gateway->to_string() : "";
         spdlog::info("tapstackd {} running: interface {} ({}) mtu {} mac {} address {}{}, api {}", TAPSTACK_VERSION,
-                     port->name(), port->created() ? "created" : "attached", port->mtu(), config.iface.mac.to_string(), config.iface.address.to_string(),
-                     config.iface.gateway ? " gateway " + config.iface.gateway->to_string() : std::string(),
-                     config.api.socket_path);
+                     port->name(), port->created() ? "created" : "attached", port->mtu(),
+                     config.iface.mac.to_string(), config.iface.address.to_string(), gateway, config.api.socket_path);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
 

@@ -1,3 +1,5 @@
+// ARP cache state machine (kIncomplete / kResolved / kRefreshing); the
+// lifetimes and bounds are described in arp_cache.hpp.
 #include "stack/iface/arp_cache.hpp"
 
 #include <algorithm>
@@ -9,19 +11,20 @@ ArpCache::ArpCache(const ArpCacheConfig& config) : config_(config) {
     config_.queue_per_host = std::max<std::uint32_t>(config_.queue_per_host, 1);
 }
 
-std::optional<wire::MacAddress> ArpCache::lookup(Instant now, wire::Ipv4Address ip) const {
+std::optional<wire::MacAddress> ArpCache::lookup(Instant now, wire::Ipv4Address ip) {
     auto it = entries_.find(ip.value);
-    if (it == entries_.end() || it->second.state != State::kResolved || now >= it->second.deadline) {
-        return std::nullopt;
-    }
-    return it->second.mac;
+    if (it == entries_.end()) return std::nullopt;
+    Entry& e = it->second;
+    if (e.state == State::kIncomplete || (e.state == State::kResolved && now >= e.deadline)) return std::nullopt;
+    e.used = true;
+    return e.mac;
 }
 
 bool ArpCache::make_room() {
     if (entries_.size() < config_.cache_size) return true;
     auto victim = entries_.end();
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-        if (it->second.state != State::kResolved) continue;
+        if (it->second.state == State::kIncomplete) continue;
         if (victim == entries_.end() || it->second.deadline < victim->second.deadline) victim = it;
     }
     if (victim == entries_.end()) return false;
@@ -36,7 +39,7 @@ ArpCache::EnqueueResult ArpCache::enqueue(Instant now, wire::Ipv4Address ip, wir
         return EnqueueResult::kDroppedQueueFull;
     }
     auto it = entries_.find(ip.value);
-    if (it != entries_.end() && it->second.state == State::kResolved) {
+    if (it != entries_.end() && it->second.state != State::kIncomplete) {
         // Expired but not yet swept by poll(): resolve again from scratch.
         entries_.erase(it);
         ++stats_.expired;
@@ -73,13 +76,14 @@ bool ArpCache::update(Instant now, wire::Ipv4Address ip, wire::MacAddress mac, b
         it = entries_.emplace(ip.value, Entry{}).first;
         ++stats_.inserted;
     } else {
-        ++stats_.refreshed;
+        ++stats_.confirmed;
     }
     Entry& e = it->second;
     e.state = State::kResolved;
     e.mac = mac;
     e.deadline = now + config_.entry_lifetime;
     e.retries = 0;
+    e.used = false;
     for (Packet& p : e.queue) {
         queued_bytes_ -= p.size();
         released.push_back(std::move(p));
@@ -88,7 +92,7 @@ bool ArpCache::update(Instant now, wire::Ipv4Address ip, wire::MacAddress mac, b
     return true;
 }
 
-void ArpCache::poll(Instant now, std::vector<wire::Ipv4Address>& retry, std::vector<GiveUp>& gave_up) {
+void ArpCache::poll(Instant now, PollResult& out) {
     for (auto it = entries_.begin(); it != entries_.end();) {
         Entry& e = it->second;
         if (now < e.deadline) {
@@ -96,26 +100,52 @@ void ArpCache::poll(Instant now, std::vector<wire::Ipv4Address>& retry, std::vec
             continue;
         }
         const wire::Ipv4Address ip(it->first);
-        if (e.state == State::kResolved) {
-            ++stats_.expired;
-            it = entries_.erase(it);
-        } else if (e.retries < config_.max_retries) {
-            ++e.retries;
-            ++stats_.retries;
-            e.deadline = now + config_.retry_interval;
-            retry.push_back(ip);
-            ++it;
-        } else {
-            ++stats_.resolve_failed;
-            stats_.unresolved_dropped += e.queue.size();
-            GiveUp g{ip, {}};
-            for (Packet& p : e.queue) {
-                queued_bytes_ -= p.size();
-                g.dropped.push_back(std::move(p));
-            }
-            gave_up.push_back(std::move(g));
-            it = entries_.erase(it);
+        const bool retry_left = e.retries < config_.max_retries;
+        switch (e.state) {
+            case State::kResolved:
+                if (!e.used) {
+                    ++stats_.expired;
+                    it = entries_.erase(it);
+                    continue;
+                }
+                e.state = State::kRefreshing;
+                e.retries = 0;
+                e.deadline = now + config_.retry_interval;
+                ++stats_.refresh_requests;
+                out.refresh.push_back(Refresh{ip, e.mac});
+                break;
+            case State::kRefreshing:
+                if (!retry_left) {
+                    ++stats_.refresh_failed;
+                    ++stats_.expired;
+                    it = entries_.erase(it);
+                    continue;
+                }
+                ++e.retries;
+                e.deadline = now + config_.retry_interval;
+                ++stats_.refresh_requests;
+                out.refresh.push_back(Refresh{ip, e.mac});
+                break;
+            case State::kIncomplete:
+                if (!retry_left) {
+                    ++stats_.resolve_failed;
+                    stats_.unresolved_dropped += e.queue.size();
+                    GiveUp g{ip, {}};
+                    for (Packet& p : e.queue) {
+                        queued_bytes_ -= p.size();
+                        g.dropped.push_back(std::move(p));
+                    }
+                    out.gave_up.push_back(std::move(g));
+                    it = entries_.erase(it);
+                    continue;
+                }
+                ++e.retries;
+                ++stats_.retries;
+                e.deadline = now + config_.retry_interval;
+                out.retry.push_back(ip);
+                break;
         }
+        ++it;
     }
 }
 
@@ -133,12 +163,14 @@ std::size_t ArpCache::queued_packets() const {
 
 void ArpCache::visit_counters(const CounterVisitor& visit) const {
     visit("arp.cache_inserted", stats_.inserted);
-    visit("arp.cache_refreshed", stats_.refreshed);
+    visit("arp.cache_confirmed", stats_.confirmed);
     visit("arp.cache_expired", stats_.expired);
     visit("arp.cache_evicted", stats_.evicted);
     visit("arp.cache_full_dropped", stats_.full_dropped);
     visit("arp.queue_full_dropped", stats_.queue_full_dropped);
     visit("arp.request_retries", stats_.retries);
+    visit("arp.refresh_requests", stats_.refresh_requests);
+    visit("arp.refresh_failed", stats_.refresh_failed);
     visit("arp.resolve_failed", stats_.resolve_failed);
     visit("arp.unresolved_dropped", stats_.unresolved_dropped);
     visit("arp.cache_entries", entries_.size());

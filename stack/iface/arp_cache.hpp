@@ -3,26 +3,35 @@
 //
 // Theory of operation
 // -------------------
-// An entry is either kIncomplete (a request is out; IPv4 packets for that
-// next hop wait in a bounded FIFO) or kResolved (a MAC, valid until
-// `expires_at`). The cache never sends anything: enqueue() says whether the
-// caller must send a first request, poll() returns the next hops whose
-// request must be retried and those given up on, update() returns the
-// packets released by a resolution. The interface turns those into frames.
+// Entry states and what each allows:
+//   kIncomplete  a broadcast request is out; datagrams for that next hop wait
+//                in a bounded FIFO; lookup() finds nothing.
+//   kResolved    a MAC, confirmed by an ARP packet from that host less than
+//                entry_lifetime ago; lookup() returns it (and marks it used).
+//   kRefreshing  the lifetime ran out while the entry was in use: the MAC is
+//                still used, and unicast requests to it are retried every
+//                retry_interval; a reply makes it kResolved again, silence
+//                after max_retries removes it. An entry unused at expiry is
+//                simply removed. (RFC 1122 2.3.2.1: timeout plus unicast
+//                poll, so a busy flow never stalls on re-resolution.)
+// The cache never sends anything: enqueue() says whether the caller must
+// send a first request, poll() lists the requests due (retries, refreshes)
+// and the resolutions given up, update() returns the datagrams released by
+// a resolution. The interface turns those into frames.
 //
-// Lifetimes (RFC 1122 2.3.2.1): a resolved entry expires entry_lifetime
-// after it was last confirmed by an ARP packet from that host and is then
-// removed; the next packet toward it starts a new resolution. Any ARP from a
-// known host refreshes it (the RFC 826 merge rule, applied by the caller
-// through update(create=false)).
+// Any ARP from a known host updates and re-confirms its entry (the RFC 826
+// merge rule, update(create=false)); entries are created only when asked
+// (create=true: the host asked for us) or by enqueue().
 // A resolution sends its first request at once, retries every
 // retry_interval, and after max_retries retries and one more interval gives
-// up: its queued packets are dropped and counted. Packets therefore wait at
-// most retry_interval * (max_retries + 1) (RFC 1122 2.3.2.2: queue at least
-// one packet, bounded).
-// Bounds: at most cache_size entries. A new entry evicts the resolved entry
-// closest to expiry; when every entry is incomplete the new packet is
-// dropped (an attacker cannot push out resolutions in progress).
+// up: its queued datagrams are dropped and counted. They therefore wait at
+// most retry_interval * (max_retries + 1) (RFC 1122 2.3.2.2).
+//
+// Bounds: at most cache_size entries. A new entry evicts the resolved or
+// refreshing entry closest to expiry; when every entry is incomplete the
+// new datagram is dropped (an attacker cannot push out resolutions in
+// progress). Queued datagrams are whole (fragmented only when released),
+// at most queue_per_host per next hop and max_queued_bytes in all.
 #pragma once
 
 #include <cstdint>
@@ -60,23 +69,32 @@ public:
 
     struct GiveUp {
         wire::Ipv4Address ip;
-        std::vector<Packet> dropped;  // the packets that waited, for the caller to inspect
+        std::vector<Packet> dropped;  // the datagrams that waited, for the caller to inspect
+    };
+    struct Refresh {
+        wire::Ipv4Address ip;
+        wire::MacAddress mac;  // send the request unicast to this MAC
+    };
+    // What poll() asks the caller to do.
+    struct PollResult {
+        std::vector<wire::Ipv4Address> retry;  // broadcast a request again
+        std::vector<Refresh> refresh;          // unicast a request to confirm an entry in use
+        std::vector<GiveUp> gave_up;
     };
 
     explicit ArpCache(const ArpCacheConfig& config);
 
-    // The MAC of a resolved, unexpired entry.
-    std::optional<wire::MacAddress> lookup(Instant now, wire::Ipv4Address ip) const;
-    // Holds an IPv4 packet (no Ethernet header) until `ip` resolves.
+    // The MAC of a resolved or refreshing entry; marks it used.
+    std::optional<wire::MacAddress> lookup(Instant now, wire::Ipv4Address ip);
+    // Holds an IPv4 datagram (no Ethernet header) until `ip` resolves.
     EnqueueResult enqueue(Instant now, wire::Ipv4Address ip, wire::Bytes packet);
-    // RFC 826 merge: an existing entry for `ip` takes `mac` and is refreshed;
-    // without one, an entry is created only when `create`. Packets that were
-    // waiting are appended to `released`. Returns whether an entry was
-    // updated or created.
+    // RFC 826 merge: an existing entry for `ip` takes `mac` and is
+    // re-confirmed; without one, an entry is created only when `create`.
+    // Datagrams that were waiting are appended to `released`. Returns
+    // whether an entry was updated or created.
     bool update(Instant now, wire::Ipv4Address ip, wire::MacAddress mac, bool create, std::vector<Packet>& released);
-    // Expires entries, lists next hops whose request is due again, gives up
-    // on the exhausted ones.
-    void poll(Instant now, std::vector<wire::Ipv4Address>& retry, std::vector<GiveUp>& gave_up);
+    // Runs every deadline that is due at `now` (call at poll_at()).
+    void poll(Instant now, PollResult& out);
     Instant poll_at() const;
 
     std::size_t size() const { return entries_.size(); }
@@ -86,22 +104,25 @@ public:
     void visit_counters(const CounterVisitor& visit) const;
 
 private:
-    enum class State : std::uint8_t { kIncomplete, kResolved };
+    enum class State : std::uint8_t { kIncomplete, kResolved, kRefreshing };
     struct Entry {
         State state = State::kIncomplete;
         wire::MacAddress mac;
-        Instant deadline{};         // kResolved: expiry; kIncomplete: next retry or give-up
-        std::uint32_t retries = 0;  // retries already sent
-        std::deque<Packet> queue;
+        Instant deadline{};         // kResolved: expiry; otherwise: next retry or give-up
+        std::uint32_t retries = 0;  // retries already sent in this state
+        bool used = false;          // looked up since the last confirmation
+        std::deque<Packet> queue;   // kIncomplete only
     };
     struct Stats {
         std::uint64_t inserted = 0;
-        std::uint64_t refreshed = 0;
+        std::uint64_t confirmed = 0;
         std::uint64_t expired = 0;
         std::uint64_t evicted = 0;
         std::uint64_t full_dropped = 0;
         std::uint64_t queue_full_dropped = 0;
         std::uint64_t retries = 0;
+        std::uint64_t refresh_requests = 0;
+        std::uint64_t refresh_failed = 0;
         std::uint64_t resolve_failed = 0;
         std::uint64_t unresolved_dropped = 0;
     };

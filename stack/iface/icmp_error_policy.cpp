@@ -1,3 +1,5 @@
+// The RFC 1122 3.2.2 "never send an ICMP error about..." rules and the
+// quote builder; see icmp_error_policy.hpp.
 #include "stack/iface/icmp_error_policy.hpp"
 
 #include <algorithm>

@@ -58,11 +58,15 @@ void Interface::Impl::flush_unreachable(Instant now) {
 
 void Interface::Impl::poll(Instant now) {
     now_for_tcp = now;
-    std::vector<Ipv4Address> retry;
-    std::vector<ArpCache::GiveUp> gave_up;
-    arp.poll(now, retry, gave_up);
-    for (Ipv4Address ip : retry) send_arp_request(ip);
-    for (const ArpCache::GiveUp& g : gave_up) {
+    ArpCache::PollResult due;
+    arp.poll(now, due);
+    for (Ipv4Address ip : due.retry) send_arp_request(ip);
+    for (const ArpCache::Refresh& r : due.refresh) {
+        // RFC 1122 2.3.2.1 unicast poll: ask the host we believe in.
+        ++st.arp_tx_requests;
+        send_arp(wire::ArpOperation::kRequest, r.mac, MacAddress{}, r.ip);
+    }
+    for (const ArpCache::GiveUp& g : due.gave_up) {
         // Tell TCP about every destination that waited on this next hop
         // (the gateway stands for many).
         unreachable.push_back(g.ip);

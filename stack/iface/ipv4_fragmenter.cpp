@@ -1,3 +1,4 @@
+// Output fragmentation (RFC 791 3.2); see ipv4_fragmenter.hpp.
 #include "stack/iface/ipv4_fragmenter.hpp"
 
 #include <algorithm>

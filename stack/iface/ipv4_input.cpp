@@ -42,7 +42,9 @@ void Interface::Impl::receive_ipv4(Instant now, Bytes payload, bool link_broadca
     }
     const Ipv4Address src = ip->src();
     const Ipv4Address dst = ip->dst();
-    if (src.is_multicast() || is_broadcast(src) || src.is_loopback() || src == our_ip()) {
+    // A source must name one other host; 0.0.0.0 is only for a host
+    // configuring itself (RFC 1122 3.2.1.3 (a)), which we never answer.
+    if (src.is_unspecified() || src.is_multicast() || is_broadcast(src) || src.is_loopback() || src == our_ip()) {
         ++st.ipv4_rx_bad_source;
         return;
     }

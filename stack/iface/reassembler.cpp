@@ -1,3 +1,5 @@
+// IPv4 reassembly with a received-ranges list (RFC 815 complement), the
+// documented overlap rule and memory bounds; see reassembler.hpp.
 #include "stack/iface/reassembler.hpp"
 
 #include <algorithm>

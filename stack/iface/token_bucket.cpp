@@ -1,3 +1,4 @@
+// Token bucket refill in integer nano-tokens; see token_bucket.hpp.
 #include "stack/iface/token_bucket.hpp"
 
 #include <algorithm>

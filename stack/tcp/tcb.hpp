@@ -20,6 +20,16 @@
 //   * neither: a passive connection not yet accepted (embryonic in
 //     SYN-RECEIVED, or waiting in the listener's accept queue).
 // A TCB is in the 4-tuple table exactly while its state is not kClosed.
+//
+// What each state allows (user calls per RFC 9293 3.10; "rx" = the peer's
+// data is accepted into recv_buf; "tx" = our data may still be sent):
+//   SYN-SENT      send() queues; rx/tx after the handshake; close() deletes
+//   SYN-RECEIVED  send() queues; shutdown_write() queues the FIN
+//   ESTABLISHED   rx, tx; shutdown_write() -> FIN-WAIT-1
+//   FIN-WAIT-1/2  rx; tx only to finish (retransmit) data before our FIN
+//   CLOSE-WAIT    tx; shutdown_write() -> LAST-ACK; recv() drains to EOF
+//   CLOSING, LAST-ACK, TIME-WAIT   nothing new; recv() drains what is left
+//   kClosed       recv() drains what is left; info() tells how it ended
 #pragma once
 
 #include <cstdint>

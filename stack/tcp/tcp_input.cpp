@@ -185,7 +185,19 @@ void TcpStack::Impl::syn_sent_state(Instant now, std::uint32_t index, Segment& s
         t.rtx_deadline = kNever;
         t.ack_now = true;
         established(index, now);
-        // Data or FIN in the SYN-ACK is left unacknowledged (sent again).
+        // "If there are other controls or text in the segment, then continue
+        // processing at the sixth step" (3.10.7.3 fourth): text and FIN that
+        // came with the SYN-ACK, cut to our window.
+        seg.syn = false;
+        seg.seq = seg.seq + 1;
+        if (!seg.payload.empty() || seg.fin) {
+            const std::size_t room = std::min<std::size_t>(t.rcv_wnd(), t.recv_buf.free());
+            if (seg.payload.size() > room) {
+                seg.payload = seg.payload.first(room);
+                seg.fin = false;
+            }
+            if (step7_text(now, index, seg)) step8_fin(now, index, seg);
+        }
     } else {
         // Simultaneous open (RFC 9293 3.5 figure 7): answer with SYN-ACK.
         t.state = State::kSynReceived;

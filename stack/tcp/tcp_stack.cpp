@@ -69,6 +69,20 @@ const Tcb* TcpStack::Impl::get(ConnId id) const {
     return tcbs[id.index].get();
 }
 
+Tcb* TcpStack::Impl::get_owned(ConnId id) {
+    Tcb* t = get(id);
+    return t && t->app_owned ? t : nullptr;
+}
+
+const Tcb* TcpStack::Impl::get_owned(ConnId id) const {
+    const Tcb* t = get(id);
+    return t && t->app_owned ? t : nullptr;
+}
+
+void TcpStack::Impl::drop_events_for(ConnId id) {
+    std::erase_if(events, [&](const Event& e) { return e.kind == Event::Kind::kConnection && e.conn == id; });
+}
+
 std::uint32_t TcpStack::Impl::alloc_tcb() {
     if (live_tcbs >= config.max_connections) return kNoListener;
     std::uint32_t index;
@@ -383,7 +397,7 @@ bool can_send_state(State s) {
 std::size_t TcpStack::send(Instant now, ConnId conn, std::span<const std::uint8_t> data) {
     Impl& m = *impl_;
     m.last_now_ = std::max(m.last_now_, now);
-    Tcb* t = m.get(conn);
+    Tcb* t = m.get_owned(conn);
     if (!t || t->write_closed || !can_send_state(t->state)) return 0;
     const std::size_t n = t->send_buf.write(data);
     if (n > 0) m.mark_dirty(conn.index);
@@ -393,7 +407,7 @@ std::size_t TcpStack::send(Instant now, ConnId conn, std::span<const std::uint8_
 std::size_t TcpStack::recv(Instant now, ConnId conn, std::span<std::uint8_t> data) {
     Impl& m = *impl_;
     m.last_now_ = std::max(m.last_now_, now);
-    Tcb* t = m.get(conn);
+    Tcb* t = m.get_owned(conn);
     if (!t) return 0;
     const std::size_t n = t->recv_buf.read(data);
     // The window update itself is decided in output() (receiver SWS rules).
@@ -404,7 +418,7 @@ std::size_t TcpStack::recv(Instant now, ConnId conn, std::span<std::uint8_t> dat
 void TcpStack::shutdown_write(Instant now, ConnId conn) {
     Impl& m = *impl_;
     m.last_now_ = std::max(m.last_now_, now);
-    Tcb* t = m.get(conn);
+    Tcb* t = m.get_owned(conn);
     if (!t || t->write_closed) return;
     t->write_closed = true;
     // RFC 9293 3.10.4: FIN follows the queued data; the state changes now.
@@ -420,8 +434,9 @@ void TcpStack::shutdown_write(Instant now, ConnId conn) {
 void TcpStack::close(Instant now, ConnId conn) {
     Impl& m = *impl_;
     m.last_now_ = std::max(m.last_now_, now);
-    Tcb* t = m.get(conn);
+    Tcb* t = m.get_owned(conn);
     if (!t) return;
+    m.drop_events_for(conn);  // the handle is released: no event may name it any more
     const std::uint32_t index = conn.index;
     const bool synchronized = t->state != State::kClosed && t->state != State::kSynSent &&
                               t->state != State::kListen && t->state != State::kTimeWait;
@@ -459,8 +474,9 @@ void TcpStack::close(Instant now, ConnId conn) {
 void TcpStack::abort(Instant now, ConnId conn) {
     Impl& m = *impl_;
     m.last_now_ = std::max(m.last_now_, now);
-    Tcb* t = m.get(conn);
+    Tcb* t = m.get_owned(conn);
     if (!t) return;
+    m.drop_events_for(conn);
     switch (t->state) {
         case State::kSynReceived:
         case State::kEstablished:
@@ -480,7 +496,7 @@ void TcpStack::abort(Instant now, ConnId conn) {
 
 ConnInfo TcpStack::info(ConnId conn) const {
     const Impl& m = *impl_;
-    const Tcb* t = m.get(conn);
+    const Tcb* t = m.get_owned(conn);
     ConnInfo i;
     if (!t) {
         i.error = Error::kNotConnected;

@@ -50,6 +50,9 @@
 //     FIN follows the queued data and the stack finishes alone (TIME-WAIT
 //     2*msl; an orphaned FIN-WAIT-2 gives up after 2*msl; data arriving for
 //     an orphaned connection is answered with RST, as Linux does).
+//   * Once close() or abort() released a handle, every call on it is a no-op
+//     (info().error == kNotConnected) and no queued event names it any more,
+//     even while the stack still finishes the closing handshake.
 //   * A connection that is never accepted and gets reset is forgotten.
 //   * RST in TIME-WAIT is ignored (RFC 1337); a new SYN with a higher sequence
 //     number reuses a TIME-WAIT tuple when a listener is on the port.

@@ -90,6 +90,10 @@ struct TcpStack::Impl {
     // ---- table (tcp_stack.cpp) ----
     Tcb* get(ConnId id);
     const Tcb* get(ConnId id) const;
+    // The TCB behind a handle the application still owns (user calls).
+    Tcb* get_owned(ConnId id);
+    const Tcb* get_owned(ConnId id) const;
+    void drop_events_for(ConnId id);
     ConnId id_of(std::uint32_t index) const { return ConnId{index, generations_[index]}; }
     std::uint32_t alloc_tcb();  // kNoListener when full
     void free_tcb(std::uint32_t index);

@@ -1,3 +1,4 @@
+// ARP view and Repr (RFC 826); see arp.hpp for what is accepted and why.
 #include "stack/wire/arp.hpp"
 
 #include <algorithm>

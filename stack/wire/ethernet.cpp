@@ -1,3 +1,4 @@
+// Ethernet II header view and Repr; see ethernet.hpp for the contract.
 #include "stack/wire/ethernet.hpp"
 
 #include <algorithm>

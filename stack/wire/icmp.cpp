@@ -1,3 +1,4 @@
+// ICMP view and Repr (RFC 792); see icmp.hpp for the supported types.
 #include "stack/wire/icmp.hpp"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// IPv4 header view and Repr (RFC 791 3.1); validation order follows
+// RFC 1122 3.2.1.1-3.2.1.2, see ipv4.hpp.
 #include "stack/wire/ipv4.hpp"
 
 #include <algorithm>
@@ -73,7 +75,10 @@ void Ipv4Repr::emit(MutBytes out) const {
     store_be16(p + 10, 0);
     store_be32(p + 12, src.value);
     store_be32(p + 16, dst.value);
-    std::copy(options.begin(), options.begin() + options_len, p + 20);
+    const std::size_t n = hlen - Ipv4View::kMinHeaderLen;
+    const std::size_t given = std::min<std::size_t>(options_len, n);
+    std::copy(options.begin(), options.begin() + static_cast<std::ptrdiff_t>(given), p + 20);
+    std::fill(p + 20 + given, p + hlen, std::uint8_t{0});
     store_be16(p + 10, internet_checksum(Bytes(p, hlen)));
 }
 

@@ -83,10 +83,13 @@ struct Ipv4Repr {
     std::uint16_t fragment_offset = 0;  // bytes, a multiple of 8
     std::uint16_t payload_len = 0;
     std::array<std::uint8_t, 40> options{};
-    std::uint8_t options_len = 0;  // a multiple of 4, at most 40
+    std::uint8_t options_len = 0;  // at most 40; emit() pads to a multiple of 4 with zeros (end of list)
 
     static Ipv4Repr parse(const Ipv4View& view);
-    std::size_t header_len() const { return Ipv4View::kMinHeaderLen + options_len; }
+    std::size_t header_len() const {
+        const std::size_t n = options_len > 40 ? 40 : options_len;
+        return Ipv4View::kMinHeaderLen + (n + 3) / 4 * 4;
+    }
     std::size_t buffer_len() const { return header_len() + payload_len; }
     // Writes the header (checksum filled in) at the front of `out`
     // (out.size() >= header_len()); the payload goes after it.

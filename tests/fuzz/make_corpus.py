@@ -37,7 +37,7 @@ garp = eth(ARP(op=1, hwsrc="02:00:00:00:00:33", psrc=PEER_IP, pdst=PEER_IP), dst
 ping = eth(IP(src=PEER_IP, dst=US_IP, id=1) / ICMP(id=7, seq=1) / (b"x" * 56))
 ping_opts = eth(IP(src=PEER_IP, dst=US_IP, id=2, options=[IPOption_RR(routers=["0.0.0.0"] * 2)]) /
                 ICMP(id=7, seq=2) / (b"y" * 56))
-big = IP(src=PEER_IP, dst=US_IP, id=3) / ICMP(id=7, seq=3) / bytes(range(256)) * 12
+big = IP(src=PEER_IP, dst=US_IP, id=3) / ICMP(id=7, seq=3) / (bytes(range(256)) * 12)
 frags = [eth(f) for f in fragment(big, fragsize=1480)]
 syn = eth(IP(src=PEER_IP, dst=US_IP, flags="DF") / TCP(sport=40000, dport=80, flags="S", seq=1000,
                                                         options=[("MSS", 1460), ("WScale", 7)]))

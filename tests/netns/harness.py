@@ -14,7 +14,9 @@ peer: `ping`, `nc`, `socat`, raw sockets run there via `run()`/`popen()`.
 Readiness: the TAP exists and is UP, the API socket file exists, and (unless
 disabled) the daemon answers one ping.
 
-Teardown (always, also on failure or KeyboardInterrupt): SIGTERM to the
+Teardown (always, also on failure, KeyboardInterrupt, or the SIGTERM that
+`meson test` sends on timeout; namespaces of a run killed outright are
+reaped by the next run): SIGTERM to the
 daemon, SIGKILL after a bound, every process started with `popen()` killed,
 the namespace deleted, the temporary directory removed. If the `with` block
 raised, the daemon's log is printed to stderr so the failure can be read in
@@ -29,7 +31,8 @@ Stable API (other test files import it; extend, do not change):
     tapstackd_path()                    -> path from $TAPSTACKD (or argv)
     Daemon(...)                         context manager, see its docstring
         .ns .tap .address .host_address .socket_path .config_path .workdir
-        .pid .proc
+        .pid .proc .tapstackd .wrapper .expect_exit_status .exit_status
+        .setup() .start() .config_text() .write_config()   (for start=False)
         .run(cmd, timeout=, check=, input=, capture=) -> CompletedProcess
         .popen(cmd, **kw) -> Popen (killed at teardown)
         .run_python(code, *args, timeout=) -> CompletedProcess (/usr/bin/python3)
@@ -230,9 +233,12 @@ class Daemon:
     def start(self):
         """Starts tapstackd and waits until it is ready."""
         self._log_file = open(self.log_path, "ab")
+        # The terminal log format (timestamps, level names) even when the
+        # test runner itself runs under systemd.
+        env = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", self.ns, *self.wrapper, self.tapstackd, "--config", self.config_path],
-            stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT)
+            stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + self.start_timeout
         while True:
             if self.proc.poll() is not None:

@@ -237,6 +237,54 @@ def test_slow_reader_gets_every_byte_and_the_window_closes_and_reopens():
         u.wait_quiet(d)
 
 
+# Host-side slow reader: accept, read at ~rate bytes/s until EOF.
+SLOW_HOST_READER = r"""
+import hashlib, json, socket, sys, time
+host, port, rate, stall = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # a small window that closes soon
+ls.bind((host, port)); ls.listen(1)
+print("ready", flush=True)
+c, _ = ls.accept()
+c.settimeout(60)
+h = hashlib.sha256(); n = 0
+start = time.monotonic()
+while True:
+    b = c.recv(16384)
+    if not b:
+        break
+    h.update(b); n += len(b)
+    if stall and n >= 1 << 20:
+        time.sleep(stall)  # the window stays shut: only probes keep it alive
+        start += stall; stall = 0
+    ahead = n / rate - (time.monotonic() - start)
+    if ahead > 0:
+        time.sleep(ahead)
+c.close()
+print(json.dumps({"bytes": n, "sha": h.hexdigest(), "seconds": time.monotonic() - start}), flush=True)
+"""
+
+
+def test_slow_peer_reader_gets_every_byte_from_a_daemon_side_sender():
+    """The peer's window closes again and again, once for 8 s (longer than
+    the daemon's whole retransmission budget with these timers): the daemon
+    probes it, stays connected as long as the probes are answered (RFC 9293
+    3.8.6.1, MUST-36/37), stops taking from the application meanwhile, and
+    delivers all 4 MiB before the FIN."""
+    size = 4 << 20
+    with harness.Daemon(log_level="info", extra_yaml=u.FAST_TCP_YAML) as d:
+        src, sha = u.make_file(d, "slow_out.bin", size)
+        reader = u.popen_python(d, SLOW_HOST_READER, d.host_address, 8006, 400 * 1024, 8)
+        assert reader.stdout.readline().strip() == b"ready"
+        app = d.popen(u.cli(d, "connect", d.host_address, 8006), stdin=open(src, "rb"),
+                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        got = u.json_of(reader, 90, "slow host reader")
+        rc, err = u.finish(app, 20, "tapstack connect")
+        assert rc == 0, f"tapstack connect exited {rc}: {err}"
+        assert got["bytes"] == size and got["sha"] == sha, got
+        u.wait_quiet(d)
+
+
 # Host client: request, shutdown(SHUT_WR), read the whole reply.
 HALF_CLOSE_CLIENT = r'''
 import hashlib, json, socket, sys
@@ -331,6 +379,7 @@ if __name__ == "__main__":
         test_benchmark_pattern_daemon_side_server_reads_exactly_6000000_bytes,
         test_benchmark_pattern_daemon_side_client_delivers_exactly_6000000_bytes,
         test_slow_reader_gets_every_byte_and_the_window_closes_and_reopens,
+        test_slow_peer_reader_gets_every_byte_from_a_daemon_side_sender,
         test_half_close_host_requests_then_daemon_side_replies_1_mib,
         test_half_close_daemon_side_requests_then_host_replies_1_mib,
     ])

@@ -1,3 +1,4 @@
+// Decoding received frames for sim_iface assertions; see sim_inspect.hpp.
 #include "tests/sim/iface/sim_inspect.hpp"
 
 #include <map>

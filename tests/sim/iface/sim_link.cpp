@@ -1,3 +1,4 @@
+// The simulated hub, its stations and the frame builders; see sim_link.hpp.
 #include "tests/sim/iface/sim_link.hpp"
 
 #include <doctest/doctest.h>

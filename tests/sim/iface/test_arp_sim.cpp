@@ -208,3 +208,29 @@ TEST_CASE("RFC 1122 2.3.2.1: a resolved entry expires after its lifetime and is 
     CHECK(lan.b.counter("arp.tx_requests") == 2);
     CHECK(icmp_messages(lan.raw.received()).size() == 2);
 }
+
+TEST_CASE("RFC 1122 2.3.2.1: an entry in use is re-confirmed by unicast requests, so traffic never waits on ARP") {
+    iface::InterfaceConfig bc = iface_config(2, mac(2));
+    bc.arp_entry_lifetime = seconds(5);
+    Lan lan(1, {}, iface_config(1, mac(1)), bc);
+    for (std::uint16_t seq = 1; seq <= 30; ++seq) {
+        ping(lan, 2, seq);
+        lan.hub.run_for(seconds(1));
+    }
+    CHECK(icmp_messages(lan.raw.received()).size() == 30);
+    CHECK(lan.b.counter("ipv4.tx_arp_queued") == 1);  // only the very first reply waited
+    CHECK(lan.b.counter("arp.refresh_requests") >= 5);
+    CHECK(lan.b.counter("arp.refresh_failed") == 0);
+    // Every request reached the station, and only the first was broadcast.
+    std::size_t requests_seen = 0;
+    for (const wire::ArpRepr& a : arps(lan.raw.arp_received())) {
+        if (a.operation == wire::ArpOperation::kRequest && a.sender_ip == ip(2)) ++requests_seen;
+    }
+    std::size_t broadcast_requests = 0;
+    for (const Frame& f : lan.raw.arp_received()) {
+        auto eth = wire::EthernetView::check(f);
+        if (eth && eth->dst().is_broadcast() && eth->src() == mac(2)) ++broadcast_requests;
+    }
+    CHECK(broadcast_requests == 1);
+    CHECK(requests_seen == lan.b.counter("arp.tx_requests"));
+}

@@ -131,6 +131,22 @@ TEST_CASE("RFC 791 / RFC 1122 3.2.1 / RFC 826: malformed frames are dropped with
              return f;
          },
          "ipv4.rx_bad_source"},
+        {"IPv4 zero source",
+         [] {
+             Frame f = valid_echo_frame();
+             std::fill(f.begin() + 26, f.begin() + 30, 0);
+             fix_ip_checksum(f);
+             return f;
+         },
+         "ipv4.rx_bad_source"},
+        {"IPv4 loopback source",
+         [] {
+             Frame f = valid_echo_frame();
+             f[26] = 127;
+             fix_ip_checksum(f);
+             return f;
+         },
+         "ipv4.rx_bad_source"},
         {"IPv4 for another host",
          [] {
              Frame f = valid_echo_frame();

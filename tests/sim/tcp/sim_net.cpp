@@ -1,7 +1,10 @@
 #include "tests/sim/tcp/sim_net.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
+
+#include "stack/wire/byte_order.hpp"
 
 namespace tapstack::sim {
 
@@ -31,11 +34,40 @@ SimNet::SimNet(std::uint64_t seed, const tcp::TcpConfig& a_config, const tcp::Tc
     sink_b_ = std::make_unique<Sink>(*this, false);
     a_ = std::make_unique<tcp::TcpStack>(a_config, *sink_a_, seed ^ 0x1111);
     b_ = std::make_unique<tcp::TcpStack>(b_config, *sink_b_, seed ^ 0x2222);
+    if (const char* dir = std::getenv("TAPSTACK_SIM_PCAP")) {
+        static int instance = 0;
+        const std::string path =
+            std::string(dir) + "/sim-" + std::to_string(seed) + "-" + std::to_string(++instance) + ".pcap";
+        pcap_ = std::fopen(path.c_str(), "wb");
+        if (pcap_) {
+            // pcap global header, LINKTYPE_RAW (101): packets start with IPv4.
+            const std::uint32_t hdr[6] = {0xa1b2c3d4u, 0x00040002u, 0, 0, 65535, 101};
+            std::fwrite(hdr, sizeof hdr, 1, pcap_);
+        }
+    }
 }
 
-SimNet::~SimNet() = default;
+SimNet::~SimNet() {
+    if (pcap_) std::fclose(pcap_);
+}
+
+void SimNet::capture(const Packet& p) {
+    // A minimal IPv4 header around the segment (checksum left 0).
+    std::uint8_t ip[20] = {0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0};
+    const auto total = static_cast<std::uint16_t>(20 + p.bytes.size());
+    wire::store_be16(ip + 2, total);
+    wire::store_be32(ip + 12, p.src.value);
+    wire::store_be32(ip + 16, p.dst.value);
+    const std::int64_t ns = to_ns(now_);
+    const std::uint32_t rec[4] = {static_cast<std::uint32_t>(ns / 1'000'000'000),
+                                  static_cast<std::uint32_t>((ns % 1'000'000'000) / 1000), total, total};
+    std::fwrite(rec, sizeof rec, 1, pcap_);
+    std::fwrite(ip, sizeof ip, 1, pcap_);
+    std::fwrite(p.bytes.data(), 1, p.bytes.size(), pcap_);
+}
 
 void SimNet::enqueue(bool from_a, Packet p) {
+    if (pcap_) capture(p);
     if (on_wire) on_wire(p);
     if (filter && !filter(p)) return;
     const LinkFaults& f = faults_[from_a ? 0 : 1];

@@ -10,10 +10,13 @@
 // thing that is due (a delivery, a stack's poll_at(), an application's
 // wake-up), delivers, runs the applications and polls both stacks. Nothing
 // reads a real clock, so a run is a pure function of the seed; every failing
-// check prints the seed (SEED_INFO).
+// check prints the seed. With TAPSTACK_SIM_PCAP=DIR in the environment each
+// SimNet also writes DIR/sim-SEED-N.pcap (raw IPv4, virtual timestamps) of
+// every segment put on the wire, before faults, for Wireshark or tcpdump.
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -84,6 +87,7 @@ private:
     class Sink;
     void enqueue(bool from_a, Packet p);
     Instant next_due() const;
+    void capture(const Packet& p);
 
     std::uint64_t seed_;
     std::mt19937_64 rng_;
@@ -97,6 +101,7 @@ private:
     std::uint64_t delivered_ = 0;
     Instant now_ = instant_from_ns(1'000'000'000);
     std::vector<SimApp*> apps_;
+    std::FILE* pcap_ = nullptr;
 };
 
 // Moves `data` through a connection: the sender writes everything then

@@ -537,3 +537,19 @@ TEST_CASE("unknown options are skipped by length") {
     REQUIRE_FALSE(out.empty());
     CHECK(out[0].payload.size() == 512);  // the MSS after the unknown option was honoured
 }
+
+TEST_CASE("3.10.7.3: text and FIN carried by the SYN-ACK are processed (continue at the sixth step)") {
+    ScriptedPeer p;
+    tcp::ConnId c;
+    REQUIRE(p.stack.connect(p.now, {ScriptedPeer::kPeer, 40000}, 80, &c) == Error::kNone);
+    p.stack.poll(p.now);
+    Out syn = p.expect_one();
+    p.inject(Seg{.seq = 5000, .ack = syn.h.seq + 1, .flags = flag::kSyn | flag::kAck | flag::kFin,
+                 .payload = bytes_of(100)});
+    Out a = p.expect_one();
+    CHECK(a.only(flag::kAck));
+    CHECK(a.h.ack == 5000 + 1 + 100 + 1);
+    CHECK(p.stack.info(c).state == State::kCloseWait);
+    CHECK(p.read_all(c) == bytes_of(100));
+    CHECK(p.stack.info(c).eof);
+}

@@ -140,3 +140,21 @@ TEST_CASE("seeded lossy link (1-5% loss, reorder, duplication, corruption) moves
         }
     }
 }
+
+TEST_CASE("the headline sizes on a lossy link (2% loss, reorder, duplication): every byte before EOF, both directions") {
+    std::uint64_t seed = 500;
+    for (bool client_sends : {true, false}) {
+        for (std::size_t n : kSizes) {
+            TransferSpec s;
+            s.size = n;
+            s.client_sends = client_sends;
+            s.read_chunk = 8192;
+            s.read_interval = milliseconds(2);
+            s.faults.drop = 0.02;
+            s.faults.reorder = 0.03;
+            s.faults.duplicate = 0.01;
+            s.seed = ++seed;
+            run_transfer(s);
+        }
+    }
+}

@@ -288,7 +288,8 @@ TEST_CASE("YAML syntax errors carry yaml-cpp's position") {
 
 TEST_CASE("an empty file, a scalar document and a second document") {
     CHECK(only_error("") ==
-          "t.yaml:1:1: the file has no settings (expected a mapping with sections interface, ipv4, arp, tcp, api, log)");
+          "t.yaml:1:1: the file has no settings "
+          "(expected a mapping with sections interface, ipv4, arp, tcp, api, log)");
     CHECK(only_error("tap0\n") ==
           "t.yaml:1:1: top level: \"tap0\" is not a mapping (allowed: keys interface, ipv4, arp, tcp, api, log)");
     CHECK(only_error(minimal("---\nlog:\n  level: debug\n")) ==

@@ -78,24 +78,23 @@ TEST_CASE("RFC 1122 2.3.2.1: requests are retried every interval, then given up 
     ArpCache cache(config());
     cache.enqueue(at_ms(0), kHost, kPacket);
     cache.enqueue(at_ms(0), kHost, kPacket);
-    std::vector<Ipv4Address> retry;
-    std::vector<ArpCache::GiveUp> gave_up;
+    ArpCache::PollResult due;
     CHECK(cache.poll_at() == at_ms(1000));
-    cache.poll(at_ms(999), retry, gave_up);
-    CHECK(retry.empty());
+    cache.poll(at_ms(999), due);
+    CHECK(due.retry.empty());
     for (int i = 1; i <= 3; ++i) {
-        retry.clear();
-        cache.poll(at_ms(1000 * i), retry, gave_up);
-        REQUIRE(retry.size() == 1);
-        CHECK(retry[0] == kHost);
-        CHECK(gave_up.empty());
+        due.retry.clear();
+        cache.poll(at_ms(1000 * i), due);
+        REQUIRE(due.retry.size() == 1);
+        CHECK(due.retry[0] == kHost);
+        CHECK(due.gave_up.empty());
     }
-    retry.clear();
-    cache.poll(at_ms(4000), retry, gave_up);
-    CHECK(retry.empty());
-    REQUIRE(gave_up.size() == 1);
-    CHECK(gave_up[0].ip == kHost);
-    CHECK(gave_up[0].dropped.size() == 2);
+    due.retry.clear();
+    cache.poll(at_ms(4000), due);
+    CHECK(due.retry.empty());
+    REQUIRE(due.gave_up.size() == 1);
+    CHECK(due.gave_up[0].ip == kHost);
+    CHECK(due.gave_up[0].dropped.size() == 2);
     CHECK(counter(cache, "arp.resolve_failed") == 1);
     CHECK(counter(cache, "arp.unresolved_dropped") == 2);
     CHECK(counter(cache, "arp.request_retries") == 3);
@@ -114,17 +113,16 @@ TEST_CASE("RFC 1122 2.3.2.1: a resolved entry expires after its lifetime and res
     CHECK(cache.enqueue(at_ms(60'001), kHost, kPacket) == ArpCache::EnqueueResult::kQueuedSendRequest);
 }
 
-TEST_CASE("RFC 1122 2.3.2.1: poll() removes expired entries") {
+TEST_CASE("RFC 1122 2.3.2.1: an entry unused since its confirmation is removed at expiry") {
     ArpCache cache(config());
     std::vector<ArpCache::Packet> released;
     cache.update(at_ms(0), kHost, kMac, true, released);
-    std::vector<Ipv4Address> retry;
-    std::vector<ArpCache::GiveUp> gave_up;
-    cache.poll(at_ms(60'000), retry, gave_up);
+    ArpCache::PollResult due;
+    cache.poll(at_ms(60'000), due);
     CHECK(cache.size() == 0);
     CHECK(counter(cache, "arp.cache_expired") == 1);
-    CHECK(retry.empty());
-    CHECK(gave_up.empty());
+    CHECK(due.retry.empty());
+    CHECK(due.gave_up.empty());
 }
 
 TEST_CASE("RFC 826 merge: ARP from a known host refreshes its entry and takes a new MAC") {
@@ -133,7 +131,7 @@ TEST_CASE("RFC 826 merge: ARP from a known host refreshes its entry and takes a 
     cache.update(at_ms(0), kHost, kMac, true, released);
     CHECK(cache.update(at_ms(50'000), kHost, kMac2, false, released));
     CHECK(cache.lookup(at_ms(100'000), kHost) == kMac2);  // lifetime restarted at 50 s
-    CHECK(counter(cache, "arp.cache_refreshed") == 1);
+    CHECK(counter(cache, "arp.cache_confirmed") == 1);
 }
 
 TEST_CASE("RFC 826 merge: ARP from an unknown host creates nothing unless asked to") {
@@ -181,9 +179,46 @@ TEST_CASE("RFC 1122 2.3.2.2: queued bytes are bounded over all next hops") {
     cache.update(at_ms(1), kHost, kMac, false, released);
     CHECK(cache.queued_bytes() == 4000);
     CHECK(cache.enqueue(at_ms(2), kOther, big) == ArpCache::EnqueueResult::kQueued);
-    std::vector<Ipv4Address> retry;
-    std::vector<ArpCache::GiveUp> gave_up;
-    while (cache.poll_at() != kNever) cache.poll(cache.poll_at(), retry, gave_up);
-    CHECK(gave_up.size() == 1);
+    ArpCache::PollResult due;
+    while (cache.poll_at() != kNever) cache.poll(cache.poll_at(), due);
+    CHECK(due.gave_up.size() == 1);
     CHECK(cache.queued_bytes() == 0);
+}
+
+TEST_CASE("RFC 1122 2.3.2.1: an entry in use is re-confirmed by unicast requests and keeps working meanwhile") {
+    ArpCache cache(config());
+    std::vector<ArpCache::Packet> released;
+    cache.update(at_ms(0), kHost, kMac, true, released);
+    CHECK(cache.lookup(at_ms(1000), kHost) == kMac);
+    ArpCache::PollResult due;
+    cache.poll(at_ms(60'000), due);
+    REQUIRE(due.refresh.size() == 1);
+    CHECK(due.refresh[0].ip == kHost);
+    CHECK(due.refresh[0].mac == kMac);
+    CHECK(cache.lookup(at_ms(60'500), kHost) == kMac);  // no stall while refreshing
+    // The reply re-confirms it for a full lifetime.
+    cache.update(at_ms(60'600), kHost, kMac2, false, released);
+    CHECK(cache.poll_at() == at_ms(120'600));
+    CHECK(cache.lookup(at_ms(120'000), kHost) == kMac2);
+    CHECK(counter(cache, "arp.refresh_requests") == 1);
+    CHECK(counter(cache, "arp.refresh_failed") == 0);
+    CHECK(released.empty());
+}
+
+TEST_CASE("RFC 1122 2.3.2.1: an entry in use that stops answering is removed after max retries") {
+    ArpCache cache(config());
+    std::vector<ArpCache::Packet> released;
+    cache.update(at_ms(0), kHost, kMac, true, released);
+    cache.lookup(at_ms(1), kHost);
+    ArpCache::PollResult due;
+    for (std::int64_t t = 60'000; t <= 63'000; t += 1000) {
+        cache.poll(at_ms(t), due);
+        CHECK(cache.lookup(at_ms(t + 500), kHost) == kMac);
+    }
+    CHECK(due.refresh.size() == 4);  // the first unicast request and 3 retries
+    cache.poll(at_ms(64'000), due);
+    CHECK_FALSE(cache.contains(kHost));
+    CHECK(due.refresh.size() == 4);
+    CHECK(due.gave_up.empty());  // nothing was queued: nothing to give up
+    CHECK(counter(cache, "arp.refresh_failed") == 1);
 }

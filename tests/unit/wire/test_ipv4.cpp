@@ -142,3 +142,20 @@ TEST_CASE("RFC 791: truncated headers are rejected at every length below 20") {
         CHECK(error_of(b) == Ipv4Error::kTruncated);
     }
 }
+
+TEST_CASE("RFC 791 3.1: options not a multiple of 4 bytes are padded with zeros (end of option list)") {
+    Ipv4Repr r;
+    r.src = Ipv4Address::from_octets(10, 0, 0, 1);
+    r.dst = Ipv4Address::from_octets(10, 0, 0, 2);
+    r.options = {0x94, 0x04, 0x00};  // 3 bytes given
+    r.options[3] = 0xee;             // beyond options_len: must not leak into the header
+    r.options_len = 3;
+    CHECK(r.header_len() == 24);
+    std::vector<std::uint8_t> out(r.buffer_len());
+    r.emit(out);
+    auto v = Ipv4View::check(out);
+    REQUIRE(v);
+    CHECK(v->header_len() == 24);
+    CHECK(v->options()[3] == 0);
+    CHECK(Ipv4Repr::parse(*v).options_len == 4);
+}

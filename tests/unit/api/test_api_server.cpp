@@ -1,0 +1,450 @@
+// The ApiServer in one process, without a TAP: a libuv loop drives the
+// daemon's Interface ("A", 10.0.0.2) and the server; a second Interface
+// ("B", 10.0.0.1) plays the remote peer, its TCP driven directly; frames
+// cross between them through in-memory queues. Applications are threads
+// using the client library (blocking) on a temporary API socket.
+//
+// This puts the API's data paths under the sanitizers of the unit suite:
+// CONNECT/ACCEPT/LISTEN streams both ways with half-close, STATUS after an
+// orderly end and after a reset, backpressure toward a peer while the
+// application does not read, an application that vanishes (RST at the
+// peer), and the one-line errors.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/api/api_server.hpp"
+#include "daemon/client/client.hpp"
+#include "stack/iface/interface.hpp"
+
+using namespace tapstack;
+
+namespace {
+
+using Frame = std::vector<std::uint8_t>;
+
+struct QueueSink : iface::FrameSink {
+    std::deque<Frame>* queue;
+    explicit QueueSink(std::deque<Frame>* q) : queue(q) {}
+    bool transmit(std::span<const std::uint8_t> frame) override {
+        queue->emplace_back(frame.begin(), frame.end());
+        return true;
+    }
+};
+
+iface::InterfaceConfig iface_config(std::uint8_t last_octet) {
+    iface::InterfaceConfig c;
+    c.mac = wire::MacAddress{{0x02, 0, 0, 0, 0, last_octet}};
+    c.address = wire::Ipv4Cidr{wire::Ipv4Address::from_octets(10, 0, 0, last_octet), 24};
+    c.tcp.msl = milliseconds(100);
+    c.tcp.initial_rto = milliseconds(200);
+    c.tcp.min_rto = milliseconds(50);
+    c.tcp.max_rto = seconds(1);
+    c.tcp.max_retransmits = 4;
+    return c;
+}
+
+Instant clock_now() {
+    return instant_from_ns(static_cast<std::int64_t>(uv_hrtime()));
+}
+
+std::string temp_socket_path() {
+    char dir[] = "/tmp/tapstack-api-test-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    return std::string(dir) + "/run/api.sock";
+}
+
+// The daemon side (loop, interface A, API server) plus the peer B.
+struct World {
+    uv_loop_t loop{};
+    std::deque<Frame> a_to_b;
+    std::deque<Frame> b_to_a;
+    QueueSink sink_a{&a_to_b};
+    QueueSink sink_b{&b_to_a};
+    iface::Interface a{iface_config(2), sink_a, 1};
+    iface::Interface b{iface_config(1), sink_b, 2};
+    std::string socket_path = temp_socket_path();
+    std::unique_ptr<daemon::ApiServer> api;
+
+    World() {
+        // As tapstackd does: writes to a vanished application must fail
+        // with EPIPE, not kill the process.
+        ::signal(SIGPIPE, SIG_IGN);
+        REQUIRE(uv_loop_init(&loop) == 0);
+        daemon::ApiServerConfig cfg;
+        cfg.socket_path = socket_path;
+        cfg.request_timeout_ms = 2000;
+        api = std::make_unique<daemon::ApiServer>(&loop, a, cfg, [] {});
+        std::string error;
+        REQUIRE_MESSAGE(api->start(&error), error);
+    }
+    ~World() {
+        api->stop();
+        uv_run(&loop, UV_RUN_DEFAULT);
+        api.reset();
+        uv_loop_close(&loop);
+        std::string dir = socket_path.substr(0, socket_path.rfind('/'));
+        ::rmdir(dir.c_str());
+        ::rmdir(dir.substr(0, dir.rfind('/')).c_str());
+    }
+
+    // One turn: libuv I/O, the API, both stacks, the wire.
+    void turn() {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        Instant now = clock_now();
+        a.poll(now);
+        api->service(now);
+        a.poll(now);
+        b.poll(now);
+        for (int i = 0; i < 4 && (!a_to_b.empty() || !b_to_a.empty()); ++i) {
+            while (!a_to_b.empty()) {
+                Frame f = std::move(a_to_b.front());
+                a_to_b.pop_front();
+                b.receive_frame(now, f);
+            }
+            while (!b_to_a.empty()) {
+                Frame f = std::move(b_to_a.front());
+                b_to_a.pop_front();
+                a.receive_frame(now, f);
+            }
+            a.poll(now);
+            api->service(now);
+            a.poll(now);
+            b.poll(now);
+        }
+    }
+
+    // Turns until `done` (checked between turns), at most `limit`.
+    bool run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        while (!done()) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                return false;
+            }
+            turn();
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+        return true;
+    }
+
+    tcp::TcpStack& peer() { return b.tcp(); }
+
+    // Joins an application thread; if the test already failed, first
+    // closes every API connection so a blocked thread wakes up.
+    void join(std::thread& app, bool ok) {
+        if (!ok) {
+            api->stop();
+            for (int i = 0; i < 100; ++i) {
+                uv_run(&loop, UV_RUN_NOWAIT);
+            }
+        }
+        app.join();
+    }
+};
+
+std::string pattern(std::size_t n, unsigned seed) {
+    std::string s(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) {
+        s[i] = static_cast<char>((i * 131 + seed + i / 997) % 251);
+    }
+    return s;
+}
+
+std::string read_all(int fd) {
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) {
+            return out;
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+bool write_all(int fd, const std::string& data) {
+    std::size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+        if (n <= 0) {
+            return false;
+        }
+        off += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+// The peer's side of one connection: sends `out`, then FIN; collects what
+// arrives until EOF.
+struct PeerStream {
+    tcp::ConnId conn;
+    std::string out;
+    std::size_t sent = 0;
+    bool fin_sent = false;
+    std::string in;
+
+    void pump(tcp::TcpStack& t) {
+        if (!conn.valid()) {
+            return;
+        }
+        Instant now = clock_now();
+        std::uint8_t buf[16384];
+        for (;;) {
+            std::size_t n = t.recv(now, conn, buf);
+            if (n == 0) {
+                break;
+            }
+            in.append(reinterpret_cast<const char*>(buf), n);
+        }
+        if (sent < out.size()) {
+            sent += t.send(now, conn,
+                           std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(out.data()) + sent,
+                                                         out.size() - sent));
+        }
+        if (sent == out.size() && !fin_sent) {
+            t.shutdown_write(now, conn);
+            fin_sent = true;
+        }
+    }
+    bool done(tcp::TcpStack& t) const { return fin_sent && t.info(conn).eof; }
+};
+
+}  // namespace
+
+TEST_CASE("CONNECT: data both ways with half-close, every byte before EOF, STATUS says orderly") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(80, 0, &l) == tcp::Error::kNone);
+    const std::string request = pattern(300000, 1);
+    PeerStream peer;
+    peer.out = pattern(700001, 2);
+
+    std::atomic<bool> finished{false};
+    client::Result<client::Stream> stream = client::Error{};
+    std::string got;
+    client::Result<client::Status> status = client::Error{};
+    std::thread app([&] {
+        stream = client::connect(w.socket_path, "10.0.0.1", 80);
+        if (stream) {
+            write_all(stream->fd, request);
+            ::shutdown(stream->fd, SHUT_WR);
+            got = read_all(stream->fd);
+            ::close(stream->fd);
+            status = client::status(w.socket_path, stream->id);
+        }
+        finished = true;
+    });
+    bool ok = w.run_until([&] {
+        if (!peer.conn.valid()) {
+            peer.conn = w.peer().accept(l);
+        }
+        peer.pump(w.peer());
+        return finished.load();
+    });
+    w.join(app, ok);
+    REQUIRE(ok);
+    REQUIRE(stream.ok());
+    CHECK(stream->local.rfind("10.0.0.2:", 0) == 0);
+    CHECK(stream->remote == "10.0.0.1:80");
+    CHECK(got == peer.out);
+    w.run_until([&] {
+        peer.pump(w.peer());
+        return peer.in.size() >= request.size() && w.peer().info(peer.conn).eof;
+    });
+    CHECK(peer.in == request);
+    REQUIRE(status.ok());
+    CHECK((status->outcome == client::Outcome::kOrderly || status->outcome == client::Outcome::kOpen));
+    w.peer().close(clock_now(), peer.conn);
+}
+
+TEST_CASE("LISTEN holds the port: a peer connecting before ACCEPT is queued, then ACCEPT becomes its stream") {
+    World w;
+    client::Result<client::Listener> listener = client::Error{};
+    std::atomic<bool> listening{false};
+    std::atomic<bool> go_accept{false};
+    std::atomic<bool> finished{false};
+    std::string got;
+    std::thread app([&] {
+        listener = client::listen(w.socket_path, 7);
+        listening = true;
+        if (!listener) {
+            finished = true;
+            return;
+        }
+        while (!go_accept) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        auto s = client::accept(listener.value());
+        if (s) {
+            write_all(s->fd, "pong");
+            ::shutdown(s->fd, SHUT_WR);
+            got = read_all(s->fd);
+            ::close(s->fd);
+        }
+        ::close(listener->fd);
+        finished = true;
+    });
+    REQUIRE(w.run_until([&] { return listening.load(); }));
+    REQUIRE(listener.ok());
+    CHECK(listener->local == "10.0.0.2:7");
+    PeerStream peer;
+    peer.out = "ping";
+    REQUIRE(w.peer().connect(clock_now(), {wire::Ipv4Address::from_octets(10, 0, 0, 2), 7}, 0, &peer.conn) ==
+            tcp::Error::kNone);
+    // Established and waiting in the backlog before anyone accepts.
+    REQUIRE(w.run_until([&] { return w.peer().info(peer.conn).established; }));
+    go_accept = true;
+    bool ok = w.run_until([&] {
+        peer.pump(w.peer());
+        return finished.load() && peer.done(w.peer());
+    });
+    w.join(app, ok);
+    REQUIRE(ok);
+    CHECK(got == "ping");
+    CHECK(peer.in == "pong");
+    w.peer().close(clock_now(), peer.conn);
+}
+
+TEST_CASE("an application that does not read closes the window; reading later gets every byte exactly once") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(81, 0, &l) == tcp::Error::kNone);
+    PeerStream peer;
+    peer.out = pattern(8 * 1024 * 1024, 3);
+    std::atomic<int> phase{0};
+    std::string got;
+    client::Result<client::Stream> stream = client::Error{};
+    std::thread app([&] {
+        stream = client::connect(w.socket_path, "10.0.0.1", 81);
+        phase = 1;
+        if (!stream) {
+            phase = 3;
+            return;
+        }
+        while (phase.load() != 2) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        ::shutdown(stream->fd, SHUT_WR);
+        got = read_all(stream->fd);
+        ::close(stream->fd);
+        phase = 3;
+    });
+    REQUIRE(w.run_until([&] {
+        if (!peer.conn.valid()) {
+            peer.conn = w.peer().accept(l);
+        }
+        return phase.load() >= 1 && peer.conn.valid();
+    }));
+    // Let the peer push for a while: it must get stuck well short of 8 MiB.
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+    w.run_until([&] {
+        peer.pump(w.peer());
+        return std::chrono::steady_clock::now() > until;
+    });
+    const std::size_t stuck_at = peer.sent;
+    CHECK(stuck_at < 3 * 1024 * 1024);  // TCP buffers + API bound + Unix socket buffer
+    phase = 2;
+    bool ok = w.run_until([&] {
+        peer.pump(w.peer());
+        return phase.load() == 3;
+    }, std::chrono::seconds(30));
+    const tcp::ConnInfo peer_info = w.peer().info(peer.conn);
+    INFO("peer sent " << peer.sent << " of " << peer.out.size() << ", stuck at " << stuck_at << ", peer state "
+                      << tcp::to_string(peer_info.state) << " error " << tcp::to_string(peer_info.error));
+    w.join(app, ok);
+    REQUIRE(ok);
+    CHECK(got.size() == peer.out.size());
+    CHECK(got == peer.out);
+    w.peer().close(clock_now(), peer.conn);
+}
+
+TEST_CASE("an application that vanishes mid-stream makes the daemon reset the peer") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(82, 0, &l) == tcp::Error::kNone);
+    PeerStream peer;
+    peer.out = pattern(4 * 1024 * 1024, 4);
+    std::atomic<bool> connected{false};
+    client::Result<client::Stream> stream = client::Error{};
+    std::thread app([&] {
+        stream = client::connect(w.socket_path, "10.0.0.1", 82);
+        connected = true;
+    });
+    bool ok = w.run_until([&] {
+        if (!peer.conn.valid()) {
+            peer.conn = w.peer().accept(l);
+        }
+        peer.pump(w.peer());
+        return connected.load();
+    });
+    w.join(app, ok);
+    REQUIRE(ok);
+    REQUIRE(stream.ok());
+    // Some data reaches the application's socket, which then goes away unread.
+    w.run_until([&] {
+        peer.pump(w.peer());
+        return peer.sent > 512 * 1024;
+    });
+    ::close(stream->fd);
+    bool reset = w.run_until([&] {
+        peer.pump(w.peer());
+        auto info = w.peer().info(peer.conn);
+        return info.state == tcp::State::kClosed;
+    });
+    CHECK(reset);
+    CHECK(w.peer().info(peer.conn).error == tcp::Error::kReset);
+    w.peer().abort(clock_now(), peer.conn);
+}
+
+TEST_CASE("refused connects and bad requests get one ERR line; STATS ends with END") {
+    World w;
+    std::atomic<bool> finished{false};
+    client::Result<client::Stream> refused = client::Error{};
+    client::Result<std::vector<client::Counter>> counters = client::Error{};
+    std::string bad_reply;
+    std::thread app([&] {
+        refused = client::connect(w.socket_path, "10.0.0.1", 9);
+        int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::memcpy(addr.sun_path, w.socket_path.c_str(), w.socket_path.size() + 1);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+            write_all(fd, "CONNECT 10.0.0.1\n");
+            bad_reply = read_all(fd);
+        }
+        ::close(fd);
+        counters = client::stats(w.socket_path);
+        finished = true;
+    });
+    bool ok = w.run_until([&] { return finished.load(); });
+    w.join(app, ok);
+    REQUIRE(ok);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == client::ErrorCode::kRefused);
+    CHECK(bad_reply.rfind("ERR bad-request ", 0) == 0);
+    CHECK(std::count(bad_reply.begin(), bad_reply.end(), '\n') == 1);
+    REQUIRE(counters.ok());
+    bool has_connections = false;
+    for (const auto& [name, value] : counters.value()) {
+        if (name == "api.bad_requests") {
+            CHECK(value == 1);
+        }
+        has_connections = has_connections || name == "tcp.connections";
+    }
+    CHECK(has_connections);
+}
