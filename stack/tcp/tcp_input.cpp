@@ -226,6 +226,15 @@ bool TcpStack::Impl::other_states(Instant now, std::uint32_t index, Segment& seg
         release_if_done(index);
         return false;
     }
+    // Simultaneous open, RFC 9293 3.5 figure 7 line 7: the peer's SYN-ACK
+    // (SEQ = IRS, acknowledging our SYN) completes the handshake. Its SYN is
+    // already counted in RCV.NXT, so it is processed as the ACK it also is
+    // (as Linux does; RFC 5961 4.2 leaves this case to it).
+    if (t.state == State::kSynReceived && !t.passive && seg.syn && seg.ack_flag && !seg.rst && seg.seq == t.irs &&
+        t.snd_una < seg.ack && seg.ack <= t.snd_max) {
+        seg.syn = false;
+        seg.seq = seg.seq + 1;
+    }
     const bool had_syn = seg.syn;
     if (!step1_check_sequence(now, index, seg)) return true;
     if (seg.rst) {

@@ -156,11 +156,29 @@ class AppStream:
 
 # ---- the environment ---------------------------------------------------------------
 
+class ConfDaemon(harness.Daemon):
+    """harness.Daemon plus extra keys in the `ipv4:` section, which the
+    harness writes itself (its extra_yaml only appends whole sections)."""
+
+    def __init__(self, *args, ipv4_extra="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ipv4_extra = ipv4_extra
+
+    def config_text(self):
+        text = super().config_text()
+        line = f"  address: {self.address_cidr}\n"
+        if self.ipv4_extra:
+            assert line in text, "harness config layout changed"
+            text = text.replace(line, line + self.ipv4_extra, 1)
+        return text
+
+
 class Env:
     """tapstackd in its namespace + the scripted peer + a held listener."""
 
-    def __init__(self, extra_yaml="", mtu=1500, listen=True):
-        self.daemon = harness.Daemon(mac=DUT_MAC, mtu=mtu, extra_yaml=extra_yaml, log_level="info")
+    def __init__(self, extra_yaml="", mtu=1500, listen=True, ipv4_extra=""):
+        self.daemon = ConfDaemon(mac=DUT_MAC, mtu=mtu, extra_yaml=extra_yaml, log_level="info",
+                                 ipv4_extra=ipv4_extra)
         self.daemon.expect_exit_status = None  # a crash is reported by the check, not by teardown
         self.daemon.__enter__()
         try:
@@ -273,15 +291,16 @@ class Conn:
         return self.expect(lambda p: flags_of(p) & ACK and p["TCP"].ack == ack, timeout)
 
 
-def open_passive(env, options=None, port=LISTEN_PORT, win=65535, accept=True):
+def open_passive(env, options=None, port=LISTEN_PORT, win=65535, accept=True, syn_win=65535):
     """Handshake from the peer to the daemon's listener; with `accept`,
-    the daemon-side application's stream (ACCEPT) is in conn.app."""
+    the daemon-side application's stream (ACCEPT) is in conn.app. `win`
+    is the window field of the peer's segments after the SYN."""
     p = env.peer
     sport = env.next_port()
     iss = random.randrange(1 << 32)
     c = Conn(env, sport, port, iss)
     c.win = win
-    p.send_tcp(sport, port, iss, 0, SYN, win, options=opt_mss(1460) if options is None else options)
+    p.send_tcp(sport, port, iss, 0, SYN, syn_win, options=opt_mss(1460) if options is None else options)
     synack = c.expect(lambda q: flags_of(q) & (SYN | ACK) == SYN | ACK, 3)
     expect(synack is not None, f"SYN-ACK to SYN from port {sport}", "nothing")
     expect(synack["TCP"].ack == c.snd_nxt, f"SYN-ACK ack={c.snd_nxt}", f"ack={synack['TCP'].ack}")

@@ -309,6 +309,50 @@ def fragments_incomplete(env):
     ping_ok(env)
 
 
+def reassembly_env():
+    # The harness writes the ipv4 section itself: extend its config text.
+    env = Env(listen=False, ipv4_extra="  reassembly_timeout: 1s\n  reassembly_max_datagrams: 16\n")
+    return env
+
+
+@suite.check("RFC 1122 3.3.2: a partial datagram is freed at the reassembly timeout (late fragments do not complete it)",
+             env_factory=reassembly_env)
+def reassembly_timeout(env):
+    p = env.peer
+    p.drain()
+    ident = random.randrange(1, 65535)
+    msg = icmp_echo(ident, 1, bytes(3000))
+    ipid = random.randrange(65536)
+    frags = fragments_of(msg, 1008, ipid)
+    p.send_ip(frags[0][0], 1, ident=ipid, flags_frag=frags[0][1])
+    time.sleep(2.0)  # reassembly_timeout is 1 s
+    for chunk, ff in frags[1:]:
+        p.send_ip(chunk, 1, ident=ipid, flags_frag=ff)
+    got = echo_replies(p, ident, 1.0)
+    expect(not got, "no echo reply: the first fragment was discarded at the timeout", f"{len(got)} replies")
+    ping_ok(env)
+
+
+@suite.check("RFC 1122 3.3.2: many incomplete datagrams keep memory bounded; reassembly still works afterwards",
+             env_factory=reassembly_env)
+def reassembly_bounded(env):
+    p = env.peer
+    d = env.daemon
+    def rss():
+        with open(f"/proc/{d.pid}/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+    before = rss()
+    for i in range(1500):  # 1500 first fragments of 1480 bytes: ~2.2 MB if all were kept
+        p.send_ip(bytes(1480), 1, ident=i, flags_frag=0x2000)
+        if i % 100 == 99:
+            p.drain(0.01)
+    p.drain(0.5)
+    after = rss()
+    print(f"  info: VmRSS {before} KiB -> {after} KiB")
+    expect(after - before <= 8 * 1024, "VmRSS growth <= 8 MiB", f"{after - before} KiB")
+    echo_exact(env, 4000, fragsize=1480)
+
+
 @suite.check("RFC 1122 3.2.1.3: datagram for another address dropped (no reply, no ICMP error)")
 def not_for_us(env):
     p = env.peer

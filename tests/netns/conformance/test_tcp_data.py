@@ -135,6 +135,8 @@ def ooo_dup_acks(env):
         a = c.expect_ack(base, 1.0)
         seen.append(describe(a))
         expect(a is not None and not payload_of(a), f"a duplicate ACK ack={base} for segment {i}", seen)
+        sack = [o for o in a[TCP].options if o[0] == "SAck"]
+        expect(not sack, "no SACK blocks (the peer did not offer SACK-permitted)", f"{a[TCP].options}")
     c.send(ACK | PSH, data[:100], seq=base)
     a = c.expect_ack(seq_add(base, 400), 2)
     expect(a is not None, f"filling the hole acknowledges everything: ack={seq_add(base, 400)}", describe(a))
@@ -413,6 +415,138 @@ def slow_reader_all_then_fin(env):
     c.app.close()
 
 
+@suite.check("RFC 1122 4.2.3.2 / RFC 5681 4.2: an ACK for at least every second full-sized segment")
+def ack_every_second_segment(env):
+    c = open_passive(env)
+    c.peer.drain(0.05)
+    start = c.snd_nxt
+    n = 6
+    acks = []
+    for _ in range(n):  # 30 ms apart: no event-loop batching can fold them together
+        c.send_data(rand_bytes(1460))
+        acks += c.collect(lambda q: flags_of(q) & ACK, 0.03)
+    distinct = sorted({seq_diff(q[TCP].ack, start) for q in acks})
+    expect(len(distinct) >= n // 2, f"at least {n // 2} distinct ACKs while {n} full segments arrive 30 ms apart",
+           f"ACKed offsets {distinct}")
+    last = c.expect_ack(c.snd_nxt, 0.7)
+    expect(last is not None or seq_diff(c.snd_nxt, start) in distinct,
+           "everything acknowledged within 500 ms (RFC 1122 4.2.3.2)", f"ACKed offsets {distinct}")
+    c.app.close()
+
+
+@suite.check("RFC 1122 4.2.3.2: a lone small segment is acknowledged within 500 ms")
+def delayed_ack_bound(env):
+    c = open_passive(env)
+    c.peer.drain(0.05)
+    t0 = time.monotonic()
+    c.send_data(b"lonely")
+    a = c.expect_ack(c.snd_nxt, 1.5)
+    delay = time.monotonic() - t0
+    expect(a is not None and delay < 0.5 + 0.2, "ACK within 500 ms (+200 ms scheduling margin)",
+           f"{'no ACK' if a is None else f'ACK after {delay * 1000:.0f} ms'}")
+    c.app.close()
+
+
+@suite.check("RFC 1122 4.2.3.6 / RFC 9293 3.8.4: a keep-alive probe (SEG.SEQ = RCV.NXT-1, 1 byte) is answered")
+def keepalive_answered(env):
+    c = open_passive(env)
+    deliver(c, b"k")
+    c.peer.drain(0.05)
+    c.send(ACK, b"\0", seq=seq_add(c.snd_nxt, -1))
+    a = c.expect(lambda q: flags_of(q) & ACK, 1.5)
+    expect(a is not None and a[TCP].ack == c.snd_nxt and not payload_of(a), f"ACK ack={c.snd_nxt}", describe(a))
+    app_reads_exactly(c, b"k")
+    c.app.close()
+
+
+@suite.check("RFC 9293 3.8.6.1 / MUST-35..37: peer's zero window: no data beyond it, probes with backoff, resumes on update")
+def peer_zero_window(env):
+    c = open_passive(env, win=0)
+    payload = rand_bytes(5000)
+    c.app.send(payload)
+    start = c.rcv_nxt
+    probes = []
+    over = []
+    t_end = time.monotonic() + 4.5
+    while time.monotonic() < t_end:
+        # A probe is one byte at SND.UNA or, as Linux does, an empty
+        # segment at SND.UNA-1; either forces an ACK from us.
+        for q in c.collect(lambda q: not flags_of(q) & (SYN | FIN | RST), 0.05):
+            off, n = seq_diff(q[TCP].seq, start), len(payload_of(q))
+            if n > 1 or n == 1 and off != 0:
+                over.append(describe(q))
+            probes.append(time.monotonic())
+            c.send(ACK, win=0)  # answer the probe: nothing taken, still zero
+    expect(not over, "no data beyond the zero window (at most a 1-byte probe at SND.UNA)", over[:5])
+    gaps = [b - a for a, b in zip(probes, probes[1:])]
+    expect(len(probes) >= 3, "at least 3 probes in 4.5 s", f"{len(probes)} probes")
+    expect(all(g2 >= 0.7 * g1 for g1, g2 in zip(gaps, gaps[1:])) and gaps[-1] > 1.5 * gaps[0],
+           "probe intervals grow (exponential backoff)", f"intervals {[round(g, 3) for g in gaps]} s")
+    c.win = 65535
+    c.send(ACK)
+    data = b""
+    deadline = time.monotonic() + 5
+    while len(data) < len(payload) and time.monotonic() < deadline:
+        q = c.expect(lambda q: len(payload_of(q)) > 0, 0.5)
+        if q is None:
+            c.send(ACK)
+            continue
+        if q[TCP].seq == c.rcv_nxt:
+            data += payload_of(q)
+            c.rcv_nxt = seq_add(c.rcv_nxt, len(payload_of(q)))
+        elif seq_diff(q[TCP].seq, c.rcv_nxt) < 0 and seq_diff(seq_add(q[TCP].seq, len(payload_of(q))), c.rcv_nxt) > 0:
+            new = payload_of(q)[seq_diff(c.rcv_nxt, q[TCP].seq):]
+            data += new
+            c.rcv_nxt = seq_add(c.rcv_nxt, len(new))
+        c.send(ACK)
+    expect(data == payload, "after a window update all 5000 bytes arrive, in order", f"{len(data)} bytes")
+    c.app.close()
+
+
+@suite.check("RFC 6298 5.5 / RFC 1122 4.2.3.5: unanswered data is retransmitted with backoff, then the connection times out",
+             env_factory=lambda: Env(extra_yaml=FAST + "  max_retransmits: 4\n"))
+def retransmit_then_timeout(env):
+    c = open_passive(env)
+    c.app.send(b"never acknowledged")
+    times = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not c.app.eof:
+        for q in c.collect(lambda q: len(payload_of(q)) > 0 and q[TCP].seq == c.rcv_nxt, 0.1):
+            times.append(time.monotonic())
+        c.app.read(None, 0)
+    gaps = [round(b - a, 3) for a, b in zip(times, times[1:])]
+    expect(len(times) >= 3, "the segment is retransmitted several times", f"{len(times)} transmissions")
+    expect(all(g2 >= 0.7 * g1 for g1, g2 in zip(gaps, gaps[1:])) and gaps[-1] > 1.5 * gaps[0],
+           "retransmission intervals grow (backoff)", f"intervals {gaps} s")
+    expect(c.app.eof, "the application's stream ends", f"still open after {len(times)} transmissions")
+    st = env.status(c.app.conn_id)
+    expect(st and "outcome=timed-out" in st, "STATUS says outcome=timed-out", repr(st))
+    c.app.close()
+
+
+@suite.check("RFC 5681 3.2: three duplicate ACKs trigger a fast retransmit well before the RTO",
+             env_factory=lambda: Env(extra_yaml="tcp:\n  initial_rto: 3s\n  min_rto: 3s\n  max_rto: 6s\n"))
+def fast_retransmit(env):
+    c = open_passive(env)
+    c.app.send(rand_bytes(8 * 1460))
+    first = {}
+    for s in c.collect(lambda q: len(payload_of(q)) > 0, 0.4):
+        first[s[TCP].seq] = len(payload_of(s))
+    expect(len(first) >= 4, "a flight of at least 4 segments", f"{len(first)} segments")
+    # Segment 2 "lost": acknowledge segment 1, then three duplicate ACKs.
+    c.rcv_nxt = seq_add(c.rcv_nxt, first[c.rcv_nxt])
+    c.send(ACK)
+    time.sleep(0.02)
+    t0 = time.monotonic()
+    for _ in range(3):
+        c.send(ACK)
+    r = c.expect(lambda q: q[TCP].seq == c.rcv_nxt and len(payload_of(q)) > 0, 1.5)
+    expect(r is not None, f"segment 2 (seq={c.rcv_nxt}) retransmitted within 1.5 s of the third duplicate ACK "
+           "(the RTO is at least 3 s)", describe(r))
+    print(f"  info: fast retransmit {1000 * (time.monotonic() - t0):.0f} ms after the duplicate ACKs")
+    c.app.close()
+
+
 # ---- close -----------------------------------------------------------------------------
 
 @suite.check("RFC 9293 3.10.7.4 eighth step: TIME-WAIT re-acknowledges a retransmitted FIN")
@@ -431,6 +565,37 @@ def time_wait_reacks_fin(env):
     a2 = c.expect(lambda q: True, 1.5)
     expect(a2 is not None and flags_of(a2) == ACK and a2[TCP].ack == c.snd_nxt and a2[TCP].seq == c.rcv_nxt,
            f"retransmitted FIN re-acknowledged: [A] seq={c.rcv_nxt} ack={c.snd_nxt}", describe(a2))
+    c.app.close()
+
+
+@suite.check("RFC 9293 3.5 figure 13 / RFC 1337: simultaneous close; RST in TIME-WAIT ignored; TIME-WAIT ends after 2*MSL")
+def simultaneous_close(env):
+    c = open_passive(env)
+    c.app.shutdown_write()
+    fin = c.expect(lambda q: flags_of(q) & FIN, 3)
+    expect(fin is not None and fin[TCP].seq == c.rcv_nxt, f"the daemon's FIN seq={c.rcv_nxt}", describe(fin))
+    # Our FIN crosses theirs: it does not acknowledge their FIN.
+    c.send(ACK | FIN)
+    c.snd_nxt = seq_add(c.snd_nxt, 1)
+    a = c.expect(lambda q: flags_of(q) & ACK and q[TCP].ack == c.snd_nxt, 2)
+    expect(a is not None and a[TCP].seq == seq_add(c.rcv_nxt, 1), f"ACK of our FIN with seq={seq_add(c.rcv_nxt, 1)} (CLOSING)",
+           describe(a))
+    c.rcv_nxt = seq_add(c.rcv_nxt, 1)
+    c.send(ACK)  # acknowledges their FIN: TIME-WAIT
+    data = c.app.read_until_eof(2)
+    expect(c.app.eof and data == b"", "application reads EOF", f"{data!r} eof={c.app.eof}")
+    c.peer.drain(0.1)
+    c.send(RST, seq=c.snd_nxt)  # RFC 1337: must not end TIME-WAIT
+    c.peer.drain(0.1)
+    c.send(ACK | FIN, seq=seq_add(c.snd_nxt, -1))
+    a2 = c.expect(lambda q: True, 1.5)
+    expect(a2 is not None and flags_of(a2) == ACK and a2[TCP].ack == c.snd_nxt,
+           f"after a RST, a retransmitted FIN is still re-acknowledged (TIME-WAIT kept): ack={c.snd_nxt}", describe(a2))
+    time.sleep(2 * 1.0 + 1.5)  # msl 1s: TIME-WAIT is over
+    c.send(ACK | FIN, seq=seq_add(c.snd_nxt, -1))
+    r = c.expect(lambda q: True, 1.5)
+    expect(r is not None and flags_of(r) & RST and r[TCP].seq == c.rcv_nxt,
+           f"after 2*MSL the tuple is gone: the listener answers RST seq={c.rcv_nxt}", describe(r))
     c.app.close()
 
 

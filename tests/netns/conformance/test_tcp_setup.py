@@ -10,6 +10,7 @@ application side is the API (`ACCEPT`, `CONNECT`).
 """
 import random
 import struct
+import time
 
 from conformance import (LISTEN_PORT, PEER_IP, Conn, Env, Suite, expect, open_passive, seq_add, seq_diff)
 from peer import (ACK, FIN, IP, PSH, RST, SYN, TCP, flags_of, is_tcp, mss_option, opt_mss, opt_nop,
@@ -126,12 +127,70 @@ def synack_options_wscale(env):
     reset_embryo(env, sport, iss)
 
 
+@suite.check("RFC 7323 2.3: a window scale shift above 14 from the peer is used as 14")
+def wscale_above_14(env):
+    c = open_passive(env, options=opt_mss(1460) + opt_nop() + opt_wscale(15), win=1, accept=True)
+    c.app.send(bytes(200000))
+    # The initial congestion window (RFC 6928: 10 segments) limits the first
+    # flight; acknowledge it with window field 1, i.e. 1 << 14 = 16384 bytes
+    # (1 << 15 = 32768 if the shift were not capped). The grown congestion
+    # window then no longer limits below 16384.
+    first = {}
+    for s in c.collect(lambda q: len(payload_of(q)) > 0, 0.3):
+        first[s[TCP].seq] = len(payload_of(s))
+    ack = c.rcv_nxt
+    while ack in first:
+        ack = seq_add(ack, first[ack])
+    expect(ack != c.rcv_nxt, "a first flight of data", "nothing")
+    c.rcv_nxt = ack
+    c.send(ACK, win=1)
+    second = {}
+    for s in c.collect(lambda q: len(payload_of(q)) > 0 and seq_diff(q[TCP].seq, ack) >= 0, 0.3):
+        second[s[TCP].seq] = len(payload_of(s))
+    inflight = sum(second.values())
+    expect(16384 - 1460 < inflight <= 16384,
+           "after the ACK with window field 1, the daemon sends up to 1 << 14 = 16384 bytes (shift 15 used as 14)",
+           f"{inflight} bytes in {len(second)} segments (first flight {sum(first.values())} bytes)")
+    c.app.close()
+
+
+def option_kinds(p):
+    return [k for k, _ in p[TCP].options if k not in ("NOP", "EOL")]
+
+
+@suite.check("RFC 7323 3.2 / RFC 2018: no timestamps or SACK-permitted in the SYN-ACK unless the SYN offered them")
+def no_unoffered_options(env):
+    sport, iss = syn(env, options=opt_mss(1460))
+    sa = synack_for(env, sport)
+    expect(sa is not None, "SYN-ACK", "nothing")
+    kinds = option_kinds(sa)
+    expect("Timestamp" not in kinds and "SAckOK" not in kinds and "WScale" not in kinds,
+           "only MSS in the SYN-ACK to a SYN that offered only MSS", f"{sa[TCP].options}")
+    reset_embryo(env, sport, iss)
+
+
+@suite.check("RFC 7323 3.2: when timestamps are negotiated, every non-RST segment carries them")
+def timestamps_consistent(env):
+    ts = bytes([8, 10]) + struct.pack("!II", 12345, 0)
+    c = open_passive(env, options=opt_mss(1460) + opt_nop() + opt_nop() + ts + opt_sack_permitted() + opt_nop()
+                     + opt_nop())
+    negotiated = "Timestamp" in option_kinds(c.synack)
+    c.app.send(bytes(3000))
+    segs = c.collect(lambda q: len(payload_of(q)) > 0, 0.5)
+    expect(segs, "data from the application", "nothing")
+    missing = [describe(s) for s in segs if ("Timestamp" in option_kinds(s)) != negotiated]
+    expect(not missing, f"every data segment {'with' if negotiated else 'without'} a timestamp option, "
+           f"as the SYN-ACK {'did' if negotiated else 'did not'} agree to timestamps", missing[:3])
+    print(f"  info: timestamps {'negotiated' if negotiated else 'declined'}; "
+          f"SACK-permitted {'granted' if 'SAckOK' in option_kinds(c.synack) else 'declined'}")
+    c.app.close()
+
+
 def receive_from_app(c, total, timeout=10.0):
     """The peer ACKs every data segment the daemon sends until `total`
     bytes arrived in order; returns (data, [segment lengths], [segments])."""
     data = b""
     lens, segs = [], []
-    import time
     deadline = time.monotonic() + timeout
     while len(data) < total and time.monotonic() < deadline:
         p = c.expect(lambda q: len(payload_of(q)) > 0, max(0.05, deadline - time.monotonic()))
@@ -346,7 +405,6 @@ def simultaneous_open_exchange(env, port):
     c.send(SYN | ACK, seq=c.iss, ack=c.rcv_nxt, options=opt_mss(1460))
     c.snd_nxt = seq_add(c.iss, 1)
     retransmits = 0
-    import time
     deadline = time.monotonic() + 6
     reply = None
     while reply is None and time.monotonic() < deadline:

@@ -245,3 +245,35 @@ TEST_CASE("after an RTO pulls SND.NXT back, pure ACKs still carry SND.MAX (accep
     CHECK(acks.back().payload.empty());
     CHECK(acks.back().h.seq == p.our_nxt + 2920);
 }
+
+TEST_CASE("RFC 6298 3 (Karn): an ACK of retransmitted data gives no RTT sample; the backed-off RTO stays") {
+    ScriptedPeer p;
+    REQUIRE(p.stack.listen(80, 0, &p.listener) == Error::kNone);
+    p.inject(Seg{.seq = 1000, .flags = flag::kSyn});
+    Out synack = p.expect_one();
+    p.now += milliseconds(100);  // SRTT 100, RTTVAR 50: RTO 300 ms
+    p.peer_nxt = 1001;
+    p.our_nxt = synack.h.seq + 1;
+    p.inject(Seg{.seq = p.peer_nxt, .ack = p.our_nxt, .flags = flag::kAck});
+    tcp::ConnId c = p.stack.accept(p.listener);
+    REQUIRE(c.valid());
+    p.stack.send(p.now, c, bytes_of(100));
+    p.stack.poll(p.now);
+    const Instant first = p.now;
+    p.take();
+    REQUIRE(p.advance_to_next());
+    CHECK(p.now - first == milliseconds(300));
+    CHECK(p.take().size() == 1);  // retransmitted; RTO now 600 ms
+    p.now += milliseconds(50);
+    p.our_nxt += 100;
+    p.inject(Seg{.seq = p.peer_nxt, .ack = p.our_nxt, .flags = flag::kAck});
+    // New data: its timer runs with the backed-off 600 ms, not a fresh
+    // estimate from the ambiguous ACK (50 ms or 350 ms).
+    p.stack.send(p.now, c, bytes_of(100));
+    p.stack.poll(p.now);
+    const Instant second = p.now;
+    p.take();
+    // poll_at() may wake us early (it is a lower bound); wait for the output.
+    while (p.take().empty()) REQUIRE(p.advance_to_next());
+    CHECK(p.now - second == milliseconds(600));
+}

@@ -362,7 +362,7 @@ TEST_CASE("an application that does not read closes the window; reading later ge
     bool ok = w.run_until([&] {
         peer.pump(w.peer());
         return phase.load() == 3;
-    }, std::chrono::seconds(30));
+    }, std::chrono::seconds(15));
     const tcp::ConnInfo peer_info = w.peer().info(peer.conn);
     INFO("peer sent " << peer.sent << " of " << peer.out.size() << ", stuck at " << stuck_at << ", peer state "
                       << tcp::to_string(peer_info.state) << " error " << tcp::to_string(peer_info.error));
