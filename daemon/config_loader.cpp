@@ -443,6 +443,13 @@ private:
                          a.socket_mode = *mode;
                      }},
                     {"max_clients", false, "", uint_field(a.max_clients, 1, 1u << 20)},
+                    {"request_timeout", false, "",
+                     [this, &a](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         Duration d = milliseconds(a.request_timeout_ms);
+                         duration_field(d, milliseconds(100), seconds(600))(v, m, key);
+                         a.request_timeout_ms = static_cast<std::uint32_t>(
+                             std::chrono::duration_cast<milliseconds>(d).count());
+                     }},
                 });
     }
 

@@ -19,6 +19,12 @@
 // The device halves treat the rings like a real device would (all chains
 // validated, bad ones counted and returned), so replacing them with a
 // vhost backend changes nothing on the driver side.
+//
+// Fault stage (when enabled): the RX driver hands each checked frame to
+// rx_fault instead of on_frame, which delivers it (or not, or later); the TX
+// device copies each checked chain (header + frame) into tx_scratch, returns
+// the chain at once and hands the copy to tx_fault, which writes it to the
+// TAP (or not, or later). Held frames live in the injectors' own pools.
 #include "drivers/tap_port.hpp"
 
 #include <sys/uio.h>
@@ -29,7 +35,9 @@
 #include <climits>
 #include <cstring>
 #include <new>
+#include <utility>
 
+#include "drivers/fault_injector.hpp"
 #include "drivers/guest_memory.hpp"
 #include "drivers/tap_device.hpp"
 #include "drivers/unique_fd.hpp"
@@ -45,6 +53,7 @@ constexpr GuestAddr kGuestBase = 0x10000000;
 constexpr std::size_t kEthHeaderLen = 14;
 constexpr std::size_t kVlanTagLen = 4;
 constexpr std::uint64_t kMaxMemory = std::uint64_t{1} << 31;  // 2 GiB of rings and buffers at most
+constexpr std::uint64_t kMaxFaultPool = std::uint64_t{256} << 20;  // per direction
 constexpr std::size_t kHdr = VirtioNetHdr::kSize;
 
 constexpr std::uint64_t align64(std::uint64_t v) { return VringLayout::align_up(v, 64); }
@@ -139,7 +148,21 @@ struct TapPort::Impl {
     std::string failure;  // see TapPort::failure()
     std::array<std::uint64_t, kCounterCount> counters{};
 
+    Instant now{};  // the latest Instant given to any call
+    std::unique_ptr<FaultInjector> rx_fault;
+    std::unique_ptr<FaultInjector> tx_fault;
+    FaultCounters rx_fault_retired;  // counters of stages since removed
+    FaultCounters tx_fault_retired;
+    bool fault_ever = false;  // report fault.* counters from then on
+    bool in_tx_stage = false;
+    FaultInjector::Observer fault_observer;
+    std::vector<std::uint8_t> tx_scratch;
+
     explicit Impl(std::uint16_t queue_size) : rx_chain(queue_size), tx_chain(queue_size) {}
+
+    void note_time(Instant t) {
+        if (t > now) now = t;
+    }
 
     std::uint8_t* host(GuestAddr addr) { return backing.get() + (addr - kGuestBase); }
     GuestAddr rx_buffer(std::uint64_t i) const { return rx_buffers + i * buffer_size; }
@@ -154,8 +177,14 @@ struct TapPort::Impl {
     void reap_tx();
     enum class Fill { kBudget, kDrained, kNoBuffers };
     Fill fill_rx(std::uint32_t budget, std::uint32_t& reads);
-    std::size_t deliver_rx(const std::function<void(std::span<const std::uint8_t>)>& on_frame);
-    bool deliver_one(std::span<std::uint8_t> bytes, const std::function<void(std::span<const std::uint8_t>)>& on_frame);
+    std::size_t deliver_rx(const std::function<void(std::span<const std::uint8_t>)>& on_frame,
+                           const FaultInjector::Deliver* staged);
+    bool deliver_one(std::span<std::uint8_t> bytes, const std::function<void(std::span<const std::uint8_t>)>& on_frame,
+                     const FaultInjector::Deliver* staged);
+    bool pop_tx_frame();
+    bool write_frame(std::span<const std::uint8_t> bytes, std::size_t& written);
+    std::size_t flush_tx_staged();
+    void retire_faults();
     std::uint64_t ring_errors(const Virtqueue& q, Counter faults) const;
 };
 
@@ -284,19 +313,23 @@ TapPort::Impl::Fill TapPort::Impl::fill_rx(std::uint32_t budget, std::uint32_t& 
 }
 
 // Driver side of RX: reap, validate, deliver, repost.
-std::size_t TapPort::Impl::deliver_rx(const std::function<void(std::span<const std::uint8_t>)>& on_frame) {
+std::size_t TapPort::Impl::deliver_rx(const std::function<void(std::span<const std::uint8_t>)>& on_frame,
+                                      const FaultInjector::Deliver* staged) {
     std::size_t delivered = 0;
     while (auto used = rx->driver().get_used()) {
         const auto i = static_cast<std::uint16_t>(used->token);
         std::span<std::uint8_t> bytes(host(rx_buffer(i)), used->len);
-        if (deliver_one(bytes, on_frame)) ++delivered;
+        if (deliver_one(bytes, on_frame, staged)) ++delivered;
         if (!post_rx(i)) count(kRxRingFaults);  // cannot happen unless the device leaked descriptors
     }
     return delivered;
 }
 
+// Returns true when on_frame was called directly; frames handed to the
+// fault stage are counted by `staged` as it delivers them.
 bool TapPort::Impl::deliver_one(std::span<std::uint8_t> bytes,
-                                const std::function<void(std::span<const std::uint8_t>)>& on_frame) {
+                                const std::function<void(std::span<const std::uint8_t>)>& on_frame,
+                                const FaultInjector::Deliver* staged) {
     auto hdr = VirtioNetHdr::parse(bytes);
     if (!hdr || hdr->num_buffers != 1) {
         count(kRxBadVnetHdr);
@@ -328,8 +361,107 @@ bool TapPort::Impl::deliver_one(std::span<std::uint8_t> bytes,
     }
     count(kRxFrames);
     count(kRxBytes, frame.size());
+    if (staged != nullptr) {
+        rx_fault->offer(now, frame, *staged);
+        return false;
+    }
     on_frame(frame);
     return true;
+}
+
+// Device side of TX: pops chains until one holds a frame the TAP may take
+// (left in tx_chain; push it when done). Bad chains are counted and
+// returned. False when the ring is empty (or broken).
+bool TapPort::Impl::pop_tx_frame() {
+    VirtqueueDevice& dev = tx->device();
+    DescChain& chain = tx_chain;
+    for (;;) {
+        const PopResult r = dev.pop(chain);
+        if (r == PopResult::kEmpty || r == PopResult::kBroken) return false;
+        if (r == PopResult::kRejected) continue;  // counted by the device, returned to the driver
+        if (!chain.writable.empty() || chain.readable.size() > IOV_MAX) {
+            count(kTxRingFaults);
+            dev.push(chain.head, 0);
+            continue;
+        }
+        // The device checks the header like the kernel would, before writing.
+        std::array<std::uint8_t, kHdr> hdr_bytes{};
+        const bool has_hdr = chain.readable_len >= kHdr + kEthHeaderLen;
+        if (has_hdr) gather_read(chain.readable, hdr_bytes);
+        const auto hdr = has_hdr ? VirtioNetHdr::parse(hdr_bytes) : std::nullopt;
+        if (!hdr || hdr->is_gso() ||
+            hdr->validate_for_frame(static_cast<std::size_t>(chain.readable_len - kHdr))) {
+            count(kTxBadVnetHdr);
+            dev.push(chain.head, 0);
+            continue;
+        }
+        return true;
+    }
+}
+
+// The fault stage's TX sink: one header + frame to the TAP. False keeps the
+// frame in the stage (EAGAIN, or a permanent failure that stops all I/O).
+bool TapPort::Impl::write_frame(std::span<const std::uint8_t> bytes, std::size_t& written) {
+    if (!failure.empty()) return false;
+    for (;;) {
+        const ssize_t n = ::write(fd.get(), bytes.data(), bytes.size());
+        if (n < 0) {
+            const int err = errno;
+            if (err == EINTR) continue;
+            if (is_would_block(err)) {
+                tx_blocked = true;
+                count(kTxEagain);
+                return false;
+            }
+            count(kTxErrors);
+            if (is_permanent(err)) {
+                fail("write", errno_text(err));
+                return false;
+            }
+            return true;  // e.g. EINVAL for a frame the kernel refuses: only this frame is lost
+        }
+        if (static_cast<std::size_t>(n) != bytes.size()) {
+            count(kTxErrors);
+        } else {
+            count(kTxFrames);
+            count(kTxBytes, bytes.size() - kHdr);
+            ++written;
+        }
+        return true;
+    }
+}
+
+std::size_t TapPort::Impl::flush_tx_staged() {
+    VirtqueueDevice& dev = tx->device();
+    tx_blocked = false;
+    std::size_t written = 0;
+    if (!failure.empty()) return 0;
+    in_tx_stage = true;
+    const FaultInjector::Deliver sink = [this, &written](std::span<const std::uint8_t> b) {
+        return write_frame(b, written);
+    };
+    tx_fault->release(now, sink);  // frames due or refused earlier go first
+    while (!tx_blocked && failure.empty() && pop_tx_frame()) {
+        const auto len = static_cast<std::size_t>(tx_chain.readable_len);  // <= buffer_size: max_chain_bytes
+        gather_read(tx_chain.readable, wire::MutBytes(tx_scratch.data(), len));
+        dev.push(tx_chain.head, 0);  // the stage owns the copy from here
+        tx_fault->offer(now, std::span<std::uint8_t>(tx_scratch.data(), len), sink);
+    }
+    in_tx_stage = false;
+    dev.notify_prepare();  // the driver is us: nothing to notify
+    reap_tx();
+    return written;
+}
+
+void TapPort::Impl::retire_faults() {
+    auto retire = [](std::unique_ptr<FaultInjector>& f, FaultCounters& retired) {
+        if (!f) return;
+        retired = f->counters();
+        retired.overflow += f->held_frames();  // discarded with the stage
+        f.reset();
+    };
+    retire(rx_fault, rx_fault_retired);
+    retire(tx_fault, tx_fault_retired);
 }
 
 std::uint64_t TapPort::Impl::ring_errors(const Virtqueue& q, Counter faults) const {
@@ -390,14 +522,29 @@ std::uint32_t TapPort::mtu() const { return impl_->mtu; }
 std::size_t TapPort::buffer_size() const { return impl_->buffer_size; }
 
 std::size_t TapPort::poll_rx(const std::function<void(std::span<const std::uint8_t> frame)>& on_frame) {
+    return poll_rx(impl_->now, on_frame);
+}
+
+std::size_t TapPort::poll_rx(Instant now,
+                             const std::function<void(std::span<const std::uint8_t> frame)>& on_frame) {
     Impl& p = *impl_;
     if (p.in_poll_rx || !p.failure.empty()) return 0;
+    p.note_time(now);
     p.in_poll_rx = true;
     std::size_t delivered = 0;
+    FaultInjector::Deliver staged;
+    if (p.rx_fault) {
+        staged = [&on_frame, &delivered](std::span<const std::uint8_t> f) {
+            on_frame(f);
+            ++delivered;
+            return true;
+        };
+        p.rx_fault->release(p.now, staged);  // held frames that are due came first
+    }
     std::uint32_t reads = 0;
     for (;;) {
         const Impl::Fill fill = p.fill_rx(p.config.rx_budget, reads);
-        delivered += p.deliver_rx(on_frame);
+        delivered += p.deliver_rx(on_frame, p.rx_fault ? &staged : nullptr);
         // Out of posted buffers but within budget: they were just reposted.
         if (fill != Impl::Fill::kNoBuffers || reads >= p.config.rx_budget) break;
         if (!p.rx->device().has_available()) break;
@@ -438,33 +585,19 @@ bool TapPort::transmit(std::span<const std::uint8_t> frame) {
     return true;
 }
 
-std::size_t TapPort::flush_tx() {
+std::size_t TapPort::flush_tx() { return flush_tx(impl_->now); }
+
+std::size_t TapPort::flush_tx(Instant now) {
     Impl& p = *impl_;
+    p.note_time(now);
+    if (p.in_tx_stage) return 0;  // a fault observer called back
+    if (p.tx_fault) return p.flush_tx_staged();
     VirtqueueDevice& dev = p.tx->device();
     DescChain& chain = p.tx_chain;
     p.tx_blocked = false;
     std::size_t written = 0;
     if (!p.failure.empty()) return 0;
-    for (;;) {
-        const PopResult r = dev.pop(chain);
-        if (r == PopResult::kEmpty || r == PopResult::kBroken) break;
-        if (r == PopResult::kRejected) continue;  // counted by the device, returned to the driver
-        if (!chain.writable.empty() || chain.readable.size() > IOV_MAX) {
-            p.count(kTxRingFaults);
-            dev.push(chain.head, 0);
-            continue;
-        }
-        // The device checks the header like the kernel would, before writing.
-        std::array<std::uint8_t, kHdr> hdr_bytes{};
-        const bool has_hdr = chain.readable_len >= kHdr + kEthHeaderLen;
-        if (has_hdr) gather_read(chain.readable, hdr_bytes);
-        const auto hdr = has_hdr ? VirtioNetHdr::parse(hdr_bytes) : std::nullopt;
-        if (!hdr || hdr->is_gso() ||
-            hdr->validate_for_frame(static_cast<std::size_t>(chain.readable_len - kHdr))) {
-            p.count(kTxBadVnetHdr);
-            dev.push(chain.head, 0);
-            continue;
-        }
+    while (p.pop_tx_frame()) {
         p.iov.clear();
         for (const auto& b : chain.readable) p.iov.push_back(iovec{b.data(), b.size()});
         const ssize_t n = ::writev(p.fd.get(), p.iov.data(), static_cast<int>(p.iov.size()));
@@ -502,7 +635,59 @@ std::size_t TapPort::flush_tx() {
 }
 
 bool TapPort::tx_blocked() const { return impl_->tx_blocked; }
-bool TapPort::tx_pending() const { return impl_->tx->driver().in_flight() > 0; }
+bool TapPort::tx_pending() const {
+    return impl_->tx->driver().in_flight() > 0 || (impl_->tx_fault && impl_->tx_fault->blocked());
+}
+
+bool TapPort::set_fault_injection(const FaultConfig& config, std::string* error) {
+    Impl& p = *impl_;
+    auto refuse = [&p, error](const std::string& why) {
+        if (error != nullptr) *error = p.name + ": " + why;
+        return false;
+    };
+    if (p.in_poll_rx || p.in_tx_stage) return refuse("fault injection cannot be changed from inside poll_rx()/flush_tx()");
+    const std::vector<std::string> errors = validate(config);
+    if (!errors.empty()) {
+        std::string all;
+        for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
+        return refuse(all);
+    }
+    const std::uint64_t pool = std::uint64_t{config.max_held_frames} * p.buffer_size;
+    if (pool > kMaxFaultPool) {
+        return refuse("fault_injection.max_held_frames: " + std::to_string(config.max_held_frames) + " x " +
+                      std::to_string(p.buffer_size) + "-byte buffers needs more than 256 MiB per direction");
+    }
+    p.retire_faults();
+    if (!config.enabled) return true;
+    p.fault_ever = true;
+    p.rx_fault = std::make_unique<FaultInjector>(FaultDirection::kRx, config.rx, config.seed, config.max_held_frames,
+                                                 config.max_held_bytes, p.buffer_size - kHdr, 0);
+    p.tx_fault = std::make_unique<FaultInjector>(FaultDirection::kTx, config.tx, config.seed, config.max_held_frames,
+                                                 config.max_held_bytes, p.buffer_size, kHdr);
+    p.rx_fault->add_counters(std::exchange(p.rx_fault_retired, FaultCounters{}));
+    p.tx_fault->add_counters(std::exchange(p.tx_fault_retired, FaultCounters{}));
+    p.rx_fault->set_observer(p.fault_observer);
+    p.tx_fault->set_observer(p.fault_observer);
+    p.tx_scratch.assign(p.buffer_size, 0);
+    return true;
+}
+
+bool TapPort::fault_injection_enabled() const { return impl_->rx_fault != nullptr; }
+
+void TapPort::set_fault_observer(FaultInjector::Observer observer) {
+    Impl& p = *impl_;
+    p.fault_observer = std::move(observer);
+    if (p.rx_fault) p.rx_fault->set_observer(p.fault_observer);
+    if (p.tx_fault) p.tx_fault->set_observer(p.fault_observer);
+}
+
+Instant TapPort::poll_at() const {
+    const Impl& p = *impl_;
+    Instant at = kNever;
+    if (p.rx_fault) at = std::min(at, p.rx_fault->poll_at());
+    if (p.tx_fault) at = std::min(at, p.tx_fault->poll_at());
+    return at;
+}
 const std::string& TapPort::failure() const { return impl_->failure; }
 
 void TapPort::visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const {
@@ -511,6 +696,12 @@ void TapPort::visit_counters(const std::function<void(std::string_view name, std
     visit("tap.rx_ring_errors", p.ring_errors(*p.rx, kRxRingFaults));
     visit("tap.tx_ring_errors", p.ring_errors(*p.tx, kTxRingFaults));
     visit("tap.tx_queued", p.tx->driver().in_flight());
+    if (p.fault_ever) {
+        (p.rx_fault ? p.rx_fault->counters() : p.rx_fault_retired).visit(FaultDirection::kRx, visit);
+        (p.tx_fault ? p.tx_fault->counters() : p.tx_fault_retired).visit(FaultDirection::kTx, visit);
+        visit("fault.rx_held", p.rx_fault ? p.rx_fault->held_frames() : 0);
+        visit("fault.tx_held", p.tx_fault ? p.tx_fault->held_frames() : 0);
+    }
 }
 
 }  // namespace tapstack::drivers

@@ -15,6 +15,15 @@
 // touching the stack.
 //
 // All I/O is non-blocking; the daemon watches fd() with libuv.
+//
+// Adds: an optional fault-injection stage (drivers/fault_injector.hpp)
+// between the rings and the TAP, off by default. RX frames pass it after the
+// RX ring's checks (and after a NEEDS_CSUM checksum is completed, so a
+// corrupted bit is caught by the stack's checksum checks); TX frames pass it
+// when the device half takes them off the TX ring, before the TAP write. The
+// port never reads a clock: the Instant overloads of poll_rx() and
+// flush_tx() give the stage the time, poll_at() says when held frames fall
+// due. The overloads without an Instant use the latest Instant seen.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +35,8 @@
 #include <string_view>
 #include <vector>
 
+#include "drivers/fault_injector.hpp"
+#include "stack/time.hpp"
 #include "stack/wire/addresses.hpp"
 
 namespace tapstack::drivers {
@@ -90,6 +101,7 @@ public:
     // true and the daemon waits for the fd to become writable.
     std::size_t flush_tx();
     bool tx_blocked() const;
+    // Frames on the TX ring, or refused by the TAP and kept by the stage.
     bool tx_pending() const;
 
     // Adds: empty while the port works; otherwise one line naming the device,
@@ -100,7 +112,32 @@ public:
     // fd() and shut down or reopen.
     const std::string& failure() const;
 
+    // Adds, fault injection. Validates `config` (see validate() in
+    // fault_injector.hpp) and replaces the stage: enabled = false removes it
+    // (the port is then a plain pass-through again). Frames the old stage
+    // still held are discarded and counted as overflow; counters carry on.
+    // False with *error (one line, every problem) on a bad config, or when
+    // called from inside poll_rx()/flush_tx(); the stage is unchanged then.
+    bool set_fault_injection(const FaultConfig& config, std::string* error);
+    bool fault_injection_enabled() const;
+    // Called for every fault decision and every release of a held frame, in
+    // both directions (for a debug log: describe(event)). Must not call back
+    // into the port.
+    void set_fault_observer(FaultInjector::Observer observer);
+    // Adds: poll_rx() and flush_tx() at time `now`: frames the stage held
+    // and that are due by `now` go out first. Call them (poll_rx() even
+    // when the fd is not readable) once `now` reaches poll_at().
+    std::size_t poll_rx(Instant now, const std::function<void(std::span<const std::uint8_t> frame)>& on_frame);
+    std::size_t flush_tx(Instant now);
+    // Adds: when held frames fall due; kNever without a stage or when
+    // nothing is held (or the only frames held wait for the TAP to take
+    // them: then tx_blocked() is true and the daemon waits for writability).
+    Instant poll_at() const;
+
     // Counters by stable name ("tap.rx_frames", "tap.tx_ring_full", ...).
+    // Once fault injection was enabled, also "fault.rx_dropped",
+    // "fault.tx_duplicated", ... (see FaultCounters) and the gauges
+    // "fault.rx_held" / "fault.tx_held".
     void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;
 
 private:

@@ -15,7 +15,8 @@
 // a service turn; TCP events mark the owning client dirty too.
 //
 // Data path of a stream, with its bounds (nothing grows without limit):
-//   app -> TCP: libuv reads into the client's `inbound` buffer (64 KiB);
+//   app -> TCP: libuv reads into the client's `inbound` buffer (one
+//     request line while the request is read, 64 KiB once it is a stream);
 //     service() hands it to tcp.send(). When the buffer is full (TCP's send
 //     buffer full), reading stops (uv_read_stop) until TCP takes more.
 //   TCP -> app: service() calls tcp.recv() only while less than
@@ -44,6 +45,9 @@
 // Listeners: one per port, alive while a LISTEN holder or ACCEPT waiters
 // need it; waiters are served in arrival order.
 //
+// The process must ignore SIGPIPE (tapstackd does): a write to a vanished
+// application then fails with EPIPE and is handled as above.
+//
 // Non-goals: SCM_RIGHTS hand-over (one Unix connection per stream is
 // simpler and works by hand); authentication beyond the socket file's mode
 // and the uid check for ports below 1024.
@@ -64,7 +68,6 @@
 #include <map>
 #include <optional>
 #include <system_error>
-#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -177,8 +180,10 @@ struct ApiServer::Impl {
         std::uint32_t peer_uid = 0;
         bool peer_uid_known = false;
 
-        // app -> TCP bytes (and, in kRequest, the request line)
-        std::vector<std::uint8_t> inbound = std::vector<std::uint8_t>(kInboundCapacity);
+        // app -> TCP bytes (and, in kRequest, the request line): sized for
+        // one request line until the client becomes a stream, so idle or
+        // control clients cost little.
+        std::vector<std::uint8_t> inbound;
         std::size_t in_begin = 0;
         std::size_t in_end = 0;
         bool reading = false;
@@ -566,6 +571,7 @@ struct ApiServer::Impl {
             return;
         }
         ++counters.connects;
+        c->inbound.resize(kInboundCapacity);
         c->conn = conn;
         by_conn[conn.index] = c;
         c->phase = Phase::kConnecting;
@@ -612,6 +618,7 @@ struct ApiServer::Impl {
         if (!l) {
             return;
         }
+        c->inbound.resize(kInboundCapacity);
         l->waiters.push_back(c);
         c->port = r.port;
         c->phase = Phase::kWaiting;
@@ -937,6 +944,7 @@ struct ApiServer::Impl {
         c->pipe.data = c;
         c->timer.data = c;
         c->open_handles = 2;
+        c->inbound.resize(std::clamp<std::size_t>(config.max_request_line, 2, kInboundCapacity));
         clients.emplace(c->key, std::move(owned));
         if (uv_accept(reinterpret_cast<uv_stream_t*>(&server), reinterpret_cast<uv_stream_t*>(&c->pipe)) != 0) {
             close_client(c);

@@ -15,6 +15,21 @@ void RingBuffer::release() {
     head_ = size_ = 0;
 }
 
+void RingBuffer::grow(std::size_t new_capacity) {
+    if (new_capacity <= capacity_) return;
+    if (storage_) {
+        auto bigger = std::make_unique<std::uint8_t[]>(new_capacity);
+        // The whole old ring from head_ on: queued bytes, then the free space
+        // that may hold out-of-order bytes at their offsets.
+        const std::size_t first = capacity_ - head_;
+        std::memcpy(bigger.get(), storage_.get() + head_, first);
+        std::memcpy(bigger.get() + first, storage_.get(), head_);
+        storage_ = std::move(bigger);
+    }
+    head_ = 0;
+    capacity_ = new_capacity;
+}
+
 std::size_t RingBuffer::write_at(std::size_t offset, std::span<const std::uint8_t> data) {
     if (offset >= free()) return 0;
     const std::size_t n = std::min(data.size(), free() - offset);

@@ -17,6 +17,8 @@
 //     out-of-order segments there (see Assembler), so out-of-order storage is
 //     bounded by the receive buffer itself.
 // Contiguous spans (`readable()`, `writable()`) allow I/O without copies.
+// `grow()` is the one exception to the fixed capacity: it reallocates once
+// per enlargement, copying the old contents in order.
 #pragma once
 
 #include <cstddef>
@@ -56,6 +58,10 @@ public:
     std::span<const std::uint8_t> readable() const;
     // The first contiguous run of free space (allocates storage if needed).
     std::span<std::uint8_t> writable();
+
+    // Enlarges the capacity (receive buffer auto-tuning). Queued bytes and
+    // bytes stored by write_at() keep their offsets; never shrinks.
+    void grow(std::size_t new_capacity);
 
     void clear() { head_ = size_ = 0; }
     // Releases storage (it is allocated again on the next write).

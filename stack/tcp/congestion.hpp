@@ -35,6 +35,10 @@ public:
     virtual void on_exit_recovery(std::uint32_t flight) = 0;
     // Retransmission timeout (RFC 5681 3.1 eq. 4, cwnd = 1 segment).
     virtual void on_rto(Instant now, std::uint32_t flight) = 0;
+    // Adds: a valid RTT sample (Karn-filtered, RFC 6298 3) and the SRTT after
+    // it. CUBIC projects its curve one SRTT ahead (RFC 9438 4.2); NewReno
+    // ignores it. Default: no-op, so controllers need not care.
+    virtual void on_rtt_sample(Instant /*now*/, Duration /*rtt*/, Duration /*srtt*/) {}
     virtual std::uint32_t cwnd() const = 0;
     virtual std::uint32_t ssthresh() const = 0;
 };

@@ -48,6 +48,15 @@ namespace tapstack::tcp {
     X(retransmissions)         /* segments sent again */                                       \
     X(rto_expiries)            /* retransmission timer expiries */                             \
     X(fast_retransmits)        /* entries into fast recovery */                                \
+    X(sack_recoveries)         /* entries into RFC 6675 SACK loss recovery */                  \
+    X(sack_retransmits)        /* segments retransmitted by RFC 6675 NextSeg */                \
+    X(sack_rescue_retransmits) /* RFC 6675 NextSeg rule 4 rescue retransmissions */            \
+    X(limited_transmits)       /* new segments sent on the 1st/2nd dup ACK (RFC 3042) */       \
+    X(rx_paws_rejected)        /* old duplicate dropped by PAWS (RFC 7323 5) */                \
+    X(rx_missing_timestamps)   /* segment without the negotiated timestamp (accepted) */       \
+    X(keepalive_probes)        /* keepalive probes sent (RFC 1122 4.2.3.6) */                  \
+    X(keepalive_timeouts)      /* connections ended by unanswered keepalives */                \
+    X(receive_buffer_grown)    /* receive buffer enlarged by auto-tuning */                    \
     X(persist_probes)          /* zero-window probes */                                        \
     X(window_updates)          /* pure ACKs sent because the window opened */                  \
     X(conn_opened)             /* active opens started */                                      \

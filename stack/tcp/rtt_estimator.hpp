@@ -7,8 +7,12 @@
 // keeps the backed-off value until the next valid sample (5.7 allows this).
 // Karn's rule (RFC 6298 3) is the caller's job: it must only feed samples
 // from segments that were never retransmitted. The clock granularity G is
-// taken as 1 ms. Timestamp-based RTTM (RFC 7323) will feed the same
-// `sample()` in the next issue.
+// taken as 1 ms. Timestamp-based RTTM (RFC 7323 4) gives a sample with
+// nearly every ACK; those are weighted per RFC 7323 appendix G (alpha and
+// beta divided by ExpectedSamples, about one sample per two segments of a
+// flight) so SRTT and RTTVAR keep the memory RFC 6298 intends.
+// The minimum RTO is TcpConfig::min_rto (default 200 ms like Linux; RFC
+// 6298 2.4 says 1 s, which costs a lot of goodput on short paths).
 #pragma once
 
 #include "stack/time.hpp"
@@ -19,7 +23,7 @@ class RttEstimator {
 public:
     RttEstimator(Duration initial_rto, Duration min_rto, Duration max_rto);
 
-    void sample(Duration rtt);
+    void sample(Duration rtt, std::uint32_t expected_samples = 1);
     void backoff();
     Duration rto() const { return rto_; }
     bool has_sample() const { return has_sample_; }

@@ -32,14 +32,17 @@
 //   kClosed       recv() drains what is left; info() tells how it ended
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "stack/buf/assembler.hpp"
 #include "stack/buf/ring_buffer.hpp"
 #include "stack/tcp/congestion.hpp"
 #include "stack/tcp/rtt_estimator.hpp"
+#include "stack/tcp/sack_scoreboard.hpp"
 #include "stack/tcp/seq_num.hpp"
 #include "stack/tcp/tcp_stack.hpp"
 
@@ -117,6 +120,68 @@ struct Tcb {
     SeqNum recover;
     bool retransmit_pending = false;  // send the segment at SND.UNA at the next output
 
+    // --- RFC 7323 timestamps ---
+    bool ts_ok = false;               // both sides offered the option
+    std::uint32_t ts_recent = 0;      // TS.Recent (4.3)
+    Instant ts_recent_age{};          // when TS.Recent was last set (PAWS 24-day rule, 5.5)
+    std::uint32_t ts_offset = 0;      // per-connection random offset of our TSval clock (5.4)
+
+    // --- RFC 2018 / RFC 6675 SACK ---
+    bool sack_ok = false;             // both sides offered SACK-permitted
+    // Receiver: sequence numbers of recently received out-of-order
+    // segments, newest first; each names the block that contains it (4).
+    std::vector<SeqNum> sack_recent;
+    // Sender: scoreboard and the RFC 6675 recovery variables.
+    SackScoreboard scoreboard;
+    SeqNum high_rxt;                  // one past the highest retransmitted byte (HighRxt + 1)
+    SeqNum rescue_rxt;                // RescueRxt
+    bool rescue_valid = false;
+
+    // --- delayed ACK, Nagle, sender SWS ---
+    std::uint32_t rcv_mss = 536;      // largest segment received: what "full-sized" means for delayed ACKs
+    // Segments of one batch (everything received between two poll()s) must
+    // still get their ACKs: every second full segment gets its own
+    // cumulative ACK point (RFC 5681 4.2; a sender counting bytes per ACK,
+    // RFC 3465, would otherwise grow slowly), and every out-of-order
+    // segment its own duplicate ACK (RFC 5681 4.2; three of them drive the
+    // peer's fast retransmit even when they arrived together).
+    std::array<SeqNum, 32> ack_points{};  // ascending, each < RCV.NXT at output time
+    std::uint32_t ack_point_count = 0;
+    SeqNum ack_mark;                  // RCV.NXT of the last ACK point or ACK sent
+    std::uint32_t dup_acks_owed = 0;
+    bool nodelay = false;
+    Instant sws_deadline = kNever;    // RFC 9293 3.8.6.2.1 override timer
+    bool sws_override = false;
+
+    // --- keepalive (RFC 1122 4.2.3.6) ---
+    bool keepalive = false;
+    Instant keepalive_deadline = kNever;
+    std::uint32_t keepalive_probes = 0;  // sent and unanswered
+    Instant last_rx{};                   // last segment accepted from the peer
+
+    // --- receive buffer auto-tuning (bytes read per RTT, as Linux DRS) ---
+    Duration rcv_rtt{0};              // receiver's RTT estimate (0: none yet)
+    bool rcv_rtt_timing = false;      // window-based measurement without timestamps
+    SeqNum rcv_rtt_seq;
+    Instant rcv_rtt_start{};
+    std::uint32_t rcv_space = 0;      // bytes read in the best measured RTT so far
+    std::uint64_t rcvq_copied = 0;    // bytes read since rcvq_time
+    Instant rcvq_time{};
+
+    // --- figures for stats() ---
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t bytes_acked = 0;
+    std::uint64_t bytes_received = 0;
+    std::uint64_t segments_sent = 0;
+    std::uint64_t segments_received = 0;
+    std::uint64_t retransmissions = 0;
+    std::uint64_t rto_expiries = 0;
+    std::uint64_t fast_retransmits = 0;
+    std::uint64_t sack_recoveries = 0;
+    std::uint64_t dup_segments = 0;
+    std::uint64_t ooo_segments = 0;
+    std::uint64_t paws_rejected = 0;
+
     // --- RFC 5961 challenge ACK rate limit ---
     Instant challenge_window_start{};
     std::uint32_t challenge_count = 0;
@@ -124,6 +189,10 @@ struct Tcb {
     SeqNum data_end() const { return snd_buf_seq + static_cast<std::uint32_t>(send_buf.size()); }
     bool fin_acked() const { return fin_sent && send_buf.empty() && snd_una == snd_buf_seq + 1; }
     std::uint32_t flight() const { return SeqNum::distance(snd_max, snd_una); }
+    // Payload bytes of a full-sized segment: the peer's MSS less the options
+    // every segment carries (RFC 6691; the timestamp option is 12 bytes).
+    std::uint32_t eff_mss() const { return snd_mss - (ts_ok ? 12u : 0u); }
+    bool sack_recovery() const { return in_recovery && sack_ok; }
     std::uint32_t rcv_wnd() const { return rcv_adv > rcv_nxt ? SeqNum::distance(rcv_adv, rcv_nxt) : 0; }
 };
 

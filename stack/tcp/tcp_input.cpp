@@ -142,6 +142,86 @@ void TcpStack::Impl::apply_peer_syn_options(Tcb& t, const Segment& seg, bool we_
         t.snd_wscale = 0;
         t.rcv_wscale = 0;
     }
+    // RFC 7323 3.2 / RFC 2018 2: timestamps and SACK only when both sides
+    // offered them (we offer exactly when the config says so, on SYN and,
+    // answering an offer, on SYN-ACK).
+    t.ts_ok = config.timestamps && seg.options.timestamps.has_value();
+    if (t.ts_ok) {
+        t.ts_recent = seg.options.timestamps->tsval;
+        t.ts_recent_age = last_now_;
+    }
+    t.sack_ok = config.sack && seg.options.sack_permitted;
+}
+
+// A bare ACK from before the peer's FIN, arriving (reordered) in TIME-WAIT,
+// carries nothing to answer: the peer has sent its FIN and is in LAST-ACK or
+// already closed. Answering it, as 3.10.7.4 first step suggests (a SHOULD),
+// would make a peer that already closed send an RST. A retransmitted FIN
+// (which is not a bare ACK) is still re-acknowledged.
+bool TcpStack::Impl::stale_ack_in_time_wait(const Tcb& t, const Segment& seg) const {
+    return t.state == State::kTimeWait && seg.ack_flag && !seg.syn && !seg.fin && !seg.rst && seg.payload.empty() &&
+           seg.seq < t.rcv_nxt;
+}
+
+bool TcpStack::Impl::paws_rejects(Instant now, Tcb& t, const Segment& seg) {
+    if (!t.ts_ok || seg.rst) return false;
+    if (!seg.options.timestamps) {
+        // RFC 7323 3.2 says SHOULD drop; Linux and most stacks accept, and
+        // so do we (a middlebox stripping options must not kill the
+        // connection). Counted so it can be seen.
+        counters.inc(Counter::rx_missing_timestamps);
+        return false;
+    }
+    const std::uint32_t tsval = seg.options.timestamps->tsval;
+    if (static_cast<std::int32_t>(tsval - t.ts_recent) >= 0) return false;
+    if (now - t.ts_recent_age > kPawsIdle) {
+        // RFC 7323 5.5: after 24 days idle TS.Recent is invalid (the
+        // peer's clock may have wrapped its sign bit): accept and restart.
+        t.ts_recent = tsval;
+        t.ts_recent_age = now;
+        return false;
+    }
+    return true;
+}
+
+void TcpStack::Impl::update_ts_recent(Instant now, Tcb& t, const Segment& seg, SeqNum original_seq) {
+    if (!t.ts_ok || !seg.options.timestamps) return;
+    const std::uint32_t tsval = seg.options.timestamps->tsval;
+    // RFC 7323 4.3 (2) / 5.3 R3: SEG.TSval >= TS.Recent and SEG.SEQ <=
+    // Last.ACK.sent, so TS.Recent echoes the segment that triggered our
+    // next ACK (the earliest unacknowledged one with delayed ACKs).
+    if (static_cast<std::int32_t>(tsval - t.ts_recent) >= 0 && original_seq <= t.rcv_acked) {
+        t.ts_recent = tsval;
+        t.ts_recent_age = now;
+    }
+}
+
+void TcpStack::Impl::measure_rcv_rtt(Instant now, Tcb& t, const Segment& seg) {
+    Duration sample{-1};
+    if (t.ts_ok && seg.options.timestamps && seg.options.timestamps->tsecr != 0) {
+        const std::uint32_t d = ts_now(t) - seg.options.timestamps->tsecr;
+        if (d < 0x7fffffffu) sample = milliseconds(std::max<std::uint32_t>(d, 1));
+    } else if (!t.rcv_rtt_timing) {
+        // Without timestamps: the time one window takes to arrive (as Linux
+        // tcp_rcv_rtt_measure), an upper bound of the RTT.
+        t.rcv_rtt_timing = true;
+        t.rcv_rtt_seq = t.rcv_nxt + std::max<std::uint32_t>(t.rcv_wnd(), 1);
+        t.rcv_rtt_start = now;
+    } else if (t.rcv_nxt >= t.rcv_rtt_seq) {
+        t.rcv_rtt_timing = false;
+        sample = std::max<Duration>(now - t.rcv_rtt_start, milliseconds(1));
+    }
+    if (sample < Duration::zero()) return;
+    if (t.rcv_rtt == Duration::zero() || sample < t.rcv_rtt)
+        t.rcv_rtt = sample;
+    else
+        t.rcv_rtt += (sample - t.rcv_rtt) / 8;
+}
+
+void TcpStack::Impl::note_peer_alive(Instant now, Tcb& t) {
+    t.last_rx = now;
+    t.keepalive_probes = 0;
+    if (t.keepalive) arm(t.keepalive_deadline, now + config.keepalive_idle);
 }
 
 // RFC 9293 3.10.7.3
@@ -236,7 +316,23 @@ bool TcpStack::Impl::other_states(Instant now, std::uint32_t index, Segment& seg
         seg.seq = seg.seq + 1;
     }
     const bool had_syn = seg.syn;
+    ++t.segments_received;
+    // RFC 7323 5.3 R1 (PAWS) comes before the sequence number check.
+    if (paws_rejects(now, t, seg)) {
+        counters.inc(Counter::rx_paws_rejected);
+        ++t.paws_rejected;
+        if (!stale_ack_in_time_wait(t, seg)) {
+            t.ack_now = true;
+            mark_dirty(index);
+        }
+        return true;
+    }
+    const SeqNum original_seq = seg.seq;
     if (!step1_check_sequence(now, index, seg)) return true;
+    if (!seg.rst) {
+        update_ts_recent(now, t, seg, original_seq);
+        note_peer_alive(now, t);
+    }
     if (seg.rst) {
         step2_rst(now, index, seg);
         return true;
@@ -281,16 +377,17 @@ bool TcpStack::Impl::step1_check_sequence(Instant now, std::uint32_t index, Segm
         acceptable = seq_in_range(t.rcv_nxt, seg.seq, right) || seq_in_range(t.rcv_nxt, seg.seq + (len - 1), right);
     }
     if (!acceptable) {
-        if (seg.seq + len <= t.rcv_nxt)
+        if (seg.seq + len <= t.rcv_nxt) {
             counters.inc(Counter::rx_duplicate_segments);
-        else
+            ++t.dup_segments;
+        } else
             counters.inc(Counter::rx_out_of_window);
         if (t.state == State::kTimeWait && seg.fin && !seg.rst) {
             // TIME-WAIT: a retransmitted FIN is re-acknowledged and restarts
             // the 2 MSL wait (3.10.7.4 eighth step, TIME-WAIT).
             arm(t.linger_deadline, now + 2 * config.msl);
         }
-        if (!seg.rst) {
+        if (!seg.rst && !stale_ack_in_time_wait(t, seg)) {
             t.ack_now = true;
             mark_dirty(index);
         }
@@ -308,7 +405,10 @@ bool TcpStack::Impl::step1_check_sequence(Instant now, std::uint32_t index, Segm
         const auto take = static_cast<std::uint32_t>(std::min<std::size_t>(d, seg.payload.size()));
         seg.payload = seg.payload.subspan(take);
         seg.seq = seg.seq + take;
-        if (take > 0) counters.inc(Counter::rx_partial_duplicates);
+        if (take > 0) {
+            counters.inc(Counter::rx_partial_duplicates);
+            ++t.dup_segments;
+        }
         if (d > take) seg.fin = false;
         t.ack_now = true;
         mark_dirty(index);
@@ -436,6 +536,19 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
     }
     const std::uint32_t seg_wnd = std::uint32_t{seg.window} << t.snd_wscale;
     bool window_opened = false;
+    // RFC 2018 / RFC 6675 Update(): record the SACK blocks first, so that
+    // this ACK's information counts for the recovery decisions below.
+    std::uint32_t newly_sacked = 0;
+    if (t.sack_ok) {
+        const SeqNum una = seq_max(t.snd_una, seg.ack);
+        if (seg.options.sack_count > 0) {
+            newly_sacked = t.scoreboard.update(
+                una, t.snd_max, std::span<const wire::SackBlock>(seg.options.sack_blocks.data(), seg.options.sack_count));
+        } else {
+            t.scoreboard.advance(una);
+        }
+    }
+    const std::uint32_t mss = t.eff_mss();
     if (seg.ack > t.snd_una) {
         // New data acknowledged (RFC 9293 3.10.7.4 fifth, ESTABLISHED).
         const std::uint32_t acked = SeqNum::distance(seg.ack, t.snd_una);
@@ -445,11 +558,25 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
             data_acked = std::min<std::size_t>(SeqNum::distance(seg.ack, t.snd_buf_seq), t.send_buf.size());
         t.send_buf.consume(data_acked);
         t.snd_buf_seq = t.snd_buf_seq + static_cast<std::uint32_t>(data_acked);
+        t.bytes_acked += data_acked;
         t.snd_una = seg.ack;
         if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
-        // RFC 6298 / Karn: only segments never retransmitted are timed.
-        if (t.rtt_timing && seg.ack > t.rtt_seq) {
+        if (t.high_rxt < t.snd_una) t.high_rxt = t.snd_una;
+        if (t.ts_ok && seg.options.timestamps && seg.options.timestamps->tsecr != 0) {
+            // RFC 7323 4.1 RTTM: every ACK that advances SND.UNA gives a
+            // sample from the echoed TSval, retransmissions included (the
+            // echo says which transmission it answers, so Karn is moot).
+            const std::uint32_t d = ts_now(t) - seg.options.timestamps->tsecr;
+            if (d < 0x7fffffffu) {
+                const std::uint32_t expected = std::max<std::uint32_t>(1, flight_before / (2 * mss));
+                t.rtt.sample(milliseconds(d), expected);
+                if (t.cc) t.cc->on_rtt_sample(now, milliseconds(d), t.rtt.srtt());
+            }
+            t.rtt_timing = false;
+        } else if (t.rtt_timing && seg.ack > t.rtt_seq) {
+            // RFC 6298 / Karn: only segments never retransmitted are timed.
             t.rtt.sample(now - t.rtt_start);
+            if (t.cc) t.cc->on_rtt_sample(now, now - t.rtt_start, t.rtt.srtt());
             t.rtt_timing = false;
         }
         t.retries = 0;
@@ -459,6 +586,9 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
                 if (seg.ack >= t.recover) {
                     t.in_recovery = false;
                     t.cc->on_exit_recovery(t.flight());
+                } else if (t.sack_ok) {
+                    // RFC 6675 5 (C): a partial ACK; output() goes on with
+                    // NextSeg as pipe allows (no window deflation here).
                 } else {
                     // RFC 6582 3.2 step 3: partial ACK, retransmit the next hole.
                     t.cc->on_partial_ack(acked);
@@ -476,27 +606,41 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
             arm(t.rtx_deadline, now + t.rtt.rto());
         if (data_acked > 0) notify(index);  // send space freed
         mark_dirty(index);
-    } else if (seg.ack == t.snd_una && seg.payload.empty() && !seg.fin && seg_wnd == t.snd_wnd &&
-               t.snd_max > t.snd_una) {
-        // A duplicate ACK (RFC 5681 2): count toward fast retransmit.
+    } else if (seg.ack == t.snd_una && t.snd_max > t.snd_una &&
+               (t.sack_ok ? newly_sacked > 0
+                          : (seg.payload.empty() && !seg.fin && seg_wnd == t.snd_wnd))) {
+        // A duplicate ACK: RFC 5681 2 without SACK; with SACK, RFC 6675 2
+        // (an ACK that SACKs data not SACKed before).
         counters.inc(Counter::rx_dup_acks);
         ++t.dupacks;
         if (t.cc) {
             if (t.in_recovery) {
-                t.cc->on_dup_ack_in_recovery();
+                if (!t.sack_ok) t.cc->on_dup_ack_in_recovery();
                 mark_dirty(index);
-            } else if (t.dupacks == 3 && t.snd_una >= t.recover) {
+            } else if (!t.sack_ok && t.dupacks == kDupThresh && t.snd_una >= t.recover) {
                 // RFC 6582 3.2 step 2: enter fast recovery once per window.
                 counters.inc(Counter::fast_retransmits);
+                ++t.fast_retransmits;
                 t.in_recovery = true;
                 t.recover = t.snd_max;
                 t.cc->on_enter_recovery(now, t.flight());
                 t.retransmit_pending = true;
                 t.rtt_timing = false;
                 mark_dirty(index);
+            } else if (t.dupacks < kDupThresh) {
+                // RFC 3042 limited transmit: output() may send one new
+                // segment beyond cwnd for each of the first two.
+                mark_dirty(index);
             }
         }
     }
+    // RFC 6675 5 (4): with SACK, loss recovery starts on DupThresh duplicate
+    // ACKs or as soon as the first unacknowledged segment counts as lost,
+    // but not before the cumulative ACK passed the last RecoveryPoint
+    // (5.1: after an RTO, not before SND.UNA reaches what was sent then).
+    if (t.sack_ok && t.cc && !t.in_recovery && t.snd_max > t.snd_una && t.snd_una >= t.recover &&
+        t.snd_nxt == t.snd_max && (t.dupacks >= kDupThresh || t.scoreboard.is_lost(t.snd_una, mss)))
+        enter_loss_recovery(now, index);
     // Window update (3.10.7.4 fifth): only from a segment not older than the
     // one that last set the window.
     if (t.snd_una <= seg.ack && seg.ack <= t.snd_max &&
@@ -539,6 +683,25 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
     return true;
 }
 
+// RFC 6675 5 step (4): RecoveryPoint = HighData, halve via the congestion
+// controller (cwnd for the recovery is its ssthresh), retransmit the first
+// segment at once; output() continues per NextSeg.
+void TcpStack::Impl::enter_loss_recovery(Instant now, std::uint32_t index) {
+    Tcb& t = *tcbs[index];
+    counters.inc(Counter::fast_retransmits);
+    counters.inc(Counter::sack_recoveries);
+    ++t.fast_retransmits;
+    ++t.sack_recoveries;
+    t.in_recovery = true;
+    t.recover = t.snd_max;
+    t.cc->on_enter_recovery(now, t.flight());
+    t.high_rxt = t.snd_una;
+    t.rescue_valid = false;
+    t.retransmit_pending = true;
+    t.rtt_timing = false;
+    mark_dirty(index);
+}
+
 // seventh: segment text. Returns false when processing stops here.
 bool TcpStack::Impl::step7_text(Instant now, std::uint32_t index, const Segment& seg) {
     Tcb& t = *tcbs[index];
@@ -552,6 +715,9 @@ bool TcpStack::Impl::step7_text(Instant now, std::uint32_t index, const Segment&
         fail(index, Error::kAborted);
         return false;
     }
+    t.rcv_mss = std::max<std::uint32_t>(
+        t.rcv_mss, std::min<std::uint32_t>(static_cast<std::uint32_t>(seg.payload.size()), our_mss()));
+    measure_rcv_rtt(now, t, seg);
     const std::size_t offset = SeqNum::distance(seg.seq, t.rcv_nxt);
     const std::size_t stored = t.recv_buf.write_at(offset, seg.payload);
     if (stored == 0) {
@@ -569,6 +735,25 @@ bool TcpStack::Impl::step7_text(Instant now, std::uint32_t index, const Segment&
         // RFC 5681 4.2: out-of-order data is acknowledged at once (a
         // duplicate ACK that drives the peer's fast retransmit).
         counters.inc(Counter::rx_out_of_order);
+        ++t.ooo_segments;
+        // RFC 2018 4: the block holding the newest segment is reported first.
+        // One anchor per block: older anchors inside the block that now
+        // holds this segment are dropped.
+        if (t.sack_ok) {
+            for (const auto& r : t.ooo.ranges()) {
+                if (r.begin <= offset && offset < r.end) {
+                    std::erase_if(t.sack_recent, [&](SeqNum a) {
+                        if (a < t.rcv_nxt) return true;
+                        const std::size_t off = SeqNum::distance(a, t.rcv_nxt);
+                        return r.begin <= off && off < r.end;
+                    });
+                    break;
+                }
+            }
+            t.sack_recent.insert(t.sack_recent.begin(), seg.seq);
+            if (t.sack_recent.size() > kMaxSackAnchors) t.sack_recent.pop_back();
+        }
+        if (t.dup_acks_owed < kMaxOwedDupAcks) ++t.dup_acks_owed;
         t.ack_now = true;
         mark_dirty(index);
         return true;
@@ -577,16 +762,28 @@ bool TcpStack::Impl::step7_text(Instant now, std::uint32_t index, const Segment&
     const std::size_t advanced = t.ooo.take_front();
     t.recv_buf.commit(advanced);
     t.rcv_nxt = t.rcv_nxt + static_cast<std::uint32_t>(advanced);
+    t.bytes_received += advanced;
+    std::erase_if(t.sack_recent, [&](SeqNum s) { return s < t.rcv_nxt; });
     notify(index);  // readable data
-    // ACK at once: every second full segment, a filled hole (RFC 5681 4.2),
-    // or a window too small for another full segment (the peer is blocked
-    // until it hears from us, so delaying would only stall it).
-    if (filled_hole || !t.ooo.empty() || SeqNum::distance(t.rcv_nxt, t.rcv_acked) >= 2u * t.snd_mss ||
-        t.recv_buf.free() < t.snd_mss) {
+    // ACK at once (RFC 5681 4.2, RFC 1122 4.2.3.2): every second full-sized
+    // segment, data that fills a hole (or leaves one: the SACK blocks
+    // changed), or a window too small for another full segment (the peer
+    // is blocked until it hears from us, so delaying would only stall it).
+    // Otherwise the delayed-ACK timer.
+    if (t.ack_mark < t.rcv_acked) t.ack_mark = t.rcv_acked;
+    if (SeqNum::distance(t.rcv_nxt, t.ack_mark) >= 2u * t.rcv_mss) {
+        // An ACK owed earlier in this batch would be superseded by this
+        // one: keep it as its own ACK point.
+        if (t.ack_now && t.ack_mark > t.rcv_acked && t.ack_point_count < t.ack_points.size())
+            t.ack_points[t.ack_point_count++] = t.ack_mark;
+        t.ack_mark = t.rcv_nxt;
+    }
+    if (filled_hole || !t.ooo.empty() || SeqNum::distance(t.rcv_nxt, t.rcv_acked) >= 2u * t.rcv_mss ||
+        t.recv_buf.free() < t.rcv_mss || config.delayed_ack_timeout == Duration::zero()) {
         t.ack_now = true;
         mark_dirty(index);
     } else if (t.delack_deadline == kNever) {
-        arm(t.delack_deadline, now + kDelayedAckTimeout);
+        arm(t.delack_deadline, now + config.delayed_ack_timeout);
     }
     return true;
 }

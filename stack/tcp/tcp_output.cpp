@@ -1,12 +1,17 @@
-// Output and timers (RFC 9293 3.8, 3.10.8; RFC 6298; RFC 5681/6582).
+// Output and timers (RFC 9293 3.8, 3.10.8; RFC 6298; RFC 5681/6582/6675/3042;
+// RFC 7323 and RFC 2018 options; RFC 1122 4.2.3.6 keepalive).
 //
 // output() decides, for one TCB, everything that should leave now: the SYN
-// or SYN-ACK, a pending fast/NewReno retransmission, new data as far as the
-// peer's window (never past SND.UNA + SND.WND) and cwnd allow, the FIN after
-// the last byte, and otherwise a pure ACK when one is owed (ack_now, the
-// delayed-ACK timer, or a worthwhile window update). It also arms the
-// retransmission timer when something is in flight and the persist timer
-// when unsent data is blocked by a zero window with nothing in flight.
+// or SYN-ACK, a pending fast/NewReno retransmission, during SACK recovery
+// whatever NextSeg (RFC 6675 4) picks while pipe < cwnd, otherwise new data
+// as far as the peer's window (never past SND.UNA + SND.WND), cwnd (plus
+// two segments of limited transmit), Nagle and sender SWS avoidance allow,
+// the FIN after the last byte, and otherwise a pure ACK when one is owed
+// (ack_now, the delayed-ACK timer, or a worthwhile window update). It also
+// arms the retransmission timer when something is in flight and the persist
+// timer when unsent data is blocked by a zero window with nothing in flight.
+// emit() adds the per-segment options: timestamps once negotiated, SACK
+// blocks while out-of-order data is held.
 #include <algorithm>
 
 #include "stack/tcp/tcp_stack_impl.hpp"
@@ -32,7 +37,10 @@ std::uint16_t TcpStack::Impl::window_field(Tcb& t) {
     const auto free = static_cast<std::uint32_t>(t.recv_buf.free());
     const std::uint32_t threshold =
         std::min<std::uint32_t>(static_cast<std::uint32_t>(t.recv_buf.capacity() / 2), t.snd_mss);
-    std::uint32_t wnd = (free >= cur + std::max<std::uint32_t>(threshold, 1)) ? free : cur;
+    // While out-of-order data is held the right edge stays put, so the
+    // duplicate ACKs we send stay duplicates for the peer (RFC 5681 2 (e):
+    // a changed window makes an ACK a window update, not a duplicate).
+    std::uint32_t wnd = (t.ooo.empty() && free >= cur + std::max<std::uint32_t>(threshold, 1)) ? free : cur;
     wnd = std::min<std::uint32_t>(wnd, 65535u << shift);
     std::uint32_t field = wnd >> shift;
     if ((field << shift) < cur) field = std::min<std::uint32_t>((cur + (1u << shift) - 1) >> shift, 65535);
@@ -41,7 +49,7 @@ std::uint16_t TcpStack::Impl::window_field(Tcb& t) {
 }
 
 bool TcpStack::Impl::window_update_due(const Tcb& t) const {
-    if (!receives_data(t.state) || t.fin_received) return false;
+    if (!receives_data(t.state) || t.fin_received || !t.ooo.empty()) return false;
     const std::uint32_t cur = t.rcv_wnd();
     const auto free = static_cast<std::uint32_t>(t.recv_buf.free());
     const std::uint32_t threshold =
@@ -51,8 +59,59 @@ bool TcpStack::Impl::window_update_due(const Tcb& t) const {
     return free >= cur + std::max<std::uint32_t>(threshold, 1);
 }
 
+std::uint32_t TcpStack::Impl::ts_now(const Tcb& t) const {
+    // RFC 7323 5.4: a 1 ms clock with a per-connection offset.
+    return static_cast<std::uint32_t>(to_ns(last_now_) / 1'000'000) + t.ts_offset;
+}
+
+std::size_t TcpStack::Impl::sack_blocks_to_send(const Tcb& t) const {
+    if (!t.sack_ok || t.ooo.empty()) return 0;
+    // RFC 2018 3: 3 blocks fit beside the timestamp option, 4 without.
+    return std::min<std::size_t>(t.ooo.range_count(), t.ts_ok ? 3 : 4);
+}
+
+// RFC 2018 4: the first block holds the most recently received segment; the
+// others repeat the most recently reported blocks, then any remaining ones.
+void TcpStack::Impl::fill_sack_blocks(Tcb& t, wire::TcpOptions& o) {
+    const std::size_t max = sack_blocks_to_send(t);
+    o.sack_count = 0;
+    if (max == 0) return;
+    const auto& ranges = t.ooo.ranges();
+    std::vector<bool> used(ranges.size(), false);
+    auto add = [&](std::size_t i) {
+        used[i] = true;
+        o.sack_blocks[o.sack_count++] = wire::SackBlock{(t.rcv_nxt + static_cast<std::uint32_t>(ranges[i].begin)).raw(),
+                                                        (t.rcv_nxt + static_cast<std::uint32_t>(ranges[i].end)).raw()};
+    };
+    auto add_anchor = [&](SeqNum anchor) {
+        if (o.sack_count >= max || anchor < t.rcv_nxt) return;
+        const std::size_t off = SeqNum::distance(anchor, t.rcv_nxt);
+        for (std::size_t i = 0; i < ranges.size(); ++i) {
+            if (ranges[i].begin <= off && off < ranges[i].end) {
+                if (!used[i]) add(i);
+                return;
+            }
+        }
+    };
+    // The duplicate ACKs of one batch answer its out-of-order segments
+    // oldest first, each naming the block of "its" segment first.
+    if (sack_first_anchor_ < t.sack_recent.size()) add_anchor(t.sack_recent[sack_first_anchor_]);
+    for (SeqNum anchor : t.sack_recent) add_anchor(anchor);
+    for (std::size_t i = ranges.size(); i-- > 0 && o.sack_count < max;) {
+        if (!used[i]) add(i);
+    }
+}
+
+// Payload of a full segment now: the effective MSS less the SACK blocks
+// this segment will carry (the option area is shared, RFC 6691).
+std::uint32_t TcpStack::Impl::segment_payload_room(const Tcb& t) const {
+    const std::size_t blocks = sack_blocks_to_send(t);
+    const std::uint32_t opt = blocks > 0 ? static_cast<std::uint32_t>(4 + 8 * blocks) : 0;
+    return t.eff_mss() > opt + 1 ? t.eff_mss() - opt : 1;
+}
+
 void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<const std::uint8_t> payload,
-                          const wire::TcpOptions& options) {
+                          const wire::TcpOptions& options, std::optional<SeqNum> ack_point) {
     wire::TcpRepr r;
     r.src_port = t.local.port;
     r.dst_port = t.remote.port;
@@ -67,28 +126,48 @@ void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<cons
         if (t.state == State::kSynReceived) t.rcv_adv = seq_max(t.rcv_adv, t.rcv_nxt + w);
     } else {
         r.window = window_field(t);
+        // RFC 7323 3.2: once negotiated, every segment carries timestamps
+        // (TSecr = TS.Recent, 4.3 (3)); RFC 2018: SACK blocks while data
+        // is held out of order.
+        if (t.ts_ok) r.options.timestamps = wire::TcpTimestamps{ts_now(t), t.ts_recent};
+        if (flags & wire::tcp_flag::kAck) fill_sack_blocks(t, r.options);
     }
-    if (flags & wire::tcp_flag::kAck) {
+    if (ack_point) {
+        r.ack = ack_point->raw();
+    } else if (flags & wire::tcp_flag::kAck) {
         r.ack = t.rcv_nxt.raw();
         t.rcv_acked = t.rcv_nxt;
+        t.ack_mark = t.rcv_nxt;
+        t.ack_point_count = 0;
         t.ack_now = false;
         t.delack_deadline = kNever;
     }
     const std::size_t len = r.buffer_len();
     r.emit(std::span<std::uint8_t>(tx_buf).first(len), t.local.address, t.remote.address);
     counters.inc(Counter::tx_segments);
+    ++t.segments_sent;
+    t.bytes_sent += payload.size();
     sink.send_segment(t.local.address, t.remote.address, std::span<const std::uint8_t>(tx_buf).first(len));
 }
 
 void TcpStack::Impl::send_syn(Instant now, Tcb& t) {
     wire::TcpOptions o;
     o.mss = our_mss();  // RFC 9293 3.7.1: MSS only in SYN segments
-    const bool offer_ws = t.state == State::kSynSent ? config.window_scaling : t.wscale_ok;
+    const bool active = t.state == State::kSynSent;
+    const bool offer_ws = active ? config.window_scaling : t.wscale_ok;
     if (offer_ws) o.window_scale = t.rcv_wscale;
+    // RFC 2018 2 / RFC 7323 3.2: offered on a SYN; on a SYN-ACK only in
+    // answer to the peer's offer.
+    if (active ? config.sack : t.sack_ok) o.sack_permitted = true;
+    if (active ? config.timestamps : t.ts_ok)
+        o.timestamps = wire::TcpTimestamps{ts_now(t), active ? 0u : t.ts_recent};
     const bool again = t.snd_max > t.iss;
     std::uint8_t flags = wire::tcp_flag::kSyn;
     if (t.state == State::kSynReceived) flags |= wire::tcp_flag::kAck;
-    if (again) counters.inc(Counter::retransmissions);
+    if (again) {
+        counters.inc(Counter::retransmissions);
+        ++t.retransmissions;
+    }
     emit(t, t.iss, flags, {}, o);
     t.snd_nxt = t.iss + 1;
     t.snd_max = seq_max(t.snd_max, t.snd_nxt);
@@ -114,6 +193,7 @@ void TcpStack::Impl::send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t le
     emit(t, seq, flags, payload, {});
     if (retransmission) {
         counters.inc(Counter::retransmissions);
+        ++t.retransmissions;
         t.rtt_timing = false;  // Karn: no sample across a retransmission
     } else if (!t.rtt_timing && len > 0) {
         t.rtt_timing = true;
@@ -128,6 +208,137 @@ void TcpStack::Impl::send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t le
 // its ACK field unread; two stacks doing so to each other livelock. BSD
 // does the same ("use snd_max instead of snd_nxt" for ACK-only segments).
 void TcpStack::Impl::send_ack(Tcb& t, SeqNum seq) { emit(t, seq, wire::tcp_flag::kAck, {}, {}); }
+
+std::uint32_t TcpStack::Impl::retransmit_from(Instant now, Tcb& t, SeqNum seq, SeqNum end) {
+    if (!(seq < end)) return 0;
+    const SeqNum data_end = t.data_end();
+    const std::uint32_t room = segment_payload_room(t);
+    std::uint32_t len = 0;
+    if (seq < data_end) {
+        // Even a retransmission stays inside the peer's window.
+        len = std::min({room, SeqNum::distance(seq_min(end, data_end), seq), t.snd_wnd});
+        if (len == 0) return 0;
+    }
+    const bool fin = t.fin_sent && seq + len == data_end && end > data_end;
+    if (len == 0 && !fin) return 0;
+    send_data(now, t, seq, len, fin, true);
+    if (t.rtx_deadline == kNever) arm(t.rtx_deadline, now + t.rtt.rto());
+    return len + (fin ? 1u : 0u);
+}
+
+bool TcpStack::Impl::send_one(Instant now, Tcb& t, SeqNum cwnd_edge) {
+    const std::uint32_t mss = segment_payload_room(t);
+    const SeqNum end = t.data_end();
+    if (t.sack_ok && t.snd_nxt < t.snd_max) {
+        // Go-back-N after an RTO: what the peer SACKed since need not go
+        // again (RFC 6675 5.1).
+        t.snd_nxt = seq_min(t.scoreboard.skip_sacked(t.snd_nxt), t.snd_max);
+    }
+    if (t.snd_nxt < end) {
+        const SeqNum wnd_edge = t.snd_una + t.snd_wnd;  // never beyond the peer's right edge
+        const SeqNum limit = seq_min(wnd_edge, cwnd_edge);
+        const std::uint32_t room = limit > t.snd_nxt ? SeqNum::distance(limit, t.snd_nxt) : 0;
+        std::uint32_t avail = SeqNum::distance(end, t.snd_nxt);
+        const bool again = t.snd_nxt < t.snd_max;
+        if (again && t.sack_ok)
+            avail = std::min(avail, SeqNum::distance(t.scoreboard.next_sacked(t.snd_nxt, end), t.snd_nxt));
+        const std::uint32_t len = std::min({mss, avail, room});
+        if (len == 0) return false;
+        if (len < mss && !again) {
+            const bool in_flight = t.snd_nxt > t.snd_una;
+            const bool nagle = !t.nodelay;
+            if (len < avail) {
+                // Sender silly-window avoidance (RFC 9293 3.8.6.2.1): the
+                // window (peer's or cwnd) allows only a piece of what is
+                // queued. Send it only if it is at least half the largest
+                // window the peer offered (with nothing in flight under
+                // Nagle), or when the override timer fired.
+                const bool half = len >= std::max<std::uint32_t>(t.max_snd_wnd / 2, 1);
+                if (!t.sws_override && !(half && (!in_flight || !nagle))) {
+                    if (!in_flight && t.sws_deadline == kNever) arm(t.sws_deadline, now + kSwsOverride);
+                    return false;
+                }
+            } else if (in_flight && nagle && !t.write_closed) {
+                // Nagle (RFC 896, RFC 9293 3.7.4): a short segment waits
+                // while data is in flight, unless it is the last one before
+                // our FIN.
+                return false;
+            }
+        }
+        const bool fin = t.write_closed && t.snd_nxt + len == end;
+        send_data(now, t, t.snd_nxt, len, fin, again);
+        if (!again && t.cc && t.snd_nxt + len > t.snd_una + t.cc->cwnd()) counters.inc(Counter::limited_transmits);
+        t.snd_nxt = t.snd_nxt + len + (fin ? 1u : 0u);
+        if (fin) t.fin_sent = true;
+        t.sws_override = false;
+        t.sws_deadline = kNever;
+        t.snd_max = seq_max(t.snd_max, t.snd_nxt);
+        return true;
+    }
+    if (t.write_closed && t.snd_nxt == end && !(t.fin_sent && t.snd_nxt == t.snd_max)) {
+        // The FIN alone (also its retransmission after an RTO).
+        send_data(now, t, t.snd_nxt, 0, true, t.fin_sent);
+        t.snd_nxt = t.snd_nxt + 1;
+        t.fin_sent = true;
+        t.snd_max = seq_max(t.snd_max, t.snd_nxt);
+        return true;
+    }
+    return false;
+}
+
+bool TcpStack::Impl::sack_recovery_output(Instant now, Tcb& t) {
+    const std::uint32_t mss = t.eff_mss();
+    const std::uint32_t cwnd = std::max(t.cc->ssthresh(), mss);  // RFC 6675 5 (4.2): cwnd = ssthresh
+    bool sent = false;
+    for (std::size_t guard = 0; guard < 4096; ++guard) {
+        if (t.high_rxt < t.snd_una) t.high_rxt = t.snd_una;
+        const std::uint32_t pipe = t.scoreboard.pipe(t.snd_una, t.snd_max, t.high_rxt, mss);
+        if (pipe + mss > cwnd) break;  // (C.1): cwnd - pipe >= 1 SMSS
+        const SackScoreboard::Hole hole = t.scoreboard.next_hole(t.snd_una, t.high_rxt, mss);
+        const bool have_hole = hole.begin < hole.end;
+        // NextSeg rule 1: the first lost unSACKed segment above HighRxt.
+        if (have_hole && hole.lost) {
+            const std::uint32_t n = retransmit_from(now, t, hole.begin, hole.end);
+            if (n == 0) break;
+            counters.inc(Counter::sack_retransmits);
+            t.high_rxt = hole.begin + n;
+            sent = true;
+            continue;
+        }
+        // Rule 2: new data the receiver's window allows.
+        if (t.snd_nxt == t.snd_max && send_one(now, t, t.snd_max + 0x3fffffffu)) {
+            sent = true;
+            continue;
+        }
+        // Rule 3: an unSACKed segment above HighRxt not yet deemed lost.
+        if (have_hole) {
+            const std::uint32_t n = retransmit_from(now, t, hole.begin, hole.end);
+            if (n == 0) break;
+            counters.inc(Counter::sack_retransmits);
+            t.high_rxt = hole.begin + n;
+            sent = true;
+            continue;
+        }
+        // Rule 4: one rescue retransmission of the highest unSACKed data per
+        // recovery; HighRxt is not moved.
+        // A FIN alone at the tail is left to the timer: it is no data.
+        const SeqNum data_top = seq_min(t.snd_max, t.data_end());
+        if ((!t.rescue_valid || t.snd_una > t.rescue_rxt) && !t.scoreboard.empty() &&
+            t.scoreboard.high_sacked() < data_top) {
+            const std::uint32_t tail = SeqNum::distance(data_top, t.scoreboard.high_sacked());
+            const SeqNum from = data_top - std::min(tail, mss);
+            t.rescue_valid = true;
+            t.rescue_rxt = t.recover;
+            if (retransmit_from(now, t, from, t.snd_max) > 0) {
+                counters.inc(Counter::sack_rescue_retransmits);
+                sent = true;
+            }
+            continue;
+        }
+        break;
+    }
+    return sent;
+}
 
 void TcpStack::Impl::output(Instant now, std::uint32_t index) {
     Tcb& t = *tcbs[index];
@@ -149,77 +360,85 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
         default: break;
     }
 
+    // The cumulative ACK points of this batch but the last (which the next
+    // ACK, pure or on data, carries anyway).
+    // Was an ACK point owed at RCV.NXT itself (every-second-segment rule)?
+    // Then the ACK below is that cumulative ACK and not yet a duplicate.
+    const bool cumulative_owed = t.rcv_acked < t.rcv_nxt && t.ack_mark == t.rcv_nxt;
+    SeqNum last_ack = t.rcv_acked;  // what the peer saw last from us
+    for (std::uint32_t i = 0; i < t.ack_point_count; ++i) {
+        const SeqNum point = t.ack_points[i];
+        if (point < t.rcv_nxt && point > last_ack) {
+            emit(t, t.snd_max, wire::tcp_flag::kAck, {}, {}, point);
+            last_ack = point;
+        }
+    }
+    t.ack_point_count = 0;
+    const std::uint32_t dup_acks = t.dup_acks_owed;
+    t.dup_acks_owed = 0;
     bool sent = false;
-    const std::uint32_t mss = t.snd_mss;
     if (t.retransmit_pending) {
-        // Fast retransmit / NewReno partial ACK: the segment at SND.UNA.
+        // Fast retransmit / NewReno partial ACK / entry into SACK recovery:
+        // the segment at SND.UNA (up to the first SACKed byte).
         t.retransmit_pending = false;
         if (t.snd_una < t.snd_max) {
-            const SeqNum end = t.data_end();
-            // Even a retransmission stays inside the peer's window.
-            const std::uint32_t len =
-                t.snd_una < end ? std::min({mss, SeqNum::distance(end, t.snd_una), t.snd_wnd}) : 0;
-            const bool fin = t.fin_sent && t.snd_una + len == end;
-            if (len > 0 || (fin && t.snd_una == end)) {
-                send_data(now, t, t.snd_una, len, fin, true);
+            const SeqNum limit = t.sack_ok ? t.scoreboard.next_sacked(t.snd_una, t.snd_max) : t.snd_max;
+            const std::uint32_t n = retransmit_from(now, t, t.snd_una, limit);
+            if (n > 0) {
                 sent = true;
+                if (t.sack_ok) t.high_rxt = seq_max(t.high_rxt, t.snd_una + n);
                 arm(t.rtx_deadline, now + t.rtt.rto());
             }
         }
     }
     if (sends_data(t.state)) {
-        const std::uint32_t cwnd = t.cc ? t.cc->cwnd() : 0xffffffffu;
-        for (;;) {
-            const SeqNum end = t.data_end();
-            if (t.snd_nxt < end) {
-                const SeqNum wnd_edge = t.snd_una + t.snd_wnd;  // never beyond the peer's right edge
-                const SeqNum cwnd_edge = t.snd_una + cwnd;
-                const SeqNum limit = seq_min(wnd_edge, cwnd_edge);
-                const std::uint32_t room = limit > t.snd_nxt ? SeqNum::distance(limit, t.snd_nxt) : 0;
-                const std::uint32_t avail = SeqNum::distance(end, t.snd_nxt);
-                const std::uint32_t len = std::min({mss, avail, room});
-                if (len == 0) break;
-                if (len < mss) {
-                    // Nagle (RFC 896, RFC 9293 3.7.4) in its minimal form: a
-                    // short segment waits while data is in flight, unless it
-                    // is the last one before our FIN.
-                    const bool in_flight = t.snd_nxt > t.snd_una;
-                    const bool last_piece = len == avail && t.write_closed;
-                    if (in_flight && !last_piece) break;
-                }
-                const bool fin = t.write_closed && t.snd_nxt + len == end;
-                send_data(now, t, t.snd_nxt, len, fin, t.snd_nxt < t.snd_max);
-                t.snd_nxt = t.snd_nxt + len + (fin ? 1u : 0u);
-                if (fin) t.fin_sent = true;
-                sent = true;
-            } else if (t.write_closed && t.snd_nxt == end) {
-                // The FIN alone (also its retransmission after an RTO).
-                send_data(now, t, t.snd_nxt, 0, true, t.fin_sent);
-                t.snd_nxt = t.snd_nxt + 1;
-                t.fin_sent = true;
-                sent = true;
-                break;
-            } else {
-                break;
-            }
+        if (t.sack_recovery() && t.cc) {
+            sent |= sack_recovery_output(now, t);
+        } else {
+            std::uint32_t cwnd = t.cc ? t.cc->cwnd() : 0x3fffffffu;
+            // RFC 3042 limited transmit: the first two duplicate ACKs each
+            // let one new segment out beyond cwnd.
+            if (!t.in_recovery && t.dupacks > 0 && t.snd_nxt == t.snd_max)
+                cwnd += std::min<std::uint32_t>(t.dupacks, 2) * t.eff_mss();
+            while (send_one(now, t, t.snd_una + cwnd)) sent = true;
         }
         t.snd_max = seq_max(t.snd_max, t.snd_nxt);
         if (t.snd_max > t.snd_una && t.rtx_deadline == kNever) arm(t.rtx_deadline, now + t.rtt.rto());
         // Persist (RFC 9293 3.8.6.1): unsent data, nothing in flight, and the
-        // window does not let anything out.
-        if (!sent && t.snd_una == t.snd_max && t.snd_nxt < t.data_end() && t.persist_deadline == kNever) {
+        // peer's window does not let anything out.
+        if (!sent && t.snd_una == t.snd_max && t.snd_nxt < t.data_end() && t.snd_wnd == 0 &&
+            t.persist_deadline == kNever) {
             if (t.persist_interval == Duration::zero()) t.persist_interval = t.rtt.rto();
             arm(t.persist_deadline, now + t.persist_interval);
         }
     }
+    std::uint32_t pure_acks = 0;
+    // k-th duplicate ACK of the batch (oldest first): names the k-th oldest
+    // block first, the last one the newest (RFC 2018 4), so every block is
+    // reported even when more blocks exist than one option can hold.
+    const std::size_t anchors = t.sack_recent.size();
+    auto anchor_for = [&](std::uint32_t k) -> std::size_t {
+        const std::size_t from_newest = k < dup_acks ? dup_acks - 1 - k : 0;
+        return anchors == 0 ? 0 : std::min(from_newest, anchors - 1);
+    };
     if (!sent) {
         if (t.ack_now) {
+            if (!cumulative_owed) sack_first_anchor_ = anchor_for(0);
             send_ack(t, t.snd_max);
+            sack_first_anchor_ = 0;
+            if (!cumulative_owed) ++pure_acks;  // it answers the out-of-order segment
         } else if (window_update_due(t)) {
             counters.inc(Counter::window_updates);
             send_ack(t, t.snd_max);
         }
     }
+    // One duplicate ACK per out-of-order segment of the batch (segments
+    // carrying data do not count as duplicates for the peer).
+    for (; pure_acks < dup_acks; ++pure_acks) {
+        sack_first_anchor_ = anchor_for(pure_acks);
+        send_ack(t, t.snd_max);
+    }
+    sack_first_anchor_ = 0;
 }
 
 void TcpStack::Impl::run_timers(Instant now, std::uint32_t index) {
@@ -238,6 +457,15 @@ void TcpStack::Impl::run_timers(Instant now, std::uint32_t index) {
         t.delack_deadline = kNever;
         t.ack_now = true;
     }
+    if (t.sws_deadline <= now) {
+        t.sws_deadline = kNever;
+        t.sws_override = true;  // RFC 9293 3.8.6.2.1 (4): send what the window allows
+    }
+    if (t.keepalive_deadline <= now) on_keepalive_timeout(now, index);
+    if (t.state == State::kClosed) {
+        release_if_done(index);
+        return;
+    }
     if (t.linger_deadline <= now) {
         t.linger_deadline = kNever;
         if (t.state == State::kTimeWait) counters.inc(Counter::time_wait_expired);
@@ -253,6 +481,7 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
     t.rtx_deadline = kNever;
     if (t.snd_max == t.snd_una) return;
     counters.inc(Counter::rto_expiries);
+    ++t.rto_expiries;
     const bool handshake = t.state == State::kSynSent || t.state == State::kSynReceived;
     const std::uint32_t limit = handshake ? config.max_syn_retransmits : config.max_retransmits;
     if (t.retries >= limit) {
@@ -288,6 +517,11 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
     } else {
         if (t.cc) t.cc->on_rto(now, t.flight());
         t.in_recovery = false;
+        // RFC 2018 8: the receiver may have reneged; forget the scoreboard
+        // (ACKs after the timeout fill it again, RFC 6675 5.1).
+        t.scoreboard.clear();
+        t.high_rxt = t.snd_una;
+        t.rescue_valid = false;
         t.recover = t.snd_max;
         t.dupacks = 0;
         t.retransmit_pending = false;
@@ -320,8 +554,35 @@ void TcpStack::Impl::on_persist_timeout(Instant now, std::uint32_t index) {
     arm(t.persist_deadline, now + t.persist_interval);
 }
 
+// RFC 1122 4.2.3.6: after keepalive_idle without a segment from the peer,
+// probe (SEQ = SND.UNA - 1, no data: any live peer answers with an ACK) every
+// keepalive_interval; keepalive_count unanswered probes end the connection.
+// Only an idle connection is probed: with data outstanding the
+// retransmission and persist timers already watch the peer.
+void TcpStack::Impl::on_keepalive_timeout(Instant now, std::uint32_t index) {
+    Tcb& t = *tcbs[index];
+    t.keepalive_deadline = kNever;
+    if (!t.keepalive) return;
+    if (t.state != State::kEstablished && t.state != State::kCloseWait && t.state != State::kFinWait2) return;
+    if (t.snd_max != t.snd_una || t.snd_nxt < t.data_end()) {
+        arm(t.keepalive_deadline, now + config.keepalive_idle);
+        return;
+    }
+    if (t.keepalive_probes >= config.keepalive_count) {
+        counters.inc(Counter::keepalive_timeouts);
+        counters.inc(Counter::conn_timed_out);
+        fail(index, Error::kTimedOut);
+        return;
+    }
+    ++t.keepalive_probes;
+    counters.inc(Counter::keepalive_probes);
+    send_ack(t, t.snd_una - 1);
+    arm(t.keepalive_deadline, now + config.keepalive_interval);
+}
+
 void TcpStack::Impl::note_deadlines(const Tcb& t) {
-    next_timer_ = std::min({next_timer_, t.rtx_deadline, t.persist_deadline, t.linger_deadline, t.delack_deadline});
+    next_timer_ = std::min({next_timer_, t.rtx_deadline, t.persist_deadline, t.linger_deadline, t.delack_deadline,
+                            t.sws_deadline, t.keepalive_deadline});
 }
 
 void TcpStack::Impl::flush_resets() {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "stack/tcp/cubic.hpp"
 #include "stack/tcp/tcp_stack_impl.hpp"
 
 namespace tapstack::tcp {
@@ -53,6 +54,12 @@ TcpStack::Impl::Impl(const TcpConfig& cfg, SegmentSink& s, std::uint64_t secret)
     config.receive_buffer = std::min<std::uint32_t>(config.receive_buffer, (65535u << 14));
     config.receive_buffer = std::max<std::uint32_t>(config.receive_buffer, 1);
     config.send_buffer = std::max<std::uint32_t>(config.send_buffer, 1);
+    config.receive_buffer_max = std::min<std::uint32_t>(config.receive_buffer_max, (65535u << 14));
+    config.delayed_ack_timeout = std::clamp(config.delayed_ack_timeout, Duration::zero(), kMaxDelayedAck);
+    config.keepalive_idle = std::max<Duration>(config.keepalive_idle, seconds(1));
+    config.keepalive_interval = std::max<Duration>(config.keepalive_interval, seconds(1));
+    config.keepalive_count = std::max<std::uint32_t>(config.keepalive_count, 1);
+    if (!is_known_congestion_control(config.congestion_control)) config.congestion_control = "newreno";
     tx_buf.resize(wire::kTcpHeaderMaxLen + 65536);
     payload_buf.resize(65536);
 }
@@ -98,6 +105,8 @@ std::uint32_t TcpStack::Impl::alloc_tcb() {
     if (generations_[index] == 0) generations_[index] = 1;  // 0 never names a live connection
     tcbs[index] = std::make_unique<Tcb>(config.send_buffer, config.receive_buffer, rtt_proto);
     tcbs[index]->ooo = buf::Assembler(kMaxOooRanges);
+    tcbs[index]->nodelay = config.no_delay;
+    tcbs[index]->keepalive = config.keepalive;
     ++live_tcbs;
     return index;
 }
@@ -156,8 +165,10 @@ void TcpStack::Impl::release_if_done(std::uint32_t index) {
 }
 
 std::uint8_t TcpStack::Impl::our_wscale() const {
+    // Large enough for the biggest window auto-tuning may reach.
+    const std::uint32_t largest = std::max(config.receive_buffer, config.receive_buffer_max);
     std::uint8_t s = 0;
-    while (s < 14 && (config.receive_buffer >> s) > 65535) ++s;
+    while (s < 14 && (largest >> s) > 65535) ++s;
     return s;
 }
 
@@ -188,6 +199,9 @@ void TcpStack::Impl::init_send_side(Tcb& t, Instant now) {
     t.snd_buf_seq = t.iss + 1;
     t.recover = t.iss;
     t.persist_interval = t.rtt.rto();
+    // RFC 7323 5.4: a per-connection offset for our timestamp clock, drawn
+    // from the (secret-keyed) ISN so it is not predictable either.
+    t.ts_offset = t.iss.raw() * 0x9e3779b1u;
 }
 
 // ---------------------------------------------------------------- Impl: events
@@ -232,6 +246,7 @@ void TcpStack::Impl::enter_time_wait(std::uint32_t index, Instant now) {
     set_state(index, State::kTimeWait);
     t.rtx_deadline = kNever;
     t.persist_deadline = kNever;
+    t.keepalive_deadline = t.sws_deadline = kNever;
     // Nothing will be sent or received any more: give the buffer memory back
     // for the 2*MSL wait (unread data, if any, stays for the application).
     t.send_buf.release();
@@ -246,6 +261,7 @@ void TcpStack::Impl::fail(std::uint32_t index, Error e) {
     }
     t.error = e;
     t.rtx_deadline = t.persist_deadline = t.linger_deadline = t.delack_deadline = kNever;
+    t.keepalive_deadline = t.sws_deadline = kNever;
     t.ack_now = false;
     t.retransmit_pending = false;
     // An unaccepted connection that fails is forgotten: nobody can read it.
@@ -257,16 +273,27 @@ void TcpStack::Impl::fail(std::uint32_t index, Error e) {
 void TcpStack::Impl::close_orderly(std::uint32_t index) {
     Tcb& t = *tcbs[index];
     t.rtx_deadline = t.persist_deadline = t.linger_deadline = t.delack_deadline = kNever;
+    t.keepalive_deadline = t.sws_deadline = kNever;
     set_state(index, State::kClosed);
     table_remove(index);
 }
 
+std::unique_ptr<CongestionControl> TcpStack::Impl::make_congestion_control(std::uint32_t mss) const {
+    if (config.congestion_control == "cubic") return make_cubic(mss);
+    return make_new_reno(mss);
+}
+
+bool is_known_congestion_control(std::string_view name) { return name == "cubic" || name == "newreno"; }
+
 void TcpStack::Impl::established(std::uint32_t index, Instant now) {
-    (void)now;
     Tcb& t = *tcbs[index];
     t.established_once = true;
     counters.inc(Counter::conn_established);
-    if (!t.cc) t.cc = make_new_reno(t.snd_mss);
+    if (!t.cc) t.cc = make_congestion_control(t.eff_mss());
+    t.rcv_mss = std::min<std::uint32_t>(t.rcv_mss, our_mss());
+    t.rcvq_time = now;
+    t.rcv_space = 10 * t.rcv_mss;
+    note_peer_alive(now, t);
     // A half-close requested before the handshake completed takes effect now.
     set_state(index, t.write_closed ? State::kFinWait1 : State::kEstablished);
     if (t.passive && t.listener != kNoListener) {
@@ -410,6 +437,8 @@ std::size_t TcpStack::recv(Instant now, ConnId conn, std::span<std::uint8_t> dat
     Tcb* t = m.get_owned(conn);
     if (!t) return 0;
     const std::size_t n = t->recv_buf.read(data);
+    t->rcvq_copied += n;
+    if (n > 0) m.autotune(now, conn.index);
     // The window update itself is decided in output() (receiver SWS rules).
     if (n > 0 && m.window_update_due(*t)) m.mark_dirty(conn.index);
     return n;
@@ -513,6 +542,65 @@ ConnInfo TcpStack::info(ConnId conn) const {
     i.eof = t->fin_received && t->recv_buf.empty();
     i.write_closed = t->write_closed;
     return i;
+}
+
+ConnStats TcpStack::stats(ConnId conn) const {
+    const Impl& m = *impl_;
+    const Tcb* t = m.get_owned(conn);
+    ConnStats st;
+    if (!t) return st;
+    st.srtt = t->rtt.srtt();
+    st.rttvar = t->rtt.rttvar();
+    st.rto = t->rtt.rto();
+    st.snd_mss = t->eff_mss();
+    st.cwnd = t->cc ? t->cc->cwnd() : 0;
+    st.ssthresh = t->cc ? t->cc->ssthresh() : 0;
+    st.bytes_in_flight = t->sack_recovery()
+                             ? t->scoreboard.pipe(t->snd_una, t->snd_max, t->high_rxt, t->eff_mss())
+                             : t->flight();
+    st.snd_wnd = t->snd_wnd;
+    st.rcv_wnd = t->rcv_wnd();
+    st.rcv_buffer = static_cast<std::uint32_t>(t->recv_buf.capacity());
+    st.bytes_sent = t->bytes_sent;
+    st.bytes_acked = t->bytes_acked;
+    st.bytes_received = t->bytes_received;
+    st.segments_sent = t->segments_sent;
+    st.segments_received = t->segments_received;
+    st.retransmissions = t->retransmissions;
+    st.rto_expiries = t->rto_expiries;
+    st.fast_retransmits = t->fast_retransmits;
+    st.sack_recoveries = t->sack_recoveries;
+    st.dup_segments_received = t->dup_segments;
+    st.ooo_segments_received = t->ooo_segments;
+    st.paws_rejected = t->paws_rejected;
+    st.timestamps = t->ts_ok;
+    st.sack = t->sack_ok;
+    st.window_scaling = t->wscale_ok;
+    st.no_delay = t->nodelay;
+    st.keepalive = t->keepalive;
+    st.in_recovery = t->in_recovery;
+    st.congestion_control = m.config.congestion_control;
+    return st;
+}
+
+void TcpStack::set_nodelay(ConnId conn, bool on) {
+    Impl& m = *impl_;
+    Tcb* t = m.get_owned(conn);
+    if (!t) return;
+    t->nodelay = on;
+    if (on) m.mark_dirty(conn.index);  // queued short data may go now
+}
+
+void TcpStack::set_keepalive(ConnId conn, bool on) {
+    Impl& m = *impl_;
+    Tcb* t = m.get_owned(conn);
+    if (!t) return;
+    t->keepalive = on;
+    t->keepalive_probes = 0;
+    if (on && t->state != State::kClosed)
+        m.arm(t->keepalive_deadline, m.last_now_ + m.config.keepalive_idle);
+    else
+        t->keepalive_deadline = kNever;
 }
 
 void TcpStack::receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) {

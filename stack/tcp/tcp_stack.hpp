@@ -63,6 +63,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -122,6 +123,65 @@ struct TcpConfig {
     std::uint32_t max_retransmits = 15;      // data retransmissions before kTimedOut (RFC 1122 R2)
     std::uint32_t max_syn_retransmits = 6;   // SYN retransmissions before kTimedOut (R2 for SYN)
     bool window_scaling = true;              // RFC 7323 section 2
+    bool timestamps = true;                  // RFC 7323 3/4/5: offered on SYN, used only if both offer
+    bool sack = true;                        // RFC 2018: SACK-permitted offered on SYN, used only if both offer
+    // Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): at least every second
+    // full segment, otherwise after this long (clamped to 200 ms; 0 = never delay).
+    Duration delayed_ack_timeout = milliseconds(40);
+    // Nagle (RFC 896) is on unless no_delay; set_nodelay() overrides per connection.
+    bool no_delay = false;
+    // Keepalive (RFC 1122 4.2.3.6): off unless enabled here or by set_keepalive().
+    // After `keepalive_idle` without a segment from the peer, a probe every
+    // `keepalive_interval`; `keepalive_count` unanswered probes end the
+    // connection with kTimedOut.
+    bool keepalive = false;
+    Duration keepalive_idle = seconds(7200);
+    Duration keepalive_interval = seconds(75);
+    std::uint32_t keepalive_count = 9;
+    // Receive buffer auto-tuning: the buffer (and so the advertised window)
+    // starts at receive_buffer and grows with the measured bandwidth-delay
+    // product up to receive_buffer_max. receive_buffer_max <= receive_buffer
+    // turns auto-tuning off. The window scale we offer covers the maximum.
+    std::uint32_t receive_buffer_max = 4 * 1024 * 1024;
+    // "cubic" (RFC 9438, default) or "newreno" (RFC 5681/6582); anything else
+    // falls back to newreno (check with is_known_congestion_control()).
+    std::string congestion_control = "cubic";
+};
+
+// True for the names TcpConfig::congestion_control accepts.
+bool is_known_congestion_control(std::string_view name);
+
+// Per-connection figures for display (TcpStack::stats()).
+struct ConnStats {
+    Duration srtt{0};     // RFC 6298 smoothed RTT (0 until the first sample)
+    Duration rttvar{0};
+    Duration rto{0};      // current RTO, backed off included
+    std::uint32_t snd_mss = 0;         // payload bytes per full segment we send
+    std::uint32_t cwnd = 0;            // bytes
+    std::uint32_t ssthresh = 0;        // bytes (0xffffffff: not yet set)
+    std::uint32_t bytes_in_flight = 0; // RFC 6675 pipe during SACK recovery, else SND.MAX - SND.UNA
+    std::uint32_t snd_wnd = 0;         // peer's window, scaled
+    std::uint32_t rcv_wnd = 0;         // window we advertise now
+    std::uint32_t rcv_buffer = 0;      // receive buffer size (grows with auto-tuning)
+    std::uint64_t bytes_sent = 0;      // payload bytes sent, retransmissions included
+    std::uint64_t bytes_acked = 0;     // payload bytes the peer acknowledged
+    std::uint64_t bytes_received = 0;  // in-order payload bytes received
+    std::uint64_t segments_sent = 0;
+    std::uint64_t segments_received = 0;
+    std::uint64_t retransmissions = 0;      // segments sent again (any reason)
+    std::uint64_t rto_expiries = 0;
+    std::uint64_t fast_retransmits = 0;     // entries into fast recovery (NewReno or SACK)
+    std::uint64_t sack_recoveries = 0;      // entries into RFC 6675 SACK recovery
+    std::uint64_t dup_segments_received = 0;  // wholly or partly old data
+    std::uint64_t ooo_segments_received = 0;  // in-window data ahead of RCV.NXT
+    std::uint64_t paws_rejected = 0;          // RFC 7323 5 old duplicates dropped
+    bool timestamps = false;  // negotiated
+    bool sack = false;        // negotiated
+    bool window_scaling = false;
+    bool no_delay = false;
+    bool keepalive = false;
+    bool in_recovery = false;
+    std::string_view congestion_control;  // "cubic" or "newreno"
 };
 
 // Where TCP's output goes: one complete TCP segment (header, options and
@@ -208,6 +268,15 @@ public:
     void abort(Instant now, ConnId conn);
 
     ConnInfo info(ConnId conn) const;
+    // Figures for display; all zero for a handle the application does not own.
+    ConnStats stats(ConnId conn) const;
+
+    // Per-connection options (no-ops on a stale handle).
+    // no-delay on: Nagle off, short segments leave at once (TCP_NODELAY).
+    void set_nodelay(ConnId conn, bool on);
+    // Keepalive with the TcpConfig idle/interval/count (SO_KEEPALIVE).
+    // The idle time counts from the last segment received (or from now).
+    void set_keepalive(ConnId conn, bool on);
 
     // --- Driven by the interface ---
 

@@ -18,6 +18,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -140,6 +141,15 @@ struct TcpStack::Impl {
     void accept_fin(Instant now, std::uint32_t index);
     void challenge_ack(Instant now, std::uint32_t index);
     void apply_peer_syn_options(Tcb& t, const Segment& seg, bool we_offered_wscale);
+    // RFC 7323 5.3 R1: true when PAWS rejects the segment as an old duplicate.
+    bool paws_rejects(Instant now, Tcb& t, const Segment& seg);
+    bool stale_ack_in_time_wait(const Tcb& t, const Segment& seg) const;
+    // RFC 7323 4.3 / 5.3 R3: TS.Recent from an acceptable segment.
+    void update_ts_recent(Instant now, Tcb& t, const Segment& seg, SeqNum original_seq);
+    // Receiver RTT for auto-tuning (RFC 7323 echo, or one window's time).
+    void measure_rcv_rtt(Instant now, Tcb& t, const Segment& seg);
+    void note_peer_alive(Instant now, Tcb& t);
+    void enter_loss_recovery(Instant now, std::uint32_t index);
     void queue_reset(const PendingReset& r);
 
     // ---- output and timers (tcp_output.cpp) ----
@@ -150,8 +160,24 @@ struct TcpStack::Impl {
     void send_syn(Instant now, Tcb& t);
     void send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t len, bool fin, bool retransmission);
     void send_ack(Tcb& t, SeqNum seq);
+    // One new (or, after an RTO, go-back-N) segment at SND.NXT if the peer's
+    // window, `cwnd_edge`, Nagle and sender SWS avoidance allow it.
+    bool send_one(Instant now, Tcb& t, SeqNum cwnd_edge);
+    // Retransmits from `seq` at most one segment not beyond `end`; returns
+    // the sequence space covered (0 when nothing could be sent).
+    std::uint32_t retransmit_from(Instant now, Tcb& t, SeqNum seq, SeqNum end);
+    // RFC 6675 5 steps (C): send per NextSeg while cwnd - pipe >= 1 SMSS.
+    bool sack_recovery_output(Instant now, Tcb& t);
+    void on_keepalive_timeout(Instant now, std::uint32_t index);
+    void autotune(Instant now, std::uint32_t index);
+    std::uint32_t ts_now(const Tcb& t) const;
+    std::size_t sack_blocks_to_send(const Tcb& t) const;
+    std::uint32_t segment_payload_room(const Tcb& t) const;
+    void fill_sack_blocks(Tcb& t, wire::TcpOptions& o);
+    std::unique_ptr<CongestionControl> make_congestion_control(std::uint32_t mss) const;
+    // `ack_point`: acknowledge only up to there (an earlier ACK of a batch).
     void emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<const std::uint8_t> payload,
-              const wire::TcpOptions& options);
+              const wire::TcpOptions& options, std::optional<SeqNum> ack_point = std::nullopt);
     std::uint16_t window_field(Tcb& t);
     bool window_update_due(const Tcb& t) const;
     void flush_resets();
@@ -179,16 +205,21 @@ struct TcpStack::Impl {
     Instant last_now_{};
     std::uint32_t port_counter = 0;  // RFC 6056 algorithm 3 "next_ephemeral"
 
+    std::size_t sack_first_anchor_ = 0;     // which recent out-of-order segment the next ACK names first
     std::vector<std::uint8_t> tx_buf;       // one outgoing segment
     std::vector<std::uint8_t> payload_buf;  // payload copied out of a send ring
 };
 
 // Timing constants not (yet) in TcpConfig.
-inline constexpr Duration kDelayedAckTimeout = milliseconds(40);
+inline constexpr Duration kMaxDelayedAck = milliseconds(200);  // RFC 5681 4.2 / RFC 1122 4.2.3.2 ceiling
+inline constexpr Duration kSwsOverride = milliseconds(200);    // RFC 9293 3.8.6.2.1 override (0.1-1 s)
+inline constexpr Duration kPawsIdle = std::chrono::hours(24 * 24);  // RFC 7323 5.5: TS.Recent invalid after 24 days
+inline constexpr std::uint32_t kMaxOwedDupAcks = 32;   // duplicate ACKs owed within one batch
 inline constexpr std::uint16_t kMinMss = 64;       // tiny peer MSS values are raised to this
 inline constexpr std::uint16_t kDefaultMss = 536;  // RFC 9293 3.7.1 when the option is absent
 inline constexpr std::uint32_t kChallengeAcksPerSecond = 10;  // RFC 5961 7
 inline constexpr std::size_t kMaxPendingResets = 1024;
 inline constexpr std::size_t kMaxOooRanges = 16;
+inline constexpr std::size_t kMaxSackAnchors = kMaxOooRanges;  // one per block at most
 
 }  // namespace tapstack::tcp

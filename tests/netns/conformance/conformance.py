@@ -22,7 +22,6 @@ what peer.packet_socket_in_netns adds (setns around socket creation), and
 `Env` wraps harness.Daemon rather than changing it.
 """
 
-import os
 import random
 import re
 import socket
@@ -31,7 +30,7 @@ import time
 import traceback
 
 import harness
-from peer import ACK, FIN, PSH, RST, SYN, Peer, flags_of, is_tcp, payload_of, opt_mss  # noqa: F401
+from peer import ACK, FIN, PSH, SYN, Peer, flags_of, is_tcp, opt_mss  # noqa: F401
 
 DUT_MAC = "02:00:00:00:00:02"
 PEER_MAC = "02:00:00:00:00:99"
@@ -238,14 +237,25 @@ class Env:
                 return r
             self.peer.drain(0.05)
 
-    def close(self, failed=False):
+    def close(self):
+        """Stops everything; returns None if tapstackd exited with status 0
+        on SIGTERM, else a description with its log tail (sanitizer
+        reports and leaks show up here)."""
         try:
             self.peer.close()
         except Exception:
             pass
         if self.holder:
             self.holder.close()
-        self.daemon.__exit__(RuntimeError if failed else None, None, None)
+        problem = None
+        try:
+            status = self.daemon.stop()
+            if status != 0:
+                tail = "\n".join(self.daemon.log().splitlines()[-40:])
+                problem = f"tapstackd exit status {status} at shutdown; log tail:\n{tail}"
+        finally:
+            self.daemon.__exit__(None, None, None)
+        return problem
 
 
 class Conn:
@@ -335,11 +345,24 @@ class Suite:
         env = None
         passed = failed = 0
         started = time.monotonic()
+
+        def close_env(last_check):
+            # A daemon that does not exit cleanly (crash, sanitizer report,
+            # leak) fails the last check that ran on it.
+            nonlocal failed
+            was_alive = env.alive()  # a death during a check was reported by that check
+            problem = env.close()
+            if problem and was_alive:
+                failed += 1
+                print(f"FAIL {last_check} (daemon shutdown)\n  expected: tapstackd exits 0 on SIGTERM\n"
+                      f"  seen:     {problem}", flush=True)
+
+        last = None
         try:
             for name, fn, fresh, factory in self.checks:
                 print(f"--- {name}", flush=True)
                 if env is not None and (fresh or not env.alive()):
-                    env.close()
+                    close_env(last)
                     env = None
                 try:
                     if env is None:
@@ -348,6 +371,7 @@ class Suite:
                     failed += 1
                     print(f"FAIL {name}\n  could not start the daemon:\n{traceback.format_exc()}", flush=True)
                     continue
+                last = name
                 mark = env.peer.mark()
                 try:
                     fn(env)
@@ -370,10 +394,10 @@ class Suite:
                         print(f"  tapstackd died (status {env.daemon.proc.returncode}); log tail:\n{tail}",
                               flush=True)
                 if fresh:
-                    env.close()
+                    close_env(name)
                     env = None
         finally:
             if env is not None:
-                env.close()
+                close_env(last)
         print(f"{self.name}: {passed} passed, {failed} failed ({time.monotonic() - started:.1f}s)", flush=True)
         sys.exit(1 if failed else 0)

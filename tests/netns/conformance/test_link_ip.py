@@ -29,17 +29,17 @@ def echo_replies(p, ident, timeout=QUIET, settle=0.4):
     reassembling the daemon's fragments; once one arrived, waits `settle`
     more seconds for duplicates."""
     out = []
+    out_time = None
     deadline = time.monotonic() + timeout
     state = ({}, {})  # ip id -> {offset: bytes}; ip id -> end offset once the last fragment came
     while True:
         now = time.monotonic()
         if now >= deadline:
             return out
-        if out:
+        if out_time is not None:
             deadline = min(deadline, out_time + settle)
-        n = len(out)
         _echo_step(p, ident, min(0.1, deadline - now), state, out)
-        if len(out) > n and n == 0:
+        if out and out_time is None:
             out_time = time.monotonic()
 
 
@@ -85,7 +85,7 @@ def ping_ok(env, ident=None, size=32):
     """A correct echo right after a bad input must be answered."""
     p = env.peer
     ident = ident or random.randrange(1, 65535)
-    data = bytes(random.randrange(256) for _ in range(size))
+    data = random.randbytes(size)
     p.send_ip(icmp_echo(ident, 1, data), 1)
     got = echo_replies(p, ident, 3.0)
     expect(len(got) == 1 and got[0][1] == data, "a correct echo right afterwards answered once with its data",
@@ -169,7 +169,7 @@ def echo_exact(env, size, fragsize=None):
     p = env.peer
     p.drain()
     ident, seq = random.randrange(1, 65535), random.randrange(65536)
-    data = bytes(random.randrange(256) for _ in range(size))
+    data = random.randbytes(size)
     msg = icmp_echo(ident, seq, data)
     if fragsize is None:
         p.send_ip(msg, 1, flags_frag=0)
@@ -280,7 +280,7 @@ def fragments_shuffled(env):
     p = env.peer
     p.drain()
     ident, seq = random.randrange(1, 65535), 3
-    data = bytes(random.randrange(256) for _ in range(3000))
+    data = random.randbytes(3000)
     msg = icmp_echo(ident, seq, data)
     ipid = random.randrange(65536)
     frags = fragments_of(msg, 1008, ipid)
@@ -373,6 +373,41 @@ def broadcast_source(env):
     ping_ok(env)
 
 
+def icmp_errors(p, timeout=QUIET):
+    return p.collect(lambda q: IP in q and q[IP].proto == 1 and ICMP in q and q[ICMP].type in (3, 11, 12), timeout)
+
+
+@suite.check("RFC 1122 3.2.2.1 / RFC 792: unknown protocol draws Protocol Unreachable quoting the header and 8+ bytes")
+def protocol_unreachable(env):
+    p = env.peer
+    p.drain()
+    payload = bytes(range(32))
+    dgram = ipv4_packet(PEER_IP, env.dut_ip, 253, payload, ident=0x3333)
+    p.send_ip(payload, 253, ident=0x3333)
+    got = icmp_errors(p, 1.5)
+    expect(len(got) == 1, "exactly one ICMP error", f"{len(got)}")
+    c = got[0][ICMP]
+    quote = bytes(c.payload)
+    # The quoted header may differ only in fields a host does not change; compare it whole.
+    expect(c.type == 3 and c.code == 2 and quote[:20] == dgram[:20] and quote[20:28] == payload[:8],
+           "type 3 code 2 quoting our 20-byte header and the first 8 payload bytes",
+           f"type {c.type} code {c.code}, quote {quote[:28].hex()} vs {dgram[:28].hex()}")
+    expect(got[0][IP].dst == PEER_IP and got[0][IP].src == env.dut_ip, f"sent {env.dut_ip} -> {PEER_IP}",
+           f"{got[0][IP].src} -> {got[0][IP].dst}")
+
+
+@suite.check("RFC 1122 3.2.2: no ICMP error about a datagram sent to a broadcast address")
+def no_error_for_broadcast(env):
+    p = env.peer
+    p.drain()
+    pkt = ipv4_packet(PEER_IP, "10.0.0.255", 253, bytes(16))
+    p.send_frame(p.eth(0x0800, pkt, dst="ff:ff:ff:ff:ff:ff"))
+    pkt = ipv4_packet(PEER_IP, "255.255.255.255", 253, bytes(16))
+    p.send_frame(p.eth(0x0800, pkt, dst="ff:ff:ff:ff:ff:ff"))
+    got = icmp_errors(p)
+    expect(not got, "no ICMP error", f"{[(q[ICMP].type, q[ICMP].code) for q in got]}")
+
+
 @suite.check("RFC 1122 3.2.2: no ICMP error about an ICMP error (destination unreachable sent to us)")
 def no_error_about_error(env):
     p = env.peer
@@ -399,6 +434,24 @@ def unknown_icmp_type(env):
     p.send_ip(icmp_echo(1, 1, b"type 42", typ=42), 1)
     got = any_icmp(p)
     expect(not got, "no ICMP sent back", f"{[(q[ICMP].type, q[ICMP].code) for q in got if ICMP in q]}")
+
+
+@suite.check("RFC 1122 3.2.2 / RFC 1812 4.3.2.8: ICMP errors are rate-limited")
+def icmp_error_rate_limit(env):
+    # Last in the file: it empties the token bucket that the checks for
+    # "no ICMP error" would otherwise pass against vacuously.
+    p = env.peer
+    p.drain()
+    n = 400
+    got = []
+    for i in range(n):
+        p.send_ip(bytes(8), 253, ident=i)
+        if i % 50 == 49:
+            got += icmp_errors(p, 0.005)
+    got += icmp_errors(p, 0.5)
+    print(f"  info: {len(got)} ICMP errors for {n} datagrams of an unknown protocol")
+    expect(0 < len(got) <= n // 2, f"some, but at most {n // 2} ICMP errors for {n} offending datagrams in a burst",
+           f"{len(got)}")
 
 
 if __name__ == "__main__":

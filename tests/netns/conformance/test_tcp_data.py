@@ -35,7 +35,7 @@ def describe(p):
 
 
 def rand_bytes(n):
-    return bytes(random.randrange(256) for _ in range(n))
+    return random.randbytes(n)
 
 
 def deliver(c, data):
@@ -64,7 +64,7 @@ def send_stream(c, data, fin=False, on_tick=None, stop_at_zero_window=False, tim
     total = len(data)
     acked = sent = 0
     wnd = c.last[TCP].window if c.last is not None else 1460
-    edges, windows, rsts = [], [], []
+    edges, windows, rsts, ack_text = [], [], [], []
     fin_acked = fin_sent = False
     last_progress = time.monotonic()
     deadline = time.monotonic() + timeout
@@ -86,6 +86,7 @@ def send_stream(c, data, fin=False, on_tick=None, stop_at_zero_window=False, tim
             a = seq_diff(q[TCP].ack, base)
             edges.append(a + q[TCP].window)
             windows.append(q[TCP].window)
+            ack_text.append(f"{describe(q)} (relative ack {a}, right edge {a + q[TCP].window})")
             if a > acked:
                 acked = min(a, total)
                 fin_acked = fin and a == total + 1
@@ -105,7 +106,7 @@ def send_stream(c, data, fin=False, on_tick=None, stop_at_zero_window=False, tim
             fin_sent = False
             last_progress = time.monotonic()
     c.snd_nxt = seq_add(base, acked + (1 if fin_acked else 0))
-    return {"acked": acked, "edges": edges, "windows": windows, "zero": wnd == 0 and acked == sent,
+    return {"acked": acked, "edges": edges, "ack_text": ack_text, "windows": windows, "zero": wnd == 0 and acked == sent,
             "rsts": rsts, "fin_acked": fin_acked}
 
 
@@ -363,15 +364,17 @@ def zero_window(env):
     c = open_passive(env)
     deliver(c, b"0")
     app_reads_exactly(c, b"0", extra_wait=0.05)
-    start = c.snd_nxt
     data = rand_bytes(4 << 20)
     res = send_stream(c, data, stop_at_zero_window=True, timeout=40)
     expect(res["zero"], "the window closes (0) with everything sent acknowledged while the application does not read",
            f"acked {res['acked']} bytes, last windows {res['windows'][-5:]}")
     edges = res["edges"]
-    shrinks = [(i, edges[i - 1], edges[i]) for i in range(1, len(edges)) if edges[i] < edges[i - 1]]
+    shrinks = [i for i in range(1, len(edges)) if edges[i] < edges[i - 1]]
     expect(not shrinks, "the right edge (ack+window) never moves left (RFC 9293 3.8.6)",
-           f"{len(shrinks)} shrinks, first {shrinks[:3]} (relative to the stream start)")
+           f"{len(shrinks)} shrinks; the first, between the daemon's ACKs number {shrinks[:1]} "
+           f"(sequence numbers relative to the stream start):\n" + "\n".join(
+               f"      {res['ack_text'][j]}" for j in range(max(0, shrinks[0] - 3), min(len(edges), shrinks[0] + 2)))
+           if shrinks else "")
     accepted = res["acked"]
     print(f"  info: {accepted} bytes accepted before the window closed")
     # Zero-window probe: one new byte.
@@ -422,15 +425,15 @@ def ack_every_second_segment(env):
     start = c.snd_nxt
     n = 6
     acks = []
-    for _ in range(n):  # 30 ms apart: no event-loop batching can fold them together
+    for _ in range(n):  # 60 ms apart: event-loop batching cannot fold them together
         c.send_data(rand_bytes(1460))
-        acks += c.collect(lambda q: flags_of(q) & ACK, 0.03)
+        acks += c.collect(lambda q: flags_of(q) & ACK, 0.06)
+    acks += c.collect(lambda q: flags_of(q) & ACK, 0.7)
     distinct = sorted({seq_diff(q[TCP].ack, start) for q in acks})
-    expect(len(distinct) >= n // 2, f"at least {n // 2} distinct ACKs while {n} full segments arrive 30 ms apart",
+    expect(len(distinct) >= n // 2, f"at least {n // 2} distinct ACKs while {n} full segments arrive 60 ms apart",
            f"ACKed offsets {distinct}")
-    last = c.expect_ack(c.snd_nxt, 0.7)
-    expect(last is not None or seq_diff(c.snd_nxt, start) in distinct,
-           "everything acknowledged within 500 ms (RFC 1122 4.2.3.2)", f"ACKed offsets {distinct}")
+    expect(seq_diff(c.snd_nxt, start) in distinct, "everything acknowledged within 700 ms (RFC 1122 4.2.3.2)",
+           f"ACKed offsets {distinct}")
     c.app.close()
 
 
@@ -464,7 +467,7 @@ def peer_zero_window(env):
     c = open_passive(env, win=0)
     payload = rand_bytes(5000)
     c.app.send(payload)
-    start = c.rcv_nxt
+    start = c.rcv_nxt  # SND.UNA of the daemon
     probes = []
     over = []
     t_end = time.monotonic() + 4.5

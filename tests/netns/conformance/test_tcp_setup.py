@@ -8,12 +8,14 @@ RST in SYN-RECEIVED (3.10.7.4), SYN-SENT against bad ACKs and RSTs
 RFC 6528). The daemon holds a listener on port 7 (API `LISTEN 7`); its
 application side is the API (`ACCEPT`, `CONNECT`).
 """
+import os
 import random
 import struct
+import subprocess
 import time
 
 from conformance import (LISTEN_PORT, PEER_IP, Conn, Env, Suite, expect, open_passive, seq_add, seq_diff)
-from peer import (ACK, FIN, IP, PSH, RST, SYN, TCP, flags_of, is_tcp, mss_option, opt_mss, opt_nop,
+from peer import (ACK, FIN, PSH, RST, SYN, TCP, flags_of, is_tcp, mss_option, opt_mss, opt_nop,
                   opt_sack_permitted, opt_wscale, payload_of, tcp_flags_text)
 
 suite = Suite("conformance_tcp_setup", lambda: Env(extra_yaml=FAST))
@@ -101,6 +103,21 @@ def closed_port_rst(env):
     expect(not got, "no answer to RST", [describe(x) for x in got])
 
 
+@suite.check("RFC 9293 3.10.7.2: ACK to a listening port draws RST seq = SEG.ACK; RST to it is ignored")
+def listen_ack_and_rst(env):
+    p = env.peer
+    sport, ack = env.next_port(), 0x12345678
+    p.send_tcp(sport, LISTEN_PORT, 999, ack, ACK, 65535)
+    r = p.expect(is_tcp(LISTEN_PORT, sport), 2)
+    expect(r is not None and flags_of(r) == RST and r[TCP].seq == ack, f"[R] seq={ack}", describe(r))
+    sport2 = env.next_port()
+    p.send_tcp(sport2, LISTEN_PORT, 999, 0, RST, 0)
+    p.send_tcp(sport2, LISTEN_PORT, 999, 5, RST | ACK, 0)
+    got = p.collect(is_tcp(LISTEN_PORT, sport2), QUIET)
+    expect(not got, "no answer to RST at a listener", [describe(x) for x in got])
+    listener_still_answers(env)
+
+
 # ---- handshake options ------------------------------------------------------------
 
 @suite.check("RFC 9293 3.7.1 / RFC 7323 2: SYN-ACK carries MSS = MTU-40 and no window scale unless offered")
@@ -127,7 +144,8 @@ def synack_options_wscale(env):
     reset_embryo(env, sport, iss)
 
 
-@suite.check("RFC 7323 2.3: a window scale shift above 14 from the peer is used as 14")
+@suite.check("RFC 7323 2.3: a window scale shift above 14 from the peer is used as 14",
+             env_factory=lambda: Env(extra_yaml="tcp:\n  min_rto: 1s\n"))  # no RTO while we watch
 def wscale_above_14(env):
     c = open_passive(env, options=opt_mss(1460) + opt_nop() + opt_wscale(15), win=1, accept=True)
     c.app.send(bytes(200000))
@@ -209,7 +227,7 @@ def receive_from_app(c, total, timeout=10.0):
 @suite.check("RFC 9293 3.7.1 / RFC 1122 4.2.2.6: no MSS option from the peer means 536: every data segment <= 536")
 def mss_absent_536(env):
     c = open_passive(env, options=b"")
-    payload = bytes(random.randrange(256) for _ in range(4000))
+    payload = random.randbytes(4000)
     c.app.send(payload)
     data, lens, segs = receive_from_app(c, len(payload))
     expect(data == payload, "the 4000 bytes the application wrote, in order", f"{len(data)} bytes")
@@ -222,7 +240,7 @@ def mss_absent_536(env):
 @suite.check("RFC 9293 3.7.1: peer MSS 1000 honoured: every data segment <= 1000")
 def mss_honoured(env):
     c = open_passive(env, options=opt_mss(1000))
-    payload = bytes(random.randrange(256) for _ in range(6000))
+    payload = random.randbytes(6000)
     c.app.send(payload)
     data, lens, _ = receive_from_app(c, len(payload))
     expect(data == payload, "the 6000 bytes, in order", f"{len(data)} bytes")
@@ -233,7 +251,7 @@ def mss_honoured(env):
 @suite.check("RFC 9293 3.7.1: a tiny peer MSS (8) is clamped without a stall: all data arrives")
 def mss_tiny(env):
     c = open_passive(env, options=opt_mss(8))
-    payload = bytes(random.randrange(256) for _ in range(3000))
+    payload = random.randbytes(3000)
     c.app.send(payload)
     data, lens, _ = receive_from_app(c, len(payload), timeout=15)
     expect(data == payload, "all 3000 bytes arrive in order", f"{len(data)} bytes in {len(lens)} segments")
@@ -365,6 +383,64 @@ def daemon_connect(env, port):
     c.irs, c.rcv_nxt = s[TCP].seq, seq_add(s[TCP].seq, 1)
     c.app = app
     return c
+
+
+@suite.check("RFC 9293 3.10.7.3: RST answering the SYN of `tapstack connect`: the CLI says 'connection refused', exit 4")
+def cli_connect_refused(env):
+    cli = os.environ.get("TAPSTACK")
+    expect(cli and os.access(cli, os.X_OK), "the tapstack CLI ($TAPSTACK)", repr(cli))
+    port = 5005
+    proc = subprocess.Popen([cli, "--socket", env.daemon.socket_path, "connect", PEER_IP, str(port)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        s = env.peer.expect(lambda q: is_tcp(None, port)(q) and flags_of(q) & (SYN | ACK) == SYN, 5)
+        expect(s is not None, f"the daemon's SYN to {PEER_IP}:{port}", "nothing")
+        env.peer.send_tcp(port, s[TCP].sport, 0, seq_add(s[TCP].seq, 1), RST | ACK, 0)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    err = err.decode(errors="replace").strip()
+    expect(proc.returncode == 4 and "connection refused" in err,
+           f"exit status 4 and 'tapstack: connect {PEER_IP}:{port}: connection refused' on stderr",
+           f"exit {proc.returncode}, stderr {err!r}")
+
+
+def active_open(env, port, options, win):
+    """The daemon connects to the peer; the peer answers with SYN-ACK
+    (`options`, window field `win`). Returns the connection once CONNECT
+    said OK."""
+    c = daemon_connect(env, port)
+    c.send(SYN | ACK, seq=c.iss, ack=c.rcv_nxt, win=win, options=options)
+    c.snd_nxt = seq_add(c.iss, 1)
+    reply = env.reply(c.app, 5)
+    expect(reply and reply.startswith("OK"), "CONNECT answers OK", repr(reply))
+    return c
+
+
+@suite.check("RFC 7323 2.2: the window of a SYN-ACK is never scaled (active open, peer shift 7, window 10)")
+def synack_window_unscaled(env):
+    c = active_open(env, 5006, opt_mss(1460) + opt_nop() + opt_wscale(7), 10)
+    c.app.send(bytes(5000))
+    sent = {}
+    for s in c.collect(lambda q: len(payload_of(q)) > 0, 0.6):
+        sent[s[TCP].seq] = max(sent.get(s[TCP].seq, 0), len(payload_of(s)))
+    inflight = sum(sent.values())
+    expect(inflight <= 10, "at most 10 bytes sent before the peer's next ACK (10, not 10 << 7 = 1280)",
+           f"{inflight} bytes in {len(sent)} segments")
+    c.app.close()
+
+
+@suite.check("RFC 9293 3.7.1: on an active open the peer's MSS (600) is honoured")
+def active_open_mss(env):
+    c = active_open(env, 5007, opt_mss(600), 65535)
+    payload = random.randbytes(3000)
+    c.app.send(payload)
+    data, lens, _ = receive_from_app(c, len(payload))
+    expect(data == payload, "the 3000 bytes, in order", f"{len(data)} bytes")
+    expect(max(lens) <= 600, "every segment <= 600 bytes", f"segment sizes {lens}")
+    c.app.close()
 
 
 @suite.check("RFC 9293 3.10.7.3: SYN-SENT answers an unacceptable ACK with RST seq = SEG.ACK")

@@ -37,6 +37,22 @@ FAST_TCP_YAML = """tcp:
 """
 
 
+class ApiDaemon(harness.Daemon):
+    """harness.Daemon with extra keys in the `api:` section the harness
+    writes itself (e.g. api_options={"max_clients": 3})."""
+
+    def __init__(self, *args, api_options=None, **kwargs):
+        self.api_options = dict(api_options or {})
+        super().__init__(*args, **kwargs)
+
+    def config_text(self):
+        text = super().config_text()
+        line = f"  socket: {self.socket_path}\n"
+        extra = "".join(f"  {k}: {v}\n" for k, v in self.api_options.items())
+        assert line in text, "the harness's api section changed"
+        return text.replace(line, line + extra)
+
+
 def tapstack_path():
     path = os.environ.get("TAPSTACK")
     if not path and len(sys.argv) > 2:

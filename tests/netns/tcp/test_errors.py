@@ -197,6 +197,42 @@ def test_application_killed_mid_stream_resets_the_peer_and_frees_state():
         assert s["api.app_vanished"] + s["api.streams_failed"] >= 1, s
 
 
+def test_daemon_stopping_mid_stream_resets_the_peer_and_the_cli_says_so():
+    d = harness.Daemon(log_level="info", extra_yaml=u.FAST_TCP_YAML)
+    with d:
+        srv = d.popen([u.PYTHON, "-c", SENDER_SERVER, d.host_address, "7008"], stdout=subprocess.PIPE)
+        assert srv.stdout.readline().strip() == b"ready"
+        out_path = os.path.join(d.workdir, "flow.bin")
+        app = d.popen(u.cli(d, "connect", d.host_address, 7008), stdin=subprocess.PIPE,
+                      stdout=open(out_path, "wb"), stderr=subprocess.PIPE)
+        u.wait_for(lambda: os.path.getsize(out_path) >= 256 * 1024, 10, "the stream to flow")
+        assert d.stop(timeout=10) == 0, "tapstackd did not stop cleanly"
+        out, _ = srv.communicate(timeout=20)
+        assert out.strip().startswith(b"reset"), f"the peer saw no RST: {out!r}"
+        rc, err = u.finish(app, 10, "tapstack connect")
+        assert rc == 3, f"exit {rc}: {err!r}"
+        assert "lost tapstackd" in err, err
+
+
+SENDER_SERVER = r'''
+import socket, sys, time
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind((sys.argv[1], int(sys.argv[2]))); ls.listen(1)
+print("ready", flush=True)
+c, _ = ls.accept()
+c.settimeout(15)
+try:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        c.sendall(b"s" * 65536)
+    print("no reset", flush=True)
+except (ConnectionResetError, BrokenPipeError):
+    print("reset", flush=True)
+except socket.timeout:
+    print("stalled", flush=True)
+'''
+
+
 if __name__ == "__main__":
     harness.run_tests([
         test_connect_to_a_closed_port_is_refused,
@@ -207,4 +243,5 @@ if __name__ == "__main__":
         test_second_listen_on_a_held_port_is_in_use,
         test_peer_that_vanishes_mid_stream_times_out_with_its_own_error,
         test_application_killed_mid_stream_resets_the_peer_and_frees_state,
+        test_daemon_stopping_mid_stream_resets_the_peer_and_the_cli_says_so,
     ])

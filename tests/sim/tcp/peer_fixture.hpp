@@ -56,6 +56,9 @@ public:
         c.msl = seconds(5);
         c.receive_buffer = 65535;  // no window scaling needed unless a test wants it
         c.send_buffer = 65536;
+        // Exact windows are asserted here: auto-tuning only where a test
+        // turns it on.
+        c.receive_buffer_max = 0;
         return c;
     }
 

@@ -92,6 +92,12 @@ void SimNet::enqueue(bool from_a, Packet p) {
     }
 }
 
+void SimNet::deliver_later(bool to_b, Packet p, Duration after) {
+    // order_ is the key the packet being filtered (if any) will get; one
+    // more sorts this one right behind it (equal keys keep insertion order).
+    queue_.emplace(std::make_pair(now_ + after, order_ + 1), std::make_pair(to_b, std::move(p)));
+}
+
 Instant SimNet::next_due() const {
     Instant t = std::min(a_->poll_at(), b_->poll_at());
     if (!queue_.empty()) t = std::min(t, queue_.begin()->first.first);

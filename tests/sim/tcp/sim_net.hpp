@@ -73,6 +73,12 @@ public:
     // Filter applied before faults: return false to drop this segment.
     std::function<bool(const Packet&)> filter;
 
+    // Puts a packet on the link toward B (or A) to arrive `after` from now,
+    // bypassing filter and faults (a test re-injecting a held segment).
+    // Called from `filter`, it arrives right behind the packet being
+    // filtered when `after` is the link delay.
+    void deliver_later(bool to_b, Packet p, Duration after);
+
     // Advances to the next due thing; false when nothing is scheduled.
     bool step();
     // Steps until pred() holds or virtual time passes `limit`.

@@ -118,8 +118,11 @@ TEST_CASE("RFC 1122 4.2.3.6 (MUST-40): keepalive probes are answered with an ACK
     CHECK(p.stack.info(c).recv_available == 0);
 }
 
-TEST_CASE("RFC 7323: timestamps and SACK are not negotiated unless we offer them (we do not yet)") {
-    ScriptedPeer p;
+TEST_CASE("RFC 7323 / RFC 2018: timestamps and SACK are not negotiated unless we offer them (config off)") {
+    auto cfg = ScriptedPeer::default_config();
+    cfg.timestamps = false;
+    cfg.sack = false;
+    ScriptedPeer p(cfg);
     REQUIRE(p.stack.listen(80, 0, &p.listener) == Error::kNone);
     wire::TcpOptions o = ScriptedPeer::mss_option(1460);
     o.timestamps = wire::TcpTimestamps{1, 0};

@@ -65,7 +65,52 @@ TEST_CASE("the shipped config/tapstack.yaml loads with the documented values") {
     CHECK(c.iface.reassembly_max_bytes == 4u * 1024 * 1024);
     CHECK(c.api.socket_path == "/run/tapstack/tapstack.sock");
     CHECK(c.api.socket_mode == 0660);
+    CHECK(c.api.request_timeout_ms == 10000);
     CHECK(c.log_level == "info");
+}
+
+TEST_CASE("the shipped config states the defaults: it loads to what leaving every optional key out gives") {
+    auto shipped = load_config_file(TAPSTACK_SOURCE_DIR "/config/tapstack.yaml");
+    auto bare = load_config_text("interface:\n  name: tap0\nipv4:\n  address: 198.19.77.2/24\n", "t.yaml");
+    REQUIRE(shipped.ok());
+    REQUIRE(bare.ok());
+    const auto& a = shipped.config;
+    const auto& b = bare.config;
+    CHECK(a.tap.mtu == b.tap.mtu);
+    CHECK(a.tap.queue_size == b.tap.queue_size);
+    CHECK(a.tap.rx_budget == b.tap.rx_budget);
+    CHECK(a.iface.mac == b.iface.mac);
+    CHECK(a.iface.mtu == b.iface.mtu);
+    CHECK(a.iface.ttl == b.iface.ttl);
+    CHECK(a.iface.reassembly_timeout == b.iface.reassembly_timeout);
+    CHECK(a.iface.reassembly_max_bytes == b.iface.reassembly_max_bytes);
+    CHECK(a.iface.reassembly_max_datagrams == b.iface.reassembly_max_datagrams);
+    CHECK(a.iface.icmp_error_rate_per_sec == b.iface.icmp_error_rate_per_sec);
+    CHECK(a.iface.arp_entry_lifetime == b.iface.arp_entry_lifetime);
+    CHECK(a.iface.arp_retry_interval == b.iface.arp_retry_interval);
+    CHECK(a.iface.arp_max_retries == b.iface.arp_max_retries);
+    CHECK(a.iface.arp_queue_per_host == b.iface.arp_queue_per_host);
+    CHECK(a.iface.arp_cache_size == b.iface.arp_cache_size);
+    const auto& t = a.iface.tcp;
+    const auto& u = b.iface.tcp;
+    CHECK(t.send_buffer == u.send_buffer);
+    CHECK(t.receive_buffer == u.receive_buffer);
+    CHECK(t.ephemeral_port_min == u.ephemeral_port_min);
+    CHECK(t.ephemeral_port_max == u.ephemeral_port_max);
+    CHECK(t.max_connections == u.max_connections);
+    CHECK(t.default_backlog == u.default_backlog);
+    CHECK(t.msl == u.msl);
+    CHECK(t.initial_rto == u.initial_rto);
+    CHECK(t.min_rto == u.min_rto);
+    CHECK(t.max_rto == u.max_rto);
+    CHECK(t.max_retransmits == u.max_retransmits);
+    CHECK(t.max_syn_retransmits == u.max_syn_retransmits);
+    CHECK(t.window_scaling == u.window_scaling);
+    CHECK(a.api.socket_path == b.api.socket_path);
+    CHECK(a.api.socket_mode == b.api.socket_mode);
+    CHECK(a.api.max_clients == b.api.max_clients);
+    CHECK(a.api.request_timeout_ms == b.api.request_timeout_ms);
+    CHECK(a.log_level == b.log_level);
 }
 
 TEST_CASE("only interface.name and ipv4.address are required; the rest takes the defaults") {
@@ -92,7 +137,7 @@ TEST_CASE("every key of every section is applied") {
         "tcp:\n  send_buffer: 64KiB\n  receive_buffer: 131072\n  ephemeral_ports: 40000-40099\n"
         "  max_connections: 100\n  backlog: 7\n  msl: 100ms\n  initial_rto: 500ms\n  min_rto: 100ms\n"
         "  max_rto: 10s\n  max_retransmits: 4\n  max_syn_retransmits: 2\n  window_scaling: false\n"
-        "api:\n  socket: /tmp/x/api.sock\n  socket_mode: 0600\n  max_clients: 10\n"
+        "api:\n  socket: /tmp/x/api.sock\n  socket_mode: 0600\n  max_clients: 10\n  request_timeout: 1500ms\n"
         "log:\n  level: debug\n",
         "t.yaml");
     for (const auto& e : r.errors) MESSAGE(e);
@@ -133,6 +178,7 @@ TEST_CASE("every key of every section is applied") {
     CHECK(c.api.socket_path == "/tmp/x/api.sock");
     CHECK(c.api.socket_mode == 0600);
     CHECK(c.api.max_clients == 10);
+    CHECK(c.api.request_timeout_ms == 1500);
     CHECK(c.log_level == "debug");
 }
 
