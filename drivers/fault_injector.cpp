@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "stack/wire/byte_order.hpp"
@@ -377,7 +378,8 @@ std::string ipv4_text(const std::uint8_t* p) {
 
 std::string ms_text(Duration d) {
     const auto us = std::chrono::duration_cast<microseconds>(d).count();
-    return std::to_string(us / 1000) + "." + std::to_string(us % 1000 / 100) + " ms";
+    const auto mag = us < 0 ? -us : us;
+    return (us < 0 ? "-" : "") + std::to_string(mag / 1000) + "." + std::to_string(mag % 1000 / 100) + " ms";
 }
 
 // "IPv4 a > b TCP p > q [S.] seq x ack y len n", as far as the bytes allow.
@@ -459,6 +461,30 @@ std::string describe(const FaultEvent& e) {
         out += " after " + ms_text(e.delay);
     }
     return out + ": " + frame_text(e.frame);
+}
+
+namespace {
+
+std::string pct_text(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g%%", v);
+    return buf;
+}
+
+std::string direction_text(const FaultDirectionConfig& d) {
+    return "drop " + pct_text(d.drop_pct) + " duplicate " + pct_text(d.duplicate_pct) + " corrupt " +
+           pct_text(d.corrupt_pct) + " delay " + pct_text(d.delay_pct) + " [" + ms_text(d.delay_min) + ", " +
+           ms_text(d.delay_max) + "] reorder " + pct_text(d.reorder_pct) + " (depth " +
+           std::to_string(d.reorder_depth) + ", at most " + ms_text(d.reorder_max_hold) + ")";
+}
+
+}  // namespace
+
+std::string describe(const FaultConfig& c) {
+    if (!c.enabled) return "fault injection off";
+    return "fault injection on (seed " + std::to_string(c.seed) + ", at most " + std::to_string(c.max_held_frames) +
+           " frames / " + std::to_string(c.max_held_bytes) + " bytes held per direction): rx " + direction_text(c.rx) +
+           "; tx " + direction_text(c.tx);
 }
 
 std::vector<std::string> validate(const FaultConfig& c) {

@@ -71,6 +71,10 @@ struct FaultConfig {
     std::uint64_t max_held_bytes = std::uint64_t{4} << 20;  // per direction, frame bytes
 };
 
+// One line saying what the stage will do, for the daemon's start-up log:
+// "fault injection off", or "fault injection on (seed 1, ...): rx drop 1% ...; tx ...".
+std::string describe(const FaultConfig& config);
+
 // Every problem with `config`, one line each naming the field, e.g.
 // "fault_injection.rx.drop: 120 is not within 0..100"; empty when valid.
 // Checked whether or not the stage is enabled.

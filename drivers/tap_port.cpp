@@ -544,7 +544,9 @@ std::size_t TapPort::poll_rx(Instant now,
     std::uint32_t reads = 0;
     for (;;) {
         const Impl::Fill fill = p.fill_rx(p.config.rx_budget, reads);
-        delivered += p.deliver_rx(on_frame, p.rx_fault ? &staged : nullptr);
+        // Frames the stage delivers count themselves in `staged`.
+        const std::size_t direct = p.deliver_rx(on_frame, p.rx_fault ? &staged : nullptr);
+        delivered += direct;
         // Out of posted buffers but within budget: they were just reposted.
         if (fill != Impl::Fill::kNoBuffers || reads >= p.config.rx_budget) break;
         if (!p.rx->device().has_available()) break;

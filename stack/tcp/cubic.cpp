@@ -67,7 +67,9 @@ public:
         // event already answered: ssthresh is not cut again (FlightSize is
         // one segment by then), as Linux's tcp_enter_loss() also does.
         if (!in_recovery_ && !rto_streak_) {
-            cwnd_prior_ = cwnd_ / mss_;
+            // W_max as for a loss (4.7), in case another loss comes before
+            // the next epoch; the epoch itself restarts from cwnd_epoch.
+            remember_peak();
             ssthresh_ = loss_ssthresh(flight);
         }
         in_recovery_ = false;
@@ -102,13 +104,18 @@ private:
         return static_cast<std::uint32_t>(std::max<std::uint64_t>(s, 2ull * mss_));
     }
 
-    // A congestion event (three duplicate ACKs): RFC 9438 4.6 and 4.7.
-    void reduce(std::uint32_t flight) {
+    // W_max and cwnd_prior from the window before a reduction.
+    void remember_peak() {
         const double cw = cwnd_ / mss_;
         // 4.7 fast convergence: a flow whose window peaked below the last
         // W_max releases bandwidth to newer flows.
         w_max_ = cw < w_max_ ? cw * (1.0 + kCubicBeta) / 2.0 : cw;
         cwnd_prior_ = cw;
+    }
+
+    // A congestion event (three duplicate ACKs): RFC 9438 4.6 and 4.7.
+    void reduce(std::uint32_t flight) {
+        remember_peak();
         ssthresh_ = loss_ssthresh(flight);
         alpha_ = kAlphaCubic;
         epoch_ = false;

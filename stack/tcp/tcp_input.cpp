@@ -1,5 +1,9 @@
 // Segment arrival (RFC 9293 3.10.7), one function per state group and, for
 // the synchronized states, one per numbered step of 3.10.7.4, in order.
+// RFC 7323 PAWS runs before step 1 and TS.Recent is updated after it; step 5
+// also feeds the SACK scoreboard, RTTM and the recovery state machines
+// (RFC 6675 with SACK, RFC 6582 without); step 7 records what the receiver
+// owes: SACK anchors, duplicate ACKs and ACK points of a batch.
 //
 // Nothing here sends: replies are requested with `ack_now` / mark_dirty()
 // or queued RSTs, and leave at the next poll(). Nothing here frees a TCB:

@@ -30,7 +30,15 @@ bool receives_data(State s) { return s == State::kEstablished || s == State::kFi
 }  // namespace
 
 // Receiver silly-window avoidance (RFC 9293 3.8.6.2.2, RFC 1122 4.2.3.3): the
-// right edge moves right only by at least min(buffer/2, MSS), and never left.
+// right edge moves right only by at least min(buffer/2, MSS), and never left
+// by more than the window scale's rounding. We never promise more than the
+// buffer can hold: with a scale shift S the edge is a multiple of 2^S from
+// RCV.NXT, so when the previous edge is not representable any more and the
+// next multiple does not fit in the buffer, the edge moves left by less
+// than 2^S (RFC 7323 2.4 anticipates this retraction). Rounding up instead
+// would let the edge creep past the buffer one ACK at a time while the
+// application does not read, and the peer's in-window data would have to
+// be dropped forever (its retransmissions time out).
 std::uint16_t TcpStack::Impl::window_field(Tcb& t) {
     const std::uint8_t shift = t.wscale_ok ? t.rcv_wscale : 0;
     const std::uint32_t cur = t.rcv_wnd();
@@ -41,9 +49,12 @@ std::uint16_t TcpStack::Impl::window_field(Tcb& t) {
     // duplicate ACKs we send stay duplicates for the peer (RFC 5681 2 (e):
     // a changed window makes an ACK a window update, not a duplicate).
     std::uint32_t wnd = (t.ooo.empty() && free >= cur + std::max<std::uint32_t>(threshold, 1)) ? free : cur;
-    wnd = std::min<std::uint32_t>(wnd, 65535u << shift);
+    wnd = std::min<std::uint32_t>({wnd, free, 65535u << shift});
     std::uint32_t field = wnd >> shift;
-    if ((field << shift) < cur) field = std::min<std::uint32_t>((cur + (1u << shift) - 1) >> shift, 65535);
+    if ((field << shift) < cur) {
+        const std::uint32_t up = std::min<std::uint32_t>((cur + (1u << shift) - 1) >> shift, 65535);
+        if ((up << shift) <= free) field = up;
+    }
     t.rcv_adv = seq_max(t.rcv_adv, t.rcv_nxt + (field << shift));
     return static_cast<std::uint16_t>(field);
 }

@@ -55,7 +55,33 @@
 //     even while the stack still finishes the closing handshake.
 //   * A connection that is never accepted and gets reset is forgotten.
 //   * RST in TIME-WAIT is ignored (RFC 1337); a new SYN with a higher sequence
-//     number reuses a TIME-WAIT tuple when a listener is on the port.
+//     number reuses a TIME-WAIT tuple when a listener is on the port. A bare
+//     ACK from before the peer's FIN reaching TIME-WAIT is not answered (the
+//     peer may be gone; an answer would only draw an RST).
+//
+// Loss recovery and flow control (issue 4):
+//   * RFC 7323 timestamps and RFC 2018 SACK are offered on our SYN (config
+//     `timestamps`, `sack`) and on a SYN-ACK only in answer to the peer's
+//     offer; once negotiated every segment carries timestamps (full segments
+//     then hold MSS - 12 payload bytes), TS.Recent follows RFC 7323 4.3,
+//     RTTM feeds RFC 6298, PAWS drops old duplicates (24-day idle rule).
+//     A segment lacking the negotiated timestamp is accepted (as Linux).
+//   * With SACK: RFC 6675 recovery (scoreboard, IsLost, pipe, NextSeg with
+//     the rescue retransmission, DupThresh 3); without: NewReno (RFC 5681,
+//     RFC 6582). Both with RFC 3042 limited transmit. Congestion control by
+//     name (`congestion_control`): "cubic" (default) or "newreno".
+//   * Receiver: SACK blocks newest first (RFC 2018 4); every out-of-order
+//     segment gets its own duplicate ACK and every second full segment its
+//     own cumulative ACK even when many arrive between two poll()s; delayed
+//     ACK otherwise (`delayed_ack_timeout`, <= 200 ms); immediate ACK for
+//     out-of-order data, a filled hole and a FIN. While out-of-order data is
+//     held the advertised right edge stays put (duplicate ACKs stay
+//     duplicates). The receive buffer grows with the measured delivery per
+//     RTT up to `receive_buffer_max`; the right edge never moves left.
+//   * Sender: Nagle unless no-delay (config `no_delay`, set_nodelay()),
+//     sender SWS avoidance with a 200 ms override, persist probes with
+//     backoff, keepalive (config or set_keepalive()) ending a dead
+//     connection with kTimedOut.
 #pragma once
 
 #include <cstddef>

@@ -19,7 +19,15 @@ exits 1 if any check failed.
 
 The harness lacks a way to reach the TAP from the test process; that is
 what peer.packet_socket_in_netns adds (setns around socket creation), and
-`Env` wraps harness.Daemon rather than changing it.
+`Env` wraps harness.Daemon rather than changing it (ConfDaemon adds keys
+to the `ipv4:` section, which the harness writes itself). When a daemon is
+retired, its exit status on SIGTERM must be 0: a sanitizer report or leak
+in an ASan build fails the last check that ran on it.
+
+By hand (as root), e.g. against a sanitizer build:
+    TAPSTACKD=BUILD/daemon/tapstackd TAPSTACK=BUILD/daemon/cli/tapstack \\
+    PYTHONPATH=tests/netns/conformance:tests/netns \\
+    /usr/bin/python3 tests/netns/conformance/test_tcp_data.py
 """
 
 import random

@@ -19,7 +19,8 @@ import random
 import time
 
 from conformance import Env, Suite, expect, open_passive, seq_add, seq_diff
-from peer import ACK, FIN, PSH, RST, SYN, TCP, flags_of, payload_of, tcp_flags_text
+from peer import (ACK, FIN, PSH, RST, SYN, TCP, flags_of, opt_mss, opt_nop, opt_sack_permitted, payload_of,
+                  tcp_flags_text)
 
 FAST = "tcp:\n  initial_rto: 300ms\n  min_rto: 200ms\n  max_rto: 2s\n  msl: 1s\n"
 SMALL_RCVBUF = FAST + "  receive_buffer: 16KiB\n"
@@ -142,6 +143,27 @@ def ooo_dup_acks(env):
     a = c.expect_ack(seq_add(base, 400), 2)
     expect(a is not None, f"filling the hole acknowledges everything: ack={seq_add(base, 400)}", describe(a))
     c.snd_nxt = seq_add(base, 400)
+    app_reads_exactly(c, data)
+    c.app.close()
+
+
+@suite.check("RFC 2018 4: with SACK negotiated, a duplicate ACK reports the out-of-order block")
+def dup_ack_sack_blocks(env):
+    c = open_passive(env, options=opt_mss(1460) + opt_nop() + opt_nop() + opt_sack_permitted())
+    granted = any(k == "SAckOK" for k, _ in c.synack[TCP].options)
+    expect(granted, "SYN-ACK grants SACK-permitted (the SYN offered it)", f"{c.synack[TCP].options}")
+    base = c.snd_nxt
+    data = rand_bytes(300)
+    c.send(ACK | PSH, data[200:300], seq=seq_add(base, 200))
+    a = c.expect_ack(base, 1.0)
+    blocks = [v for k, v in (a[TCP].options if a is not None else []) if k == "SAck"]
+    want = (seq_add(base, 200), seq_add(base, 300))
+    expect(a is not None and blocks and tuple(blocks[0][:2]) == want,
+           f"duplicate ACK ack={base} with first SACK block {want}", describe(a) + f" opts={a[TCP].options if a is not None else None}")
+    c.send(ACK | PSH, data[:200], seq=base)
+    c.snd_nxt = seq_add(base, 300)
+    a = c.expect_ack(c.snd_nxt, 2)
+    expect(a is not None, f"ACK of everything: ack={c.snd_nxt}", "nothing")
     app_reads_exactly(c, data)
     c.app.close()
 
@@ -358,7 +380,7 @@ def challenge_rate_limit(env):
 
 # ---- windows ------------------------------------------------------------------------------
 
-@suite.check("RFC 9293 3.8.6 / MUST-39: zero window without shrinking, probes answered with window 0, update on read",
+@suite.check("RFC 9293 3.8.6 (SHLD-14, MUST-39): zero window without shrinking, probes answered with window 0, update on read",
              env_factory=lambda: Env(extra_yaml=SMALL_RCVBUF))
 def zero_window(env):
     c = open_passive(env)

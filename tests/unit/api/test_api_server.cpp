@@ -373,6 +373,58 @@ TEST_CASE("an application that does not read closes the window; reading later ge
     w.peer().close(clock_now(), peer.conn);
 }
 
+TEST_CASE("the peer sends everything and FIN before the application reads: all bytes, then EOF") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(83, 0, &l) == tcp::Error::kNone);
+    PeerStream peer;
+    peer.out = pattern(300007, 5);  // fits the buffers: no zero window needed
+    std::atomic<bool> connected{false};
+    std::atomic<bool> go_read{false};
+    std::atomic<bool> finished{false};
+    client::Result<client::Stream> stream = client::Error{};
+    std::string got;
+    client::Result<client::Status> status = client::Error{};
+    std::thread app([&] {
+        stream = client::connect(w.socket_path, "10.0.0.1", 83);
+        connected = true;
+        if (stream) {
+            while (!go_read) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            got = read_all(stream->fd);  // EOF arrives before our own FIN
+            status = client::status(w.socket_path, stream->id);
+            ::close(stream->fd);
+        }
+        finished = true;
+    });
+    bool ok = w.run_until([&] {
+        if (!peer.conn.valid()) {
+            peer.conn = w.peer().accept(l);
+        }
+        peer.pump(w.peer());
+        return connected.load() && peer.fin_sent && w.peer().info(peer.conn).send_queued == 0;
+    });
+    go_read = true;
+    ok = ok && w.run_until([&] {
+        peer.pump(w.peer());
+        return finished.load();
+    });
+    w.join(app, ok);
+    REQUIRE(ok);
+    CHECK(got.size() == peer.out.size());
+    CHECK(got == peer.out);
+    REQUIRE(status.ok());
+    CHECK(status->outcome == client::Outcome::kOpen);  // the peer half-closed; we have not yet
+    CHECK(status->state == "close-wait");
+    // Our close() after EOF: an orderly FIN reaches the peer.
+    CHECK(w.run_until([&] {
+        peer.pump(w.peer());
+        return w.peer().info(peer.conn).eof;
+    }));
+    w.peer().close(clock_now(), peer.conn);
+}
+
 TEST_CASE("an application that vanishes mid-stream makes the daemon reset the peer") {
     World w;
     tcp::ListenerId l;

@@ -3,6 +3,7 @@
 // refused with a reason rather than guessed at.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "daemon/api/request.hpp"
@@ -134,4 +135,39 @@ TEST_CASE("every error code and outcome word round-trips through the shared voca
     }
     CHECK_FALSE(client::parse_error_code("Refused").has_value());
     CHECK_FALSE(client::parse_outcome("").has_value());
+}
+
+TEST_CASE("random lines never crash the parser and every refusal is one printable line") {
+    std::uint64_t state = 0x9e3779b97f4a7c15ull;  // fixed seed: reproducible
+    auto next = [&state] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    };
+    const std::string_view words[] = {"CONNECT", "LISTEN", "ACCEPT", "STATUS", "STATS", "10.0.0.1", "80",
+                                      "timeout=", "backlog=", " ", "\t", "\r", "0", "65536", "-", "="};
+    std::size_t accepted = 0;
+    for (int i = 0; i < 20000; ++i) {
+        std::string line;
+        const auto parts = next() % 8;
+        for (std::uint64_t p = 0; p < parts; ++p) {
+            if (next() % 4 == 0) {
+                line += static_cast<char>(next() % 256);
+            } else {
+                line += words[next() % std::size(words)];
+            }
+        }
+        auto r = parse_request(line);
+        if (auto* e = std::get_if<ParseError>(&r)) {
+            const bool printable_line = !e->reason.empty() && std::all_of(e->reason.begin(), e->reason.end(), [](char c) {
+                return c >= 0x20 && c < 0x7f;
+            });
+            INFO("reason: " << e->reason);
+            REQUIRE(printable_line);
+        } else {
+            ++accepted;
+        }
+    }
+    CHECK(accepted > 0);  // the generator does hit valid requests
 }

@@ -9,13 +9,14 @@
 // fixed seed the outcome is fixed, and the bound says it is a plausible draw
 // from the configured distribution, not a number copied from a run.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cmath>
+#include <csignal>
 #include <map>
 #include <optional>
 #include <set>
@@ -346,14 +347,19 @@ TEST_CASE("fault stage: random delays stay within [delay_min, delay_max] and fra
     c.delay_max = milliseconds(8);
     Injector s(c, 5);
     std::map<std::uint32_t, Instant> due;
+    Duration shortest = seconds(1), longest{0};
     for (std::uint32_t i = 0; i < 500; ++i) {  // all offered within 1 ms: none due yet
         s.offer(at_us(i * 2), numbered_frame(60, i));
         const FaultEvent& e = s.events.back();
         REQUIRE(e.action == FaultAction::kDelay);
         CHECK(e.delay >= milliseconds(2));
         CHECK(e.delay <= milliseconds(8));
+        shortest = std::min(shortest, e.delay);
+        longest = std::max(longest, e.delay);
         due[i] = at_us(i * 2) + e.delay;
     }
+    CHECK(shortest < microseconds(2100));  // the whole range is used
+    CHECK(longest > microseconds(7900));
     CHECK(s.sink.frames.empty());
     // Step the clock to each poll_at(): exactly the frames due then come out.
     std::size_t steps = 0;
@@ -514,6 +520,21 @@ TEST_CASE("fault stage: describe() gives direction, frame number, action and a T
     const Frame runt(5, 0);
     e.frame = runt;  // never read past the end
     CHECK(describe(e) == "tx #812 delay 2.5 ms: 5 bytes");
+}
+
+TEST_CASE("fault stage: describe(FaultConfig) states what the stage will do") {
+    FaultConfig c;
+    CHECK(describe(c) == "fault injection off");
+    c.enabled = true;
+    c.seed = 7;
+    c.rx.drop_pct = 1.5;
+    c.tx.delay_pct = 2;
+    c.tx.delay_min = milliseconds(1);
+    c.tx.delay_max = microseconds(4500);
+    CHECK(describe(c) ==
+          "fault injection on (seed 7, at most 1024 frames / 4194304 bytes held per direction): "
+          "rx drop 1.5% duplicate 0% corrupt 0% delay 0% [0.0 ms, 0.0 ms] reorder 0% (depth 3, at most 10.0 ms); "
+          "tx drop 0% duplicate 0% corrupt 0% delay 2% [1.0 ms, 4.5 ms] reorder 0% (depth 3, at most 10.0 ms)");
 }
 
 // ---------------------------------------------------------------- inside TapPort
@@ -769,4 +790,36 @@ TEST_CASE("TapPort fault stage: re-configuring keeps the counters; held frames a
     CHECK(h.port->poll_at() == kNever);
     h.inject(numbered_frame(60, 2));
     CHECK(h.poll(at_us(0)) == 1);
+}
+
+TEST_CASE("TapPort fault stage: the overloads without an Instant use the latest Instant the port was given") {
+    PortHarness h;
+    FaultConfig c;
+    c.enabled = true;
+    c.rx.delay_pct = 100;
+    c.rx.delay_min = c.rx.delay_max = milliseconds(1);
+    h.enable(c);
+    h.inject(numbered_frame(60, 0));
+    CHECK(h.poll(at_us(0)) == 0);
+    h.port->flush_tx(at_us(1000));  // the clock moves on through the TX side
+    CHECK(h.port->poll_rx([&h](std::span<const std::uint8_t> f) { h.received.emplace_back(f.begin(), f.end()); }) == 1);
+    CHECK(h.poll(at_us(500)) == 0);  // an older Instant does not move the clock back
+    CHECK(h.received.size() == 1);
+}
+
+TEST_CASE("TapPort fault stage: a dead TAP stops the stage's writes and reports the failure, holding the frame") {
+    std::signal(SIGPIPE, SIG_IGN);
+    PortHarness h;
+    FaultConfig c;
+    c.enabled = true;
+    c.tx.duplicate_pct = 100;
+    h.enable(c);
+    ::close(h.peer);
+    h.peer = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // the destructor closes something harmless
+    CHECK(h.port->transmit(numbered_frame(60, 0)));
+    CHECK(h.port->flush_tx(at_us(0)) == 0);
+    CHECK(h.port->failure().find("pair0: write: ") == 0);
+    CHECK(h.port->tx_pending());  // kept, not silently lost
+    CHECK(h.port->flush_tx(at_us(1)) == 0);  // no more I/O, no hang
+    CHECK(h.counter("tap.tx_errors") == 1u);
 }

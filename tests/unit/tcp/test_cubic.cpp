@@ -259,9 +259,13 @@ TEST_CASE("RFC 9438 4.8: an RTO sets cwnd to one segment and ssthresh to 0.7*Fli
     constexpr double rtt = 0.1;
     auto cc = after_loss(100, rtt);  // cwnd 70
     cc->on_ack(at(1), kMss, cc->cwnd());
+    const double cwnd_before = segs(cc->cwnd());
     cc->on_rto(at(2), 60 * kMss);
     CHECK(cc->cwnd() == kMss);
     CHECK(cc->ssthresh() == 42 * kMss);
+    // W_max is remembered as for a loss (below the old W_max of 100: fast
+    // convergence), for a loss that might come before the next epoch.
+    CHECK(cubic_state(*cc)->w_max == doctest::Approx(cwnd_before * (1 + kBeta) / 2).epsilon(1e-4));
     cc->on_rto(at(3), kMss);  // the retransmission timed out again: same congestion event
     CHECK(cc->cwnd() == kMss);
     CHECK(cc->ssthresh() == 42 * kMss);
