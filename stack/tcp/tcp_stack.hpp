@@ -207,7 +207,7 @@ struct ConnStats {
     bool no_delay = false;
     bool keepalive = false;
     bool in_recovery = false;
-    std::string_view congestion_control;  // "cubic" or "newreno"
+    std::string_view congestion_control;  // "cubic" or "newreno"; valid as long as the TcpStack
 };
 
 // Where TCP's output goes: one complete TCP segment (header, options and
