@@ -8,7 +8,14 @@
 // first byte (ISS+1 until the SYN is acknowledged, then SND.UNA, except once
 // our FIN is acknowledged, when SND.UNA = snd_buf_seq + 1). The receive buffer
 // holds in-order bytes not yet read by the application, and out-of-order
-// bytes beyond them in its free space (see buf::Assembler).
+// bytes beyond them in its free space (see buf::Assembler); auto-tuning may
+// enlarge it (never shrink it).
+// Loss recovery state: `in_recovery` with `recover` (RFC 6582 "recover",
+// RFC 6675 RecoveryPoint); with SACK negotiated the scoreboard, HighRxt and
+// RescueRxt drive RFC 6675, without it dupacks and the NewReno rules.
+// Everything the receiver owes the peer (ACK now, ACK points and duplicate
+// ACKs of a batch, SACK anchors) is recorded here by input and emitted by
+// output(), which is the only place that sends.
 //
 // Lifecycle and ownership (who may free it):
 //   * `app_owned`: the application holds the handle (connect()/accept() until

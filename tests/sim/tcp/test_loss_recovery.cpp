@@ -271,3 +271,31 @@ TEST_CASE("duplication only: every segment twice, nothing delivered twice, dupli
     CHECK(r.receiver_stats.dup_segments_received >= 50);
     CHECK(r.rto_expiries == 0);
 }
+
+TEST_CASE("corruption only: damaged segments fail the checksum, are counted and dropped, and are repaired like losses") {
+    LinkFaults f;
+    f.corrupt = 0.05;
+    auto ca = SimNet::default_config(SimNet::kAddrA);
+    auto cb = SimNet::default_config(SimNet::kAddrB);
+    SimNet net(12, ca, cb, f, f);
+    tcp::ListenerId l;
+    REQUIRE(net.a().listen(80, 0, &l) == tcp::Error::kNone);
+    tcp::ConnId client;
+    REQUIRE(net.b().connect(net.now(), {SimNet::kAddrA, 80}, 0, &client) == tcp::Error::kNone);
+    tcp::ConnId server;
+    REQUIRE(net.run_until([&] { return (server = net.a().accept(l)).valid(); }, seconds(60)));
+    const auto data = pattern(500000, 12);
+    StreamSender tx(net.b(), data, false);
+    StreamReceiver rx(net.a(), 65536, Duration::zero());
+    rx.close_on_eof = false;
+    tx.attach(client);
+    rx.attach(server);
+    net.add_app(&tx);
+    net.add_app(&rx);
+    CHECK(net.run_until([&] { return rx.eof(); }, seconds(300)));
+    CHECK(rx.received() == data);
+    // A flipped bit anywhere in a segment is caught by the TCP checksum.
+    CHECK(net.counter(true, "tcp.rx_bad_checksum") + net.counter(true, "tcp.rx_malformed_options") +
+              net.counter(true, "tcp.rx_bad_offset") > 0);
+    CHECK(net.counter(false, "tcp.retransmissions") > 0);
+}
