@@ -136,7 +136,12 @@ void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<cons
         r.window = w;
         if (t.state == State::kSynReceived) t.rcv_adv = seq_max(t.rcv_adv, t.rcv_nxt + w);
     } else {
-        r.window = window_field(t);
+        // An earlier ACK point of a batch names the same right edge as the
+        // final ACK (RFC 9293 3.8.6: the edge must not appear to move left);
+        // output() only asks for points whose window is expressible.
+        const std::uint8_t shift = t.wscale_ok ? t.rcv_wscale : 0;
+        r.window = ack_point ? static_cast<std::uint16_t>(SeqNum::distance(t.rcv_adv, *ack_point) >> shift)
+                             : window_field(t);
         // RFC 7323 3.2: once negotiated, every segment carries timestamps
         // (TSecr = TS.Recent, 4.3 (3)); RFC 2018: SACK blocks while data
         // is held out of order.
@@ -377,14 +382,18 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
     // Then the ACK below is that cumulative ACK and not yet a duplicate.
     const bool cumulative_owed = t.rcv_acked < t.rcv_nxt && t.ack_mark == t.rcv_nxt;
     SeqNum last_ack = t.rcv_acked;  // what the peer saw last from us
-    for (std::uint32_t i = 0; i < t.ack_point_count; ++i) {
-        const SeqNum point = t.ack_points[i];
-        if (point < t.rcv_nxt && point > last_ack) {
+    if (t.ack_point_count > 0) {
+        (void)window_field(t);  // settle the right edge the points will name
+        const std::uint8_t shift = t.wscale_ok ? t.rcv_wscale : 0;
+        for (std::uint32_t i = 0; i < t.ack_point_count; ++i) {
+            const SeqNum point = t.ack_points[i];
+            if (!(point < t.rcv_nxt && point > last_ack)) continue;
+            if ((SeqNum::distance(t.rcv_adv, point) >> shift) > 65535) continue;  // edge not expressible
             emit(t, t.snd_max, wire::tcp_flag::kAck, {}, {}, point);
             last_ack = point;
         }
+        t.ack_point_count = 0;
     }
-    t.ack_point_count = 0;
     const std::uint32_t dup_acks = t.dup_acks_owed;
     t.dup_acks_owed = 0;
     bool sent = false;

@@ -235,7 +235,10 @@ TEST_CASE("receive buffer auto-tuning: the window grows with the delivered bytes
             const std::uint32_t wnd = std::uint32_t{r.window} << wscale;
             max_window = std::max(max_window, wnd);
             const std::uint32_t edge = r.ack + wnd;  // modular, like sequence numbers
-            if (right_edge && static_cast<std::int32_t>(edge - *right_edge) < 0) edge_moved_left = true;
+            if (right_edge && static_cast<std::int32_t>(edge - *right_edge) < 0) {
+                if (!edge_moved_left) MESSAGE("left by " << (*right_edge - edge) << " ack " << r.ack << " wnd " << wnd);
+                edge_moved_left = true;
+            }
             if (!right_edge || static_cast<std::int32_t>(edge - *right_edge) > 0) right_edge = edge;
         };
         tcp::ListenerId l;
