@@ -1,8 +1,8 @@
 // Config: everything tapstackd reads from tapstack.yaml, as one plain struct.
 //
 // Theory of operation: the struct is made of the contract structs of the
-// layers it configures (TapPortConfig, InterfaceConfig with its TcpConfig,
-// ApiServerConfig), so nothing is translated twice and a new tunable is one
+// layers it configures (TapPortConfig, FaultConfig, InterfaceConfig with its
+// TcpConfig, ApiServerConfig), so nothing is translated twice and a new tunable is one
 // field plus one line in the loader. default_config() holds the defaults the
 // documentation promises (config/tapstack.yaml repeats them with comments).
 //
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "daemon/api/api_server.hpp"
+#include "drivers/fault_injector.hpp"
 #include "drivers/tap_port.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/wire/addresses.hpp"
@@ -33,6 +34,7 @@ struct Config {
     drivers::TapPortConfig tap;     // interface.name, .mtu, .host_address, .queue_size, .rx_budget
     iface::InterfaceConfig iface;   // interface.mac, ipv4.*, arp.*, tcp.*
     ApiServerConfig api;            // api.*
+    drivers::FaultConfig fault;     // fault_injection.* (a deliberately bad link, for tests)
     std::string log_level = "info"; // one of kLogLevels
     bool mac_configured = false;    // false: iface.mac is default_mac(address)
 };

@@ -116,7 +116,7 @@ public:
         }
         if (docs.empty() || docs[0].IsNull()) {
             error(YAML::Mark(), "the file has no settings (expected a mapping with sections "
-                                "interface, ipv4, arp, tcp, api, log)");
+                                "interface, ipv4, arp, tcp, api, log, fault_injection)");
             return finish();
         }
         if (docs.size() > 1) {
@@ -144,7 +144,7 @@ private:
     std::vector<std::string> errors_;
     // Set when the value parsed, for cross-field checks.
     std::optional<wire::Ipv4Cidr> address_;
-    std::optional<YAML::Mark> gateway_mark_, host_mark_, rto_mark_;
+    std::optional<YAML::Mark> gateway_mark_, host_mark_, rto_mark_, fault_mark_;
 
     void bad(const YAML::Node& v, const YAML::Mark& m, const std::string& key, std::string_view what,
              std::string_view allowed) {
@@ -299,6 +299,8 @@ private:
                      [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { api(v, m, k); }},
                     {"log", false, "",
                      [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { log(v, m, k); }},
+                    {"fault_injection", false, "",
+                     [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { fault(v, m, k); }},
                 });
         cross_checks();
     }
@@ -473,7 +475,66 @@ private:
                 });
     }
 
+    Apply percent_field(double& out) {
+        return [this, &out](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+            constexpr std::string_view allowed = "0 to 100, e.g. 1.5";
+            auto s = scalar(v, m, key, "a percentage", allowed);
+            if (!s) return;
+            auto pct = parse_percent(*s);
+            if (!pct) return bad(v, m, key, "a percentage", allowed);
+            out = *pct;
+        };
+    }
+
+    void fault_direction(drivers::FaultDirectionConfig& d, const YAML::Node& node, const YAML::Mark& mark,
+                         const std::string& path) {
+        section(node, mark, path,
+                {
+                    {"drop", false, "", percent_field(d.drop_pct)},
+                    {"duplicate", false, "", percent_field(d.duplicate_pct)},
+                    {"reorder", false, "", percent_field(d.reorder_pct)},
+                    {"corrupt", false, "", percent_field(d.corrupt_pct)},
+                    {"delay", false, "", percent_field(d.delay_pct)},
+                    {"delay_min", false, "", duration_field(d.delay_min, milliseconds(0), seconds(60))},
+                    {"delay_max", false, "", duration_field(d.delay_max, milliseconds(0), seconds(60))},
+                    {"reorder_depth", false, "", uint_field(d.reorder_depth, 1, 1000)},
+                    {"reorder_max_hold", false, "",
+                     duration_field(d.reorder_max_hold, milliseconds(1), seconds(10))},
+                });
+    }
+
+    // A deliberately misbehaving link between the rings and the TAP
+    // (drivers/fault_injector.hpp), for tests; off unless enabled.
+    void fault(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+        auto& f = cfg_.fault;
+        fault_mark_ = mark;
+        section(node, mark, path,
+                {
+                    {"enabled", false, "", bool_field(f.enabled)},
+                    {"seed", false, "", uint_field(f.seed, 0, 9999999999999999999ull)},
+                    {"max_held_frames", false, "", uint_field(f.max_held_frames, 1, 65536)},
+                    {"max_held_bytes", false, "",
+                     [this, &f](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         std::uint32_t bytes = static_cast<std::uint32_t>(f.max_held_bytes);
+                         size_field(bytes, 64 * 1024, 1u << 30)(v, m, key);
+                         f.max_held_bytes = bytes;
+                     }},
+                    {"rx", false, "",
+                     [this, &f](const YAML::Node& v, const YAML::Mark& m, const std::string& k) {
+                         fault_direction(f.rx, v, m, k);
+                     }},
+                    {"tx", false, "",
+                     [this, &f](const YAML::Node& v, const YAML::Mark& m, const std::string& k) {
+                         fault_direction(f.tx, v, m, k);
+                     }},
+                });
+    }
+
     void cross_checks() {
+        if (fault_mark_) {
+            // What only the whole stage can judge (e.g. delay_min > delay_max).
+            for (const auto& problem : drivers::validate(cfg_.fault)) error(*fault_mark_, problem);
+        }
         auto& ifc = cfg_.iface;
         if (!address_) return;  // missing or bad: already reported
         const wire::Ipv4Cidr ours = *address_;

@@ -80,6 +80,25 @@ std::optional<std::uint32_t> parse_mode(std::string_view text) {
     return v;
 }
 
+std::optional<double> parse_percent(std::string_view text) {
+    auto [whole, rest] = split_number(text);
+    auto w = digits_value(whole);
+    if (!w || whole.size() > 3) return std::nullopt;
+    double value = static_cast<double>(*w);
+    if (!rest.empty()) {
+        if (rest[0] != '.') return std::nullopt;
+        auto [frac, tail] = split_number(rest.substr(1));
+        if (frac.empty() || frac.size() > 6 || !tail.empty()) return std::nullopt;
+        double scale = 1;
+        for (char c : frac) {
+            scale /= 10;
+            value += scale * (c - '0');
+        }
+    }
+    if (value > 100) return std::nullopt;
+    return value;
+}
+
 std::optional<bool> parse_bool(std::string_view text) {
     if (text == "true") return true;
     if (text == "false") return false;

@@ -24,6 +24,8 @@ std::optional<Duration> parse_duration(std::string_view text);
 std::optional<std::pair<std::uint16_t, std::uint16_t>> parse_port_range(std::string_view text);
 // Permission bits as octal, "0660" or "660", at most 0777.
 std::optional<std::uint32_t> parse_mode(std::string_view text);
+// A percentage: "0", "1.5", "100"; at most 6 decimals, within 0..100.
+std::optional<double> parse_percent(std::string_view text);
 // "true" or "false" (YAML 1.2 core schema spelling only).
 std::optional<bool> parse_bool(std::string_view text);
 // A Linux interface name: 1..15 bytes (IFNAMSIZ - 1), no '/', ':', ',' or

@@ -71,6 +71,8 @@ struct ServiceLoop::Impl {
     void on_signal(int signum);
     void request_turn();
     void update_poll();
+    void receive(Instant now);
+    bool port_failed();
     void arm_timer(Instant now);
     void stop(int status);
     void close_handles();
@@ -92,6 +94,20 @@ int ServiceLoop::Impl::run() {
         return 1;
     }
     for (const auto& w : port->warnings()) spdlog::warn("TAP device {}: {}", port->name(), w);
+    if (config.fault.enabled) {
+        if (!port->set_fault_injection(config.fault, &error)) {
+            spdlog::error("cannot set up fault injection: {}", error);
+            port.reset();
+            uv_loop_close(&loop);
+            return 1;
+        }
+        // Loud on purpose: this link now loses, reorders or corrupts frames.
+        spdlog::warn("{}", drivers::describe(config.fault));
+        if (spdlog::should_log(spdlog::level::debug)) {
+            port->set_fault_observer(
+                [](const drivers::FaultEvent& event) { spdlog::debug("fault: {}", drivers::describe(event)); });
+        }
+    }
     if (port->mtu() != config.tap.mtu && port->mtu() >= 576) {
         // An attached device whose MTU we could not change: never send more
         // than the link takes.
@@ -103,6 +119,10 @@ int ServiceLoop::Impl::run() {
     }
     sink = std::make_unique<PortSink>(*port);
     iface = std::make_unique<iface::Interface>(config.iface, *sink, seed);
+    // `tapstack stats` shows the port's counters too.
+    config.api.extra_counters = [this](const std::function<void(std::string_view, std::uint64_t)>& visit) {
+        port->visit_counters(visit);
+    };
     api = std::make_unique<ApiServer>(&loop, *iface, config.api, [this] { request_turn(); });
     if (!api->start(&error)) {
         spdlog::error("cannot start the API on {}: {}", config.api.socket_path, error);
@@ -121,7 +141,7 @@ int ServiceLoop::Impl::run() {
         const Instant now = now_instant();
         iface->announce(now);  // gratuitous ARP (RFC 5227 announcement)
         iface->poll(now);
-        port->flush_tx();
+        port->flush_tx(now);
         update_poll();
         arm_timer(now);
         const std::string gateway = config.iface.gateway ? " gateway " + config.iface.gateway->to_string() : "";
@@ -179,10 +199,13 @@ void ServiceLoop::Impl::turn() {
     if (stopping) return;
     turn_requested = false;
     const Instant now = now_instant();
+    // Frames a fault-injection stage held back and that are due now.
+    if (port->poll_at() <= now) receive(now);
     iface->poll(now);
     api->service(now);
     iface->poll(now);
-    port->flush_tx();
+    port->flush_tx(now);
+    if (port_failed()) return;
     update_poll();
     if (turn_requested || iface->tcp().has_pending_events()) {
         uv_idle_start(&idle, [](uv_idle_t*) {});  // keeps libuv from blocking: another turn follows at once
@@ -202,16 +225,26 @@ void ServiceLoop::Impl::on_tap(int status, int events) {
     if (stopping) return;
     if (status < 0) {
         // EBADF/EBADFD here means the device was deleted under us (ip link del).
-        spdlog::error("TAP device {} failed: {} (was it deleted?); stopping", port->name(), uv_strerror(status));
+        spdlog::error("TAP device failed: {}: {} (was it deleted?); stopping", port->name(), uv_strerror(status));
         stop(1);
         return;
     }
-    if ((events & UV_READABLE) != 0) {
-        const Instant now = now_instant();
-        port->poll_rx([this, now](std::span<const std::uint8_t> frame) { iface->receive_frame(now, frame); });
-    }
-    if ((events & UV_WRITABLE) != 0) port->flush_tx();
+    const Instant now = now_instant();
+    if ((events & UV_READABLE) != 0) receive(now);
+    if ((events & UV_WRITABLE) != 0) port->flush_tx(now);
+    if (port_failed()) return;
     update_poll();
+}
+
+void ServiceLoop::Impl::receive(Instant now) {
+    port->poll_rx(now, [this, now](std::span<const std::uint8_t> frame) { iface->receive_frame(now, frame); });
+}
+
+bool ServiceLoop::Impl::port_failed() {
+    if (port->failure().empty()) return false;
+    spdlog::error("TAP device failed: {}; stopping", port->failure());
+    stop(1);
+    return true;
 }
 
 void ServiceLoop::Impl::update_poll() {
@@ -229,7 +262,7 @@ void ServiceLoop::Impl::update_poll() {
 }
 
 void ServiceLoop::Impl::arm_timer(Instant now) {
-    const Instant at = iface->poll_at();
+    const Instant at = std::min(iface->poll_at(), port->poll_at());
     if (at == kNever) {
         uv_timer_stop(&timer);
         return;
@@ -269,7 +302,7 @@ void ServiceLoop::Impl::stop(int status) {
     // Let the resets and FINs the API's stop queued leave before the TAP closes.
     const Instant now = now_instant();
     iface->poll(now);
-    port->flush_tx();
+    port->flush_tx(now);
     close_handles();
 }
 

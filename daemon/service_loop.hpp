@@ -11,9 +11,12 @@
 // Frames read in the poll callback go straight to Interface::receive_frame;
 // frames the stack emits go through PortSink onto the port's TX ring. Once
 // per loop iteration, before blocking, the turn runs in this order:
-//   now = uv_hrtime(); iface.poll(now); api.service(now); iface.poll(now);
-//   port.flush_tx(); more TCP events pending? keep the idle handle on;
-//   re-arm the timer at iface.poll_at().
+//   now = uv_hrtime(); (port.poll_rx(now) if the port's fault-injection
+//   stage has frames due); iface.poll(now); api.service(now);
+//   iface.poll(now); port.flush_tx(now); more TCP events pending? keep the
+//   idle handle on; re-arm the timer at min(iface.poll_at(), port.poll_at()).
+// A port failure() (e.g. the device was deleted) stops the daemon with
+// status 1.
 // The second iface.poll() sends at once what the API's calls queued (data,
 // window updates, FIN), so an application's write leaves in the same turn.
 //

@@ -650,6 +650,7 @@ struct ApiServer::Impl {
             out += std::to_string(value);
             out += '\n';
         };
+        if (config.extra_counters) config.extra_counters(add);
         iface.visit_counters(add);
         add("tcp.connections", tcp().connection_count());
         add("api.clients", clients.size());

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "stack/iface/interface.hpp"
 #include "stack/time.hpp"
@@ -27,6 +28,10 @@ struct ApiServerConfig {
     // gets `ERR bad-request` and is closed (also bounds an unread reply).
     std::uint32_t request_timeout_ms = 10000;
     std::uint32_t outcome_history = 1024; // ended streams STATUS remembers
+    // Adds (daemon engineer): counters of parts the server does not see,
+    // reported by STATS before the interface's; tapstackd passes the TAP
+    // port's (tap.*, and fault.* while fault injection is on).
+    std::function<void(const std::function<void(std::string_view name, std::uint64_t value)>&)> extra_counters;
 };
 
 class ApiServer {

@@ -39,4 +39,8 @@ void RttEstimator::sample(Duration r, std::uint32_t expected_samples) {
 
 void RttEstimator::backoff() { rto_ = clamp(rto_ * 2); }
 
+void RttEstimator::reinitialize_after_syn_timeout() {
+    if (rto_ < seconds(3)) rto_ = clamp(seconds(3));
+}
+
 }  // namespace tapstack::tcp

@@ -25,6 +25,9 @@ public:
 
     void sample(Duration rtt, std::uint32_t expected_samples = 1);
     void backoff();
+    // RFC 6298 5.7: after a SYN timed out, data starts with RTO = 3 s (when
+    // the current RTO is smaller); the estimates stay until a new sample.
+    void reinitialize_after_syn_timeout();
     Duration rto() const { return rto_; }
     bool has_sample() const { return has_sample_; }
     Duration srtt() const { return srtt_; }

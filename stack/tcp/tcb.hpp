@@ -119,6 +119,7 @@ struct Tcb {
     // --- RTT and congestion (RFC 6298, RFC 5681/6582) ---
     RttEstimator rtt;
     bool rtt_timing = false;  // a segment is being timed (Karn: never a retransmitted one)
+    bool syn_timed_out = false;  // RFC 6298 5.7
     SeqNum rtt_seq;
     Instant rtt_start{};
     std::unique_ptr<CongestionControl> cc;
@@ -143,6 +144,12 @@ struct Tcb {
     SeqNum high_rxt;                  // one past the highest retransmitted byte (HighRxt + 1)
     SeqNum rescue_rxt;                // RescueRxt
     bool rescue_valid = false;
+    // The segment at SND.UNA was retransmitted when SND.MAX was
+    // `una_rxt_high`: once DupThresh segments' worth sent after it are
+    // SACKed while it is still missing, that retransmission was lost too.
+    bool una_rxt_valid = false;
+    SeqNum una_rxt_seq;
+    SeqNum una_rxt_high;
 
     // --- delayed ACK, Nagle, sender SWS ---
     std::uint32_t rcv_mss = 536;      // largest segment received: what "full-sized" means for delayed ACKs

@@ -638,6 +638,21 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
             }
         }
     }
+    // Lost retransmission (beyond RFC 6675, as Linux and RACK detect it):
+    // the segment at SND.UNA went again, and DupThresh segments' worth sent
+    // after that retransmission are SACKed while it is still missing. On a
+    // link that does not reorder by more than DupThresh it was lost; send
+    // it again now instead of waiting for the RTO.
+    if (t.sack_recovery() && t.una_rxt_valid) {
+        if (t.snd_una != t.una_rxt_seq) {
+            t.una_rxt_valid = false;
+        } else if (!t.scoreboard.empty() && t.scoreboard.is_lost(t.una_rxt_high - 1, mss)) {
+            counters.inc(Counter::lost_retransmits);
+            t.una_rxt_valid = false;
+            t.retransmit_pending = true;
+            mark_dirty(index);
+        }
+    }
     // RFC 6675 5 (4): with SACK, loss recovery starts on DupThresh duplicate
     // ACKs or as soon as the first unacknowledged segment counts as lost,
     // but not before the cumulative ACK passed the last RecoveryPoint

@@ -140,7 +140,9 @@ void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<cons
         // final ACK (RFC 9293 3.8.6: the edge must not appear to move left);
         // output() only asks for points whose window is expressible.
         const std::uint8_t shift = t.wscale_ok ? t.rcv_wscale : 0;
-        r.window = ack_point ? static_cast<std::uint16_t>(SeqNum::distance(t.rcv_adv, *ack_point) >> shift)
+        r.window = ack_point ? static_cast<std::uint16_t>(
+                                   SeqNum::distance(t.rcv_nxt + (std::uint32_t{window_field(t)} << shift), *ack_point) >>
+                                   shift)
                              : window_field(t);
         // RFC 7323 3.2: once negotiated, every segment carries timestamps
         // (TSecr = TS.Recent, 4.3 (3)); RFC 2018: SACK blocks while data
@@ -383,12 +385,17 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
     const bool cumulative_owed = t.rcv_acked < t.rcv_nxt && t.ack_mark == t.rcv_nxt;
     SeqNum last_ack = t.rcv_acked;  // what the peer saw last from us
     if (t.ack_point_count > 0) {
-        (void)window_field(t);  // settle the right edge the points will name
+        // Every point names the right edge the final ACK will name (the
+        // edge must not appear to move left, RFC 9293 3.8.6). With a window
+        // scale the distance must be a multiple of 2^S, so the point
+        // acknowledges up to 2^S - 1 bytes more (all of them received).
         const std::uint8_t shift = t.wscale_ok ? t.rcv_wscale : 0;
+        const SeqNum edge = t.rcv_nxt + (std::uint32_t{window_field(t)} << shift);
         for (std::uint32_t i = 0; i < t.ack_point_count; ++i) {
-            const SeqNum point = t.ack_points[i];
+            const std::uint32_t span = SeqNum::distance(edge, t.ack_points[i]);
+            const SeqNum point = t.ack_points[i] + (span & ((1u << shift) - 1));
             if (!(point < t.rcv_nxt && point > last_ack)) continue;
-            if ((SeqNum::distance(t.rcv_adv, point) >> shift) > 65535) continue;  // edge not expressible
+            if ((SeqNum::distance(edge, point) >> shift) > 65535) continue;  // not expressible
             emit(t, t.snd_max, wire::tcp_flag::kAck, {}, {}, point);
             last_ack = point;
         }
@@ -406,7 +413,12 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
             const std::uint32_t n = retransmit_from(now, t, t.snd_una, limit);
             if (n > 0) {
                 sent = true;
-                if (t.sack_ok) t.high_rxt = seq_max(t.high_rxt, t.snd_una + n);
+                if (t.sack_ok) {
+                    t.high_rxt = seq_max(t.high_rxt, t.snd_una + n);
+                    t.una_rxt_valid = true;
+                    t.una_rxt_seq = t.snd_una;
+                    t.una_rxt_high = t.snd_max;
+                }
                 arm(t.rtx_deadline, now + t.rtt.rto());
             }
         }
@@ -533,6 +545,7 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
     t.rtt.backoff();
     t.rtt_timing = false;
     if (handshake) {
+        t.syn_timed_out = true;
         t.snd_nxt = t.iss;
     } else {
         if (t.cc) t.cc->on_rto(now, t.flight());
@@ -542,6 +555,7 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
         t.scoreboard.clear();
         t.high_rxt = t.snd_una;
         t.rescue_valid = false;
+        t.una_rxt_valid = false;
         t.recover = t.snd_max;
         t.dupacks = 0;
         t.retransmit_pending = false;

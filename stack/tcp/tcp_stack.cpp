@@ -290,6 +290,7 @@ void TcpStack::Impl::established(std::uint32_t index, Instant now) {
     t.established_once = true;
     counters.inc(Counter::conn_established);
     if (!t.cc) t.cc = make_congestion_control(t.eff_mss());
+    if (t.syn_timed_out) t.rtt.reinitialize_after_syn_timeout();
     t.rcv_mss = std::min<std::uint32_t>(t.rcv_mss, our_mss());
     t.rcvq_time = now;
     t.rcv_space = 10 * t.rcv_mss;

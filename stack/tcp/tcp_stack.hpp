@@ -67,8 +67,9 @@
 //     RTTM feeds RFC 6298, PAWS drops old duplicates (24-day idle rule).
 //     A segment lacking the negotiated timestamp is accepted (as Linux).
 //   * With SACK: RFC 6675 recovery (scoreboard, IsLost, pipe, NextSeg with
-//     the rescue retransmission, DupThresh 3); without: NewReno (RFC 5681,
-//     RFC 6582). Both with RFC 3042 limited transmit. Congestion control by
+//     the rescue retransmission, DupThresh 3) plus detection of a lost
+//     retransmission of the first hole from later SACKs; without: NewReno
+//     (RFC 5681, RFC 6582). RFC 6298 5.7 (RTO 3 s after a SYN timeout). Both with RFC 3042 limited transmit. Congestion control by
 //     name (`congestion_control`): "cubic" (default) or "newreno".
 //   * Receiver: SACK blocks newest first (RFC 2018 4); every out-of-order
 //     segment gets its own duplicate ACK and every second full segment its

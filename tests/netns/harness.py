@@ -291,9 +291,12 @@ class Daemon:
         status = None
         for child in self._children:
             try:
-                if child.poll() is None:
-                    child.kill()
-                    child.wait(timeout=5)
+                # The whole process group: a shell pipeline's members too.
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                child.wait(timeout=5)
             except Exception:  # teardown must go on
                 pass
         try:
@@ -340,7 +343,9 @@ class Daemon:
         return r
 
     def popen(self, cmd, **kwargs):
-        """Starts `cmd` inside the namespace; it is killed at teardown."""
+        """Starts `cmd` inside the namespace in a process group of its own;
+        the group is killed at teardown."""
+        kwargs.setdefault("start_new_session", True)
         p = subprocess.Popen(self._wrap(cmd), **kwargs)
         self._children.append(p)
         return p

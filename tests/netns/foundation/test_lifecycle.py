@@ -115,7 +115,7 @@ def test_tap_deleted_under_the_daemon_stops_it_with_one_error():
         d.run(["ip", "link", "delete", d.tap])
         d.proc.wait(timeout=10)
         assert d.proc.returncode == 1
-        one_error_line(d.log(), rf"TAP device {d.tap} failed: .*; stopping")
+        one_error_line(d.log(), rf"TAP device failed: {d.tap}: .*; stopping")
 
 
 def test_unprivileged_daemon_on_a_tap_the_administrator_created():

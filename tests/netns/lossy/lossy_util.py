@@ -102,10 +102,12 @@ def one_frame_per_packet(ns, iface):
     ns_run(ns, ["ip", "link", "set", "dev", iface, "gso_max_segs", "1"])
 
 
-def apply_loss(ns, iface, permille):
-    """Installs (or replaces) the loss rules for `iface` in namespace `ns`."""
+def apply_loss(ns, iface, permille, per_frame=True):
+    """Installs (or replaces) the loss rules for `iface` in namespace `ns`;
+    per_frame=False leaves GSO alone (a "packet" may then be a burst)."""
     remove_loss(ns)
-    one_frame_per_packet(ns, iface)
+    if per_frame:
+        one_frame_per_packet(ns, iface)
     if permille <= 0:
         return
     r = subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "show", "dev", SINK],
@@ -165,7 +167,11 @@ def interesting_stats(d):
             "tcp.fast_retransmits", "tcp.sack_recoveries", "tcp.sack_retransmits", "tcp.rx_out_of_order",
             "tcp.rx_ooo_dropped", "tcp.rx_duplicate_segments", "tcp.rx_dup_acks", "tcp.conn_timed_out",
             "tcp.conn_reset", "tcp.conn_aborted", "tcp.resets_sent", "tcp.persist_probes")
-    picked = {k: v for k, v in s.items() if k in keys or k.startswith("fault.")}
+    picked = {k: v for k, v in s.items() if k in keys}
+    try:  # the TAP port's counters (fault.*) are only in the SIGUSR1 line
+        picked.update({k: v for k, v in d.counters().items() if k.startswith("fault.") and v})
+    except Exception:
+        pass
     return " ".join(f"{k}={v}" for k, v in sorted(picked.items()))
 
 

@@ -13,9 +13,9 @@ Modes (first argument):
   reorder PCT     the daemon's fault-injection stage reorders PCT% of the
                   frames in each direction (seeded: $TAPSTACK_FAULT_SEED, or
                   a random seed printed at the start)
-Then optionally --big: instead of the matrix, 64 MiB one way
-(`--big to` or `--big from` the daemon side), and sizes to override the
-matrix's.
+Then optionally --big: instead of the matrix, 64 MiB one way (`--big to`
+or `--big from` the daemon side), with either side connecting; and sizes
+to override the matrix's.
 
 Usage: test_lossy_matrix.py loss 10
        test_lossy_matrix.py reorder 5
@@ -62,9 +62,9 @@ def daemon_for(mode, amount):
     if mode == "reorder":
         fault_seed = int(os.environ.get("TAPSTACK_FAULT_SEED") or random.randrange(1, 1 << 32))
         print(f"fault-injection seed {fault_seed} (rerun with TAPSTACK_FAULT_SEED={fault_seed})", flush=True)
-        # Depth up to 10 later frames, as the simulated tests do; a reordered
-        # frame waits at most 10 ms when traffic stops.
-        keys = {"reorder": amount, "reorder_depth": 5}
+        # The stage's default depth (3 later frames overtake a reordered one)
+        # and hold bound (10 ms when traffic stops).
+        keys = {"reorder": amount}
         yaml += lu.fault_yaml(fault_seed, rx=keys, tx=keys)
         label += f", seed {fault_seed}"
     return harness.Daemon(log_level="info", extra_yaml=yaml), label
@@ -78,7 +78,9 @@ def check_hostility(d, before_stats):
         print(f"nft drops: {drops}", flush=True)
         assert drops["to_kernel"] > 0 and drops["from_kernel"] > 0, f"the loss rule dropped nothing one way: {drops}"
     else:
-        s = u.stats(d)
+        # The fault stage's counters belong to the TAP port: they are in the
+        # SIGUSR1 counters line, not in `tapstack stats`.
+        s = d.counters()
         rx = s.get("fault.rx_reordered", 0) - before_stats.get("fault.rx_reordered", 0)
         tx = s.get("fault.tx_reordered", 0) - before_stats.get("fault.tx_reordered", 0)
         print(f"fault stage reordered rx={rx} tx={tx}", flush=True)
@@ -90,15 +92,17 @@ def test_lossy_link():
     loss = AMOUNT if MODE == "loss" else 0
     if BIG_DIRECTION == "to":
         sizes = SIZES_ARG or [BIG]
-        combos = [c for c in seed.COMBINATIONS if c[1] is seed.host_connects_data_to_daemon]
+        combos = [c for c in seed.COMBINATIONS
+                  if c[1] in (seed.host_connects_data_to_daemon, seed.daemon_connects_data_to_daemon)]
     elif BIG_DIRECTION == "from":
         sizes = SIZES_ARG or [BIG]
-        combos = [c for c in seed.COMBINATIONS if c[1] is seed.daemon_connects_data_from_daemon]
+        combos = [c for c in seed.COMBINATIONS
+                  if c[1] in (seed.host_connects_data_from_daemon, seed.daemon_connects_data_from_daemon)]
     else:
         sizes = SIZES_ARG or MATRIX_SIZES
         combos = seed.COMBINATIONS
     with daemon as d:
-        before = u.stats(d)
+        before = d.counters() if MODE == "reorder" else {}
         lu.apply_loss(d.ns, d.tap, loss)
         failures = lu.run_transfers(d, sizes, combos, loss, label)
         check_hostility(d, before)
@@ -113,7 +117,8 @@ def test_lossy_link():
 
 
 if __name__ == "__main__":
-    what = "64 MiB " + BIG_DIRECTION + " the daemon side" if BIG_DIRECTION else "seed matrix, all four combinations"
+    what = (f"64 MiB {BIG_DIRECTION} the daemon side, either side connecting" if BIG_DIRECTION
+            else "seed matrix, all four combinations")
     how = f"{AMOUNT / 10:g}% random loss both ways (nftables)" if MODE == "loss" else \
         f"{AMOUNT}% of frames reordered both ways (fault stage)"
     test_lossy_link.__name__ = f"{what}: exact bytes and EOF with {how}"

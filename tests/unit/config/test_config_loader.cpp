@@ -111,6 +111,21 @@ TEST_CASE("the shipped config states the defaults: it loads to what leaving ever
     CHECK(a.api.max_clients == b.api.max_clients);
     CHECK(a.api.request_timeout_ms == b.api.request_timeout_ms);
     CHECK(a.log_level == b.log_level);
+    CHECK(a.fault.enabled == b.fault.enabled);
+    CHECK(a.fault.seed == b.fault.seed);
+    CHECK(a.fault.max_held_frames == b.fault.max_held_frames);
+    CHECK(a.fault.max_held_bytes == b.fault.max_held_bytes);
+    for (auto [x, y] : {std::pair{&a.fault.rx, &b.fault.rx}, std::pair{&a.fault.tx, &b.fault.tx}}) {
+        CHECK(x->drop_pct == y->drop_pct);
+        CHECK(x->duplicate_pct == y->duplicate_pct);
+        CHECK(x->reorder_pct == y->reorder_pct);
+        CHECK(x->corrupt_pct == y->corrupt_pct);
+        CHECK(x->delay_pct == y->delay_pct);
+        CHECK(x->delay_min == y->delay_min);
+        CHECK(x->delay_max == y->delay_max);
+        CHECK(x->reorder_depth == y->reorder_depth);
+        CHECK(x->reorder_max_hold == y->reorder_max_hold);
+    }
 }
 
 TEST_CASE("only interface.name and ipv4.address are required; the rest takes the defaults") {
@@ -182,9 +197,45 @@ TEST_CASE("every key of every section is applied") {
     CHECK(c.log_level == "debug");
 }
 
+TEST_CASE("fault_injection: every key applied, percentages checked, whole-stage problems reported") {
+    auto r = load_config_text(minimal("fault_injection:\n  enabled: true\n  seed: 77\n  max_held_frames: 64\n"
+                                      "  max_held_bytes: 1MiB\n  rx:\n    drop: 1.5\n    reorder: 5\n"
+                                      "    reorder_depth: 7\n    reorder_max_hold: 20ms\n"
+                                      "  tx:\n    duplicate: 2\n    corrupt: 0.25\n    delay: 10\n"
+                                      "    delay_min: 1ms\n    delay_max: 5ms\n"),
+                              "t.yaml");
+    for (const auto& e : r.errors) MESSAGE(e);
+    REQUIRE(r.ok());
+    const auto& f = r.config.fault;
+    CHECK(f.enabled);
+    CHECK(f.seed == 77);
+    CHECK(f.max_held_frames == 64);
+    CHECK(f.max_held_bytes == 1024 * 1024);
+    CHECK(f.rx.drop_pct == doctest::Approx(1.5));
+    CHECK(f.rx.reorder_pct == doctest::Approx(5));
+    CHECK(f.rx.reorder_depth == 7);
+    CHECK(f.rx.reorder_max_hold == 20ms);
+    CHECK(f.tx.duplicate_pct == doctest::Approx(2));
+    CHECK(f.tx.corrupt_pct == doctest::Approx(0.25));
+    CHECK(f.tx.delay_pct == doctest::Approx(10));
+    CHECK(f.tx.delay_min == 1ms);
+    CHECK(f.tx.delay_max == 5ms);
+    CHECK_FALSE(load_config_text(minimal(), "t.yaml").config.fault.enabled);
+
+    CHECK(only_error(minimal("fault_injection:\n  rx:\n    drop: 101\n")) ==
+          "t.yaml:7:11: fault_injection.rx.drop: \"101\" is not a percentage (allowed: 0 to 100, e.g. 1.5)");
+    CHECK(only_error(minimal("fault_injection:\n  tx:\n    loss: 1\n")) ==
+          "t.yaml:7:5: fault_injection.tx.loss: unknown key (allowed: drop, duplicate, reorder, corrupt, delay, "
+          "delay_min, delay_max, reorder_depth, reorder_max_hold)");
+    auto bad = load_config_text(minimal("fault_injection:\n  tx:\n    delay_min: 5ms\n    delay_max: 1ms\n"),
+                                "t.yaml");
+    REQUIRE(bad.errors.size() == 1);
+    CHECK(bad.errors[0].starts_with("t.yaml:6:3: fault_injection.tx."));
+}
+
 TEST_CASE("unknown key at the top level names the key, its position and the allowed keys") {
     CHECK(only_error(minimal("ipv6:\n  address: ::1\n")) ==
-          "t.yaml:5:1: ipv6: unknown key (allowed: interface, ipv4, arp, tcp, api, log)");
+          "t.yaml:5:1: ipv6: unknown key (allowed: interface, ipv4, arp, tcp, api, log, fault_injection)");
 }
 
 TEST_CASE("unknown key inside a section is reported with its full path") {
@@ -335,9 +386,9 @@ TEST_CASE("YAML syntax errors carry yaml-cpp's position") {
 TEST_CASE("an empty file, a scalar document and a second document") {
     CHECK(only_error("") ==
           "t.yaml:1:1: the file has no settings "
-          "(expected a mapping with sections interface, ipv4, arp, tcp, api, log)");
+          "(expected a mapping with sections interface, ipv4, arp, tcp, api, log, fault_injection)");
     CHECK(only_error("tap0\n") ==
-          "t.yaml:1:1: top level: \"tap0\" is not a mapping (allowed: keys interface, ipv4, arp, tcp, api, log)");
+          "t.yaml:1:1: top level: \"tap0\" is not a mapping (allowed: keys interface, ipv4, arp, tcp, api, log, fault_injection)");
     CHECK(only_error(minimal("---\nlog:\n  level: debug\n")) ==
           "t.yaml:6:1: a second YAML document is not allowed (allowed: one document)");
 }

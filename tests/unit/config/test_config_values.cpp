@@ -59,6 +59,20 @@ TEST_CASE("parse_mode: octal up to 0777") {
     CHECK_FALSE(parse_mode(""));
 }
 
+TEST_CASE("parse_percent: 0..100 with up to 6 decimals") {
+    CHECK(parse_percent("0") == 0.0);
+    CHECK(parse_percent("100") == 100.0);
+    CHECK(*parse_percent("1.5") == doctest::Approx(1.5));
+    CHECK(*parse_percent("0.000001") == doctest::Approx(0.000001));
+    CHECK_FALSE(parse_percent("100.5"));
+    CHECK_FALSE(parse_percent("1000"));
+    CHECK_FALSE(parse_percent("1."));
+    CHECK_FALSE(parse_percent(".5"));
+    CHECK_FALSE(parse_percent("1.5%"));
+    CHECK_FALSE(parse_percent("-1"));
+    CHECK_FALSE(parse_percent("0.0000001"));
+}
+
 TEST_CASE("parse_bool: true and false only") {
     CHECK(parse_bool("true") == true);
     CHECK(parse_bool("false") == false);
