@@ -391,8 +391,9 @@ class Daemon:
             raise AssertionError("tapstackd is not running")
         start = len(self.log())
         self.proc.send_signal(signal.SIGUSR1)
-        m = self.wait_log(r"counters: .*$", timeout=timeout, start=start)
-        return parse_counters(m.group(0))
+        # Only a complete line: the daemon may be mid-write when we read.
+        m = self.wait_log(r"counters: [^\n]*\n", timeout=timeout, start=start)
+        return parse_counters(m.group(0).rstrip("\n"))
 
 
 def run_tests(tests):
