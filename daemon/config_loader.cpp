@@ -7,12 +7,14 @@
 // iterating). A value that fails to parse leaves the default in place and
 // adds one error; walking continues so the user sees every problem at once.
 // Cross-field checks (gateway inside the subnet, host address beside ours,
-// RTO ordering) run last, and only on fields that parsed, so one typo does
-// not cascade into several messages.
+// RTO ordering, the auto-tuning ceiling above the receive buffer) run last,
+// and only on fields that parsed, so one typo does not cascade into several
+// messages.
 //
 // Message shape, relied on by tests and users:
 //   FILE:LINE:COL: KEY: "VALUE" is not WHAT (allowed: ...)
 // with 1-based LINE/COL of the value (of the key for unknown/duplicate keys).
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -27,6 +29,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/config_values.hpp"
+#include "stack/tcp/tcp_stack.hpp"
 
 namespace tapstack::daemon {
 namespace {
@@ -48,6 +51,13 @@ std::string join_names(const std::vector<Field>& fields) {
     }
     return out;
 }
+
+// Names tcp::is_known_congestion_control accepts, for the "allowed" list
+// (a unit test checks each against the stack).
+constexpr std::string_view kCongestionControls[] = {"cubic", "newreno"};
+
+constexpr std::string_view kReceiveBufferMaxAllowed =
+    "0 to turn auto-tuning off, or bytes from 4KiB to 1GiB, optionally with KiB, MiB or GiB, e.g. 4MiB";
 
 bool mark_known(const YAML::Mark& m) { return m.line >= 0 && m.column >= 0; }
 
@@ -99,14 +109,48 @@ bool usable_host(const wire::Ipv4Cidr& c) {
     return true;
 }
 
+// Records where each YAML document of a stream starts, nothing else.
+//
+// yaml-cpp 0.7's LoadAll() never returns on some malformed streams (a
+// leading ',' is enough): its parser keeps reporting another empty document
+// without consuming input (yaml-cpp issue 1040, fixed upstream in 0.8.1).
+// So the loader walks the documents itself with this handler and stops at
+// the second one, which is an error for tapstack anyway, and then loads the
+// first with YAML::Load(), which parses one document only.
+class DocumentStarts : public YAML::EventHandler {
+public:
+    std::vector<YAML::Mark> starts;
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+};
+
 class Loader {
 public:
     explicit Loader(std::string_view file) : file_(file) {}
 
     ConfigResult load_text(std::string_view text) {
-        std::vector<YAML::Node> docs;
+        const std::string owned(text);
+        DocumentStarts documents;
+        YAML::Node first;
         try {
-            docs = YAML::LoadAll(std::string(text));
+            std::istringstream in(owned);
+            YAML::Parser parser(in);
+            while (documents.starts.size() < 2 && parser.HandleNextDocument(documents)) {
+            }
+            if (documents.starts.size() >= 2 && documents.starts[1].pos == documents.starts[0].pos) {
+                // No progress between two documents: the stream is malformed
+                // in a way yaml-cpp reports as endless empty documents.
+                error(documents.starts[1], "YAML syntax error: unexpected character");
+                return finish();
+            }
+            first = YAML::Load(owned);
         } catch (const YAML::ParserException& e) {
             error(e.mark, "YAML syntax error: " + e.msg);
             return finish();
@@ -114,15 +158,15 @@ public:
             error(e.mark, std::string("YAML error: ") + e.what());
             return finish();
         }
-        if (docs.empty() || docs[0].IsNull()) {
+        if (documents.starts.empty() || !first || first.IsNull()) {
             error(YAML::Mark(), "the file has no settings (expected a mapping with sections "
                                 "interface, ipv4, arp, tcp, api, log, fault_injection)");
             return finish();
         }
-        if (docs.size() > 1) {
-            error(docs[1].Mark(), "a second YAML document is not allowed (allowed: one document)");
+        if (documents.starts.size() > 1) {
+            error(documents.starts[1], "a second YAML document is not allowed (allowed: one document)");
         }
-        root(docs[0]);
+        root(first);
         return finish();
     }
 
@@ -144,7 +188,8 @@ private:
     std::vector<std::string> errors_;
     // Set when the value parsed, for cross-field checks.
     std::optional<wire::Ipv4Cidr> address_;
-    std::optional<YAML::Mark> gateway_mark_, host_mark_, rto_mark_, fault_mark_;
+    std::optional<YAML::Mark> gateway_mark_, host_mark_, rto_mark_, fault_mark_, receive_buffer_max_mark_;
+    bool receive_buffer_bad_ = false;
 
     void bad(const YAML::Node& v, const YAML::Mark& m, const std::string& key, std::string_view what,
              std::string_view allowed) {
@@ -345,6 +390,7 @@ private:
                          tap.queue_size = static_cast<std::uint16_t>(*n);
                      }},
                     {"rx_budget", false, "", uint_field(tap.rx_budget, 1, 65536)},
+                    {"offloads", false, "", bool_field(tap.offloads)},
                 });
     }
 
@@ -389,7 +435,12 @@ private:
         section(node, mark, path,
                 {
                     {"send_buffer", false, "", size_field(t.send_buffer, 4096, 1u << 30)},
-                    {"receive_buffer", false, "", size_field(t.receive_buffer, 4096, 1u << 30)},
+                    {"receive_buffer", false, "",
+                     [this, &t](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         const std::size_t before = errors_.size();
+                         size_field(t.receive_buffer, 4096, 1u << 30)(v, m, key);
+                         receive_buffer_bad_ = errors_.size() != before;
+                     }},
                     {"ephemeral_ports", false, "",
                      [this, &t](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
                          constexpr std::string_view what = "a port range";
@@ -415,6 +466,44 @@ private:
                     {"max_retransmits", false, "", uint_field(t.max_retransmits, 1, 100)},
                     {"max_syn_retransmits", false, "", uint_field(t.max_syn_retransmits, 1, 100)},
                     {"window_scaling", false, "", bool_field(t.window_scaling)},
+                    {"timestamps", false, "", bool_field(t.timestamps)},
+                    {"sack", false, "", bool_field(t.sack)},
+                    // The stack clamps the timer to 200 ms (RFC 5681 4.2 asks
+                    // for less than 500 ms); allowing more would be a setting
+                    // that silently does nothing.
+                    {"delayed_ack", false, "", duration_field(t.delayed_ack_timeout, milliseconds(0), milliseconds(200))},
+                    {"no_delay", false, "", bool_field(t.no_delay)},
+                    {"keepalive", false, "", bool_field(t.keepalive)},
+                    // Linux's bounds for TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT (tcp(7)).
+                    {"keepalive_idle", false, "", duration_field(t.keepalive_idle, seconds(1), seconds(32767))},
+                    {"keepalive_interval", false, "",
+                     duration_field(t.keepalive_interval, seconds(1), seconds(32767))},
+                    {"keepalive_count", false, "", uint_field(t.keepalive_count, 1, 127)},
+                    {"receive_buffer_max", false, "",
+                     [this, &t](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         // 0 turns auto-tuning off; otherwise the same range as receive_buffer.
+                         auto s = scalar(v, m, key, "a size", kReceiveBufferMaxAllowed);
+                         if (!s) return;
+                         auto n = parse_size(*s);
+                         if (!n || (*n != 0 && (*n < 4096 || *n > (1u << 30)))) {
+                             return bad(v, m, key, "a size", kReceiveBufferMaxAllowed);
+                         }
+                         t.receive_buffer_max = static_cast<std::uint32_t>(*n);
+                         receive_buffer_max_mark_ = m;
+                     }},
+                    {"congestion_control", false, "",
+                     [this, &t](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         std::string allowed;
+                         for (auto name : kCongestionControls) {
+                             allowed += (allowed.empty() ? "" : ", ") + std::string(name);
+                         }
+                         auto s = scalar(v, m, key, "a congestion control algorithm", allowed);
+                         if (!s) return;
+                         if (!tcp::is_known_congestion_control(*s)) {
+                             return bad(v, m, key, "a congestion control algorithm", allowed);
+                         }
+                         t.congestion_control = *s;
+                     }},
                 });
     }
 
@@ -569,6 +658,16 @@ private:
         } else if (t.min_rto > t.max_rto) {
             error(YAML::Mark(), "tcp.min_rto: \"" + duration_text(t.min_rto) +
                                     "\" is not at most tcp.max_rto (allowed: up to " + duration_text(t.max_rto) + ")");
+        }
+        // Given explicitly, the ceiling of auto-tuning must not be below the
+        // starting size (0 turns auto-tuning off). Left out, the default
+        // simply ends up unused when receive_buffer is already larger.
+        if (receive_buffer_max_mark_ && !receive_buffer_bad_ && t.receive_buffer_max != 0 &&
+            t.receive_buffer_max < t.receive_buffer) {
+            error(*receive_buffer_max_mark_,
+                  "tcp.receive_buffer_max: \"" + size_text(t.receive_buffer_max) +
+                      "\" is not 0 or at least tcp.receive_buffer (allowed: 0 to turn auto-tuning off, or " +
+                      size_text(t.receive_buffer) + " to 1GiB)");
         }
         if (!cfg_.mac_configured) ifc.mac = default_mac(ours.address);
         // The MTU is one setting for the device and the IP layer.

@@ -214,8 +214,19 @@ std::optional<TapDevice> open_tap_device(const TapDeviceConfig& config, std::str
         return fail(dev.name + ": cannot select little-endian virtio-net headers (TUNSETVNETLE): " +
                     errno_text(errno));
     }
+    // Checksum offload and TSO4 when asked for (issue 5): the kernel then
+    // hands us TCP super-frames with partial checksums.
+    if (config.offloads) {
+        if (ioctl(dev.fd.get(), TUNSETOFFLOAD, static_cast<unsigned long>(TUN_F_CSUM | TUN_F_TSO4)) == 0) {
+            dev.offloads = true;
+        } else {
+            dev.offloads_refused = true;
+            dev.warnings.push_back(dev.name + ": the kernel refused checksum offload and TSO4 (TUNSETOFFLOAD): " +
+                                   errno_text(errno) + "; receiving without offloads");
+        }
+    }
     // No offloads: a persistent device may keep what a previous user enabled.
-    if (ioctl(dev.fd.get(), TUNSETOFFLOAD, 0UL) != 0) {
+    if (!dev.offloads && ioctl(dev.fd.get(), TUNSETOFFLOAD, 0UL) != 0) {
         dev.warnings.push_back(dev.name + ": cannot turn offloads off (TUNSETOFFLOAD): " + errno_text(errno) +
                                "; GSO frames will be counted and dropped");
     }

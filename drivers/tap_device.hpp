@@ -7,8 +7,8 @@
 //   ip tuntap add tap0 mode tap user tapstack vnet_hdr
 // so the daemon can run without privilege. It then sets the virtio-net
 // header size to 12 (virtio 1.x, with num_buffers), little-endian headers,
-// no offloads (so the kernel never hands us GSO or partially checksummed
-// frames), and brings the device to the configured state: MTU, link up and
+// no offloads unless asked for (so the kernel never hands us GSO or
+// partially checksummed frames; see "Offloads" below), and brings the device to the configured state: MTU, link up and
 // the optional host address on the kernel side (SIOCSIFMTU, SIOCSIFFLAGS,
 // SIOCSIFADDR/SIOCSIFNETMASK on an AF_INET socket, in the caller's network
 // namespace).
@@ -21,7 +21,11 @@
 // Anything else that fails is an error: one line naming the device, the
 // operation and the cause, plus a hint where there is an obvious fix.
 //
-// Non-goals: multi-queue TAPs, offload negotiation (later issues), IPv6 on
+// Offloads (issue 5): with `offloads`, TUNSETOFFLOAD asks for TUN_F_CSUM |
+// TUN_F_TSO4 instead of 0; a refusal is a warning (offloads_refused) and
+// the device is then set to no offloads, as without the switch.
+//
+// Non-goals: multi-queue TAPs, IPv6 offloads, IPv6 on
 // the host side, rtnetlink.
 #pragma once
 
@@ -39,6 +43,7 @@ struct TapDeviceConfig {
     std::string name = "tap0";
     std::uint16_t mtu = 1500;
     std::optional<wire::Ipv4Cidr> host_address;
+    bool offloads = false;  // ask for TUN_F_CSUM | TUN_F_TSO4
 };
 
 struct TapDevice {
@@ -47,6 +52,8 @@ struct TapDevice {
     bool created = false;               // false: attached to an existing persistent device
     std::uint32_t mtu = 0;              // the device's MTU after configuration
     std::vector<std::string> warnings;  // settings we could not apply; see above
+    bool offloads = false;              // the kernel took TUN_F_CSUM | TUN_F_TSO4
+    bool offloads_refused = false;      // asked for and refused (a warning says why)
 };
 
 // nullopt with a one-line reason in *error on failure.

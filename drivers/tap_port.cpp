@@ -25,6 +25,12 @@
 // device copies each checked chain (header + frame) into tx_scratch, returns
 // the chain at once and hands the copy to tx_fault, which writes it to the
 // TAP (or not, or later). Held frames live in the injectors' own pools.
+//
+// Offloads (config.offloads, issue 5): buffers hold a 64 KiB super-frame;
+// RX keeps a frame's partial checksum and GSO fields for the stack when the
+// caller takes them (poll_rx_offload) and no fault stage runs, else
+// completes the checksum as before; TX writes the TxOffload into the
+// header and the device half lets GSO TCPV4 chains through to the kernel.
 #include "drivers/tap_port.hpp"
 
 #include <sys/uio.h>
@@ -76,6 +82,10 @@ enum Counter : std::size_t {
     kTxBadVnetHdr,
     kTxErrors,
     kTxEagain,
+    kRxGsoFrames,
+    kRxCsumPartial,
+    kTxGsoFrames,
+    kOffloadRefused,
     kRxRingFaults,  // wrong-direction chains, failed reposts: folded into rx_ring_errors
     kTxRingFaults,  // wrong-direction chains: folded into tx_ring_errors
     kCounterCount,
@@ -85,7 +95,7 @@ constexpr std::array<std::string_view, kNamedCounters> kCounterNames = {
     "tap.rx_frames",     "tap.rx_bytes",   "tap.rx_bad_vnet_hdr", "tap.rx_gso_dropped", "tap.rx_csum_completed",
     "tap.rx_truncated",  "tap.rx_runt",    "tap.rx_read_errors",  "tap.tx_frames",      "tap.tx_bytes",
     "tap.tx_ring_full",  "tap.tx_oversize", "tap.tx_runt",        "tap.tx_bad_vnet_hdr", "tap.tx_errors",
-    "tap.tx_eagain",
+    "tap.tx_eagain",     "tap.rx_gso_frames", "tap.rx_csum_partial", "tap.tx_gso_frames", "tap.offload_refused",
 };
 
 // Writes `data` at byte `offset` of the scattered buffers `bufs`.
@@ -123,8 +133,11 @@ bool is_permanent(int err) {
 
 }  // namespace
 
+using RxHandler = TapPort::OffloadFrameHandler;
+
 struct TapPort::Impl {
     TapPortConfig config;
+    bool rx_offloads = false;  // the kernel may hand us GSO / partial checksums
     UniqueFd fd;
     std::string name;
     bool created = false;
@@ -177,10 +190,10 @@ struct TapPort::Impl {
     void reap_tx();
     enum class Fill { kBudget, kDrained, kNoBuffers };
     Fill fill_rx(std::uint32_t budget, std::uint32_t& reads);
-    std::size_t deliver_rx(const std::function<void(std::span<const std::uint8_t>)>& on_frame,
-                           const FaultInjector::Deliver* staged);
-    bool deliver_one(std::span<std::uint8_t> bytes, const std::function<void(std::span<const std::uint8_t>)>& on_frame,
+    std::size_t deliver_rx(const RxHandler& on_frame, bool want_offload, const FaultInjector::Deliver* staged);
+    bool deliver_one(std::span<std::uint8_t> bytes, const RxHandler& on_frame, bool want_offload,
                      const FaultInjector::Deliver* staged);
+    std::size_t poll(Instant now, const RxHandler& on_frame, bool want_offload);
     bool pop_tx_frame();
     bool write_frame(std::span<const std::uint8_t> bytes, std::size_t& written);
     std::size_t flush_tx_staged();
@@ -206,7 +219,8 @@ bool TapPort::Impl::init(std::string* error) {
         }
         buffer_size = config.buffer_size;
     } else {
-        const std::uint32_t frame_mtu = std::max<std::uint32_t>(config.mtu, mtu);
+        // With offloads a GSO super-frame carries up to 64 KiB of IPv4.
+        const std::uint32_t frame_mtu = config.offloads ? 65535 : std::max<std::uint32_t>(config.mtu, mtu);
         buffer_size = static_cast<std::size_t>(align64(kHdr + kEthHeaderLen + kVlanTagLen + frame_mtu));
     }
 
@@ -313,13 +327,13 @@ TapPort::Impl::Fill TapPort::Impl::fill_rx(std::uint32_t budget, std::uint32_t& 
 }
 
 // Driver side of RX: reap, validate, deliver, repost.
-std::size_t TapPort::Impl::deliver_rx(const std::function<void(std::span<const std::uint8_t>)>& on_frame,
+std::size_t TapPort::Impl::deliver_rx(const RxHandler& on_frame, bool want_offload,
                                       const FaultInjector::Deliver* staged) {
     std::size_t delivered = 0;
     while (auto used = rx->driver().get_used()) {
         const auto i = static_cast<std::uint16_t>(used->token);
         std::span<std::uint8_t> bytes(host(rx_buffer(i)), used->len);
-        if (deliver_one(bytes, on_frame, staged)) ++delivered;
+        if (deliver_one(bytes, on_frame, want_offload, staged)) ++delivered;
         if (!post_rx(i)) count(kRxRingFaults);  // cannot happen unless the device leaked descriptors
     }
     return delivered;
@@ -327,8 +341,7 @@ std::size_t TapPort::Impl::deliver_rx(const std::function<void(std::span<const s
 
 // Returns true when on_frame was called directly; frames handed to the
 // fault stage are counted by `staged` as it delivers them.
-bool TapPort::Impl::deliver_one(std::span<std::uint8_t> bytes,
-                                const std::function<void(std::span<const std::uint8_t>)>& on_frame,
+bool TapPort::Impl::deliver_one(std::span<std::uint8_t> bytes, const RxHandler& on_frame, bool want_offload,
                                 const FaultInjector::Deliver* staged) {
     auto hdr = VirtioNetHdr::parse(bytes);
     if (!hdr || hdr->num_buffers != 1) {
@@ -336,7 +349,9 @@ bool TapPort::Impl::deliver_one(std::span<std::uint8_t> bytes,
         return false;
     }
     std::span<std::uint8_t> frame = bytes.subspan(kHdr);
-    if (hdr->is_gso()) {  // offloads are not negotiated (TUNSETOFFLOAD 0)
+    // Without offloads (TUNSETOFFLOAD 0) no GSO frame is expected; with them
+    // only TCPV4 (TSO4) was negotiated.
+    if (hdr->is_gso() && (!config.offloads || hdr->gso_protocol() != VIRTIO_NET_HDR_GSO_TCPV4)) {
         count(kRxGsoDropped);
         return false;
     }
@@ -348,7 +363,27 @@ bool TapPort::Impl::deliver_one(std::span<std::uint8_t> bytes,
         count(kRxRunt);
         return false;
     }
-    if (hdr->needs_csum()) {
+    // The stack takes the metadata only when asked for, with offloads on,
+    // and when no fault stage needs complete frames to corrupt.
+    const bool pass_up = want_offload && config.offloads && staged == nullptr;
+    wire::RxOffload offload;
+    if (pass_up) {
+        offload.csum_valid = hdr->data_valid();
+        if (hdr->needs_csum()) {
+            offload.csum_partial = true;
+            offload.csum_start = hdr->csum_start;
+            offload.csum_offset = hdr->csum_offset;
+            count(kRxCsumPartial);
+        }
+    }
+    if (hdr->is_gso()) {
+        count(kRxGsoFrames);
+        if (pass_up) {
+            offload.gso = wire::GsoType::kTcpv4;
+            offload.gso_size = hdr->gso_size;
+        }
+    }
+    if (hdr->needs_csum() && !offload.csum_partial) {
         // 5.1.6.4.1: the field holds the pseudo-header sum; checksum from
         // csum_start to the end and store it there, as Linux's
         // skb_checksum_help() does (a result of 0 is sent as 0xffff).
@@ -365,7 +400,7 @@ bool TapPort::Impl::deliver_one(std::span<std::uint8_t> bytes,
         rx_fault->offer(now, frame, *staged);
         return false;
     }
-    on_frame(frame);
+    on_frame(frame, offload);
     return true;
 }
 
@@ -389,7 +424,9 @@ bool TapPort::Impl::pop_tx_frame() {
         const bool has_hdr = chain.readable_len >= kHdr + kEthHeaderLen;
         if (has_hdr) gather_read(chain.readable, hdr_bytes);
         const auto hdr = has_hdr ? VirtioNetHdr::parse(hdr_bytes) : std::nullopt;
-        if (!hdr || hdr->is_gso() ||
+        const bool gso_ok = !hdr || !hdr->is_gso() ||
+                            (config.offloads && hdr->gso_protocol() == VIRTIO_NET_HDR_GSO_TCPV4 && hdr->needs_csum());
+        if (!hdr || !gso_ok ||
             hdr->validate_for_frame(static_cast<std::size_t>(chain.readable_len - kHdr))) {
             count(kTxBadVnetHdr);
             dev.push(chain.head, 0);
@@ -484,7 +521,7 @@ std::unique_ptr<TapPort> TapPort::open(const TapPortConfig& config, std::string*
         }
         return nullptr;
     }
-    auto dev = open_tap_device(TapDeviceConfig{config.name, config.mtu, config.host_address}, error);
+    auto dev = open_tap_device(TapDeviceConfig{config.name, config.mtu, config.host_address, config.offloads}, error);
     if (!dev) return nullptr;
     auto impl = std::make_unique<Impl>(config.queue_size);
     impl->config = config;
@@ -493,6 +530,8 @@ std::unique_ptr<TapPort> TapPort::open(const TapPortConfig& config, std::string*
     impl->created = dev->created;
     impl->mtu = dev->mtu;
     impl->warnings = std::move(dev->warnings);
+    impl->rx_offloads = dev->offloads;
+    if (dev->offloads_refused) impl->count(kOffloadRefused);
     if (!impl->init(error)) return nullptr;
     return std::unique_ptr<TapPort>(new TapPort(std::move(impl)));
 }
@@ -510,6 +549,7 @@ std::unique_ptr<TapPort> TapPort::adopt(int fd, std::string name, const TapPortC
     impl->fd = std::move(owned);
     impl->name = std::move(name);
     impl->mtu = config.mtu;
+    impl->rx_offloads = config.offloads;
     if (!impl->init(error)) return nullptr;
     return std::unique_ptr<TapPort>(new TapPort(std::move(impl)));
 }
@@ -527,15 +567,26 @@ std::size_t TapPort::poll_rx(const std::function<void(std::span<const std::uint8
 
 std::size_t TapPort::poll_rx(Instant now,
                              const std::function<void(std::span<const std::uint8_t> frame)>& on_frame) {
-    Impl& p = *impl_;
+    return impl_->poll(now, [&on_frame](std::span<const std::uint8_t> f, const wire::RxOffload&) { on_frame(f); },
+                       false);
+}
+
+std::size_t TapPort::poll_rx_offload(Instant now, const OffloadFrameHandler& on_frame) {
+    return impl_->poll(now, on_frame, true);
+}
+
+bool TapPort::rx_offloads() const { return impl_->rx_offloads; }
+
+std::size_t TapPort::Impl::poll(Instant t, const RxHandler& on_frame, bool want_offload) {
+    Impl& p = *this;
     if (p.in_poll_rx || !p.failure.empty()) return 0;
-    p.note_time(now);
+    p.note_time(t);
     p.in_poll_rx = true;
     std::size_t delivered = 0;
     FaultInjector::Deliver staged;
     if (p.rx_fault) {
         staged = [&on_frame, &delivered](std::span<const std::uint8_t> f) {
-            on_frame(f);
+            on_frame(f, wire::RxOffload{});
             ++delivered;
             return true;
         };
@@ -545,7 +596,7 @@ std::size_t TapPort::poll_rx(Instant now,
     for (;;) {
         const Impl::Fill fill = p.fill_rx(p.config.rx_budget, reads);
         // Frames the stage delivers count themselves in `staged`.
-        const std::size_t direct = p.deliver_rx(on_frame, p.rx_fault ? &staged : nullptr);
+        const std::size_t direct = p.deliver_rx(on_frame, want_offload, p.rx_fault ? &staged : nullptr);
         delivered += direct;
         // Out of posted buffers but within budget: they were just reposted.
         if (fill != Impl::Fill::kNoBuffers || reads >= p.config.rx_budget) break;
@@ -555,7 +606,9 @@ std::size_t TapPort::poll_rx(Instant now,
     return delivered;
 }
 
-bool TapPort::transmit(std::span<const std::uint8_t> frame) {
+bool TapPort::transmit(std::span<const std::uint8_t> frame) { return transmit(frame, wire::TxOffload{}); }
+
+bool TapPort::transmit(std::span<const std::uint8_t> frame, const wire::TxOffload& offload) {
     Impl& p = *impl_;
     p.reap_tx();
     if (frame.size() < kEthHeaderLen) {
@@ -575,7 +628,21 @@ bool TapPort::transmit(std::span<const std::uint8_t> frame) {
     p.tx_free.pop_back();
     const GuestAddr addr = p.tx_buffer(i);
     std::uint8_t* buf = p.host(addr);
-    VirtioNetHdr{}.emit(std::span<std::uint8_t>(buf, kHdr));  // no offloads: all zero, num_buffers 0 on TX
+    // Without offloads all zero (num_buffers is 0 on TX). The device half
+    // checks a GSO header against config.offloads before the TAP sees it.
+    VirtioNetHdr hdr;
+    if (offload.partial_csum) {
+        hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        hdr.csum_start = offload.csum_start;
+        hdr.csum_offset = offload.csum_offset;
+    }
+    if (offload.gso == wire::GsoType::kTcpv4) {
+        hdr.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+        hdr.gso_size = offload.gso_size;
+        hdr.hdr_len = offload.hdr_len;
+        p.count(kTxGsoFrames);
+    }
+    hdr.emit(std::span<std::uint8_t>(buf, kHdr));
     std::memcpy(buf + kHdr, frame.data(), frame.size());
     const GuestBuffer gb{addr, static_cast<std::uint32_t>(kHdr + frame.size())};
     if (!p.tx->driver().add(std::span<const GuestBuffer>(&gb, 1), {}, i)) {

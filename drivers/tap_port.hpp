@@ -38,6 +38,7 @@
 #include "drivers/fault_injector.hpp"
 #include "stack/time.hpp"
 #include "stack/wire/addresses.hpp"
+#include "stack/wire/offload.hpp"
 
 namespace tapstack::drivers {
 
@@ -49,8 +50,17 @@ struct TapPortConfig {
     std::uint32_t rx_budget = 256;             // frames taken from the TAP per poll_rx() call
     // Bytes per RX and TX buffer, virtio-net header included. 0 picks
     // 12 + 14 + 4 (802.1Q tag) + MTU rounded up to 64, with MTU the larger
-    // of `mtu` and the device's. GSO (later) needs 64 KiB buffers.
+    // of `mtu` and the device's; with `offloads`, room for a 64 KiB GSO
+    // super-frame (12 + 14 + 4 + 65535, rounded up to 64).
     std::uint32_t buffer_size = 0;
+    // virtio-net offloads (issue 5). false: TUNSETOFFLOAD 0, GSO frames are
+    // counted and dropped, every frame is handed over fully checksummed;
+    // exactly the behaviour before offloads existed. true: asks the kernel
+    // for TUN_F_CSUM | TUN_F_TSO4 (a refusal is a warning and counted, the
+    // port then works as with false on RX), delivers GSO super-frames and
+    // partial checksums upward with their RxOffload, and takes TSO
+    // super-frames (TxOffload) on TX.
+    bool offloads = false;
 };
 
 class TapPort {
@@ -129,6 +139,27 @@ public:
     // when the fd is not readable) once `now` reaches poll_at().
     std::size_t poll_rx(Instant now, const std::function<void(std::span<const std::uint8_t> frame)>& on_frame);
     std::size_t flush_tx(Instant now);
+
+    // Adds, offloads (issue 5; TapPortConfig::offloads). poll_rx() that hands
+    // each frame up with its RxOffload: with offloads on and no fault stage,
+    // a partial checksum (NEEDS_CSUM) is left for the stack (csum_partial),
+    // DATA_VALID is passed on, and GSO TCPV4 super-frames come with
+    // gso/gso_size. Otherwise (offloads off, or a fault stage, which needs
+    // complete frames to corrupt) the RxOffload is empty and every checksum
+    // is completed, exactly as poll_rx(). The plain poll_rx() with offloads
+    // on gets super-frames too, checksums completed.
+    using OffloadFrameHandler = std::function<void(std::span<const std::uint8_t> frame, const wire::RxOffload&)>;
+    std::size_t poll_rx_offload(Instant now, const OffloadFrameHandler& on_frame);
+    // transmit() with a TxOffload: the virtio-net header carries NEEDS_CSUM
+    // with csum_start/csum_offset and, for a TSO super-frame, gso_type TCPV4,
+    // gso_size and hdr_len, so the kernel completes the checksum and cuts
+    // the frame. A GSO frame without offloads on is refused and counted
+    // (tap.tx_bad_vnet_hdr). An empty TxOffload is transmit(frame).
+    bool transmit(std::span<const std::uint8_t> frame, const wire::TxOffload& offload);
+    // True when TapPortConfig::offloads is on and the kernel took them
+    // (an adopted fd: when configured).
+    bool rx_offloads() const;
+
     // Adds: when held frames fall due; kNever without a stage or when
     // nothing is held (or the only frames held wait for the TAP to take
     // them: then tx_blocked() is true and the daemon waits for writability).

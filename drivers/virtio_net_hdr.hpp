@@ -20,8 +20,9 @@
 // live in validate_for_frame(). Loads and stores go through
 // stack/wire/byte_order.hpp; nothing is reinterpret_cast onto a struct.
 //
-// Non-goals: offload negotiation. Until TSO/GSO is negotiated the port
-// counts and drops frames whose gso_type is not GSO_NONE.
+// Non-goals: offload negotiation (drivers/tap_device.cpp). Without
+// TapPortConfig::offloads the port counts and drops frames whose gso_type
+// is not GSO_NONE; with it, only TCPV4 passes (drivers/tap_port.cpp).
 #pragma once
 
 #include <cstddef>

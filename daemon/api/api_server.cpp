@@ -7,7 +7,7 @@
 //   kRequest ──CONNECT──> kConnecting ──established──> kStreaming ──> closed
 //      │ ──ACCEPT───> kWaiting ────accepted──────────────┘
 //      │ ──LISTEN───> kHolding (holds the port's listener until it goes away)
-//      └─STATUS/STATS/error──> kReplying (one reply, then closed)
+//      └─STATUS/INFO/CONNECTIONS/STATS/error──> kReplying (one reply, then closed)
 //
 // libuv callbacks only move bytes between the socket and the client's
 // buffers and set flags; every TCP call happens in service(now), which gets
@@ -44,6 +44,11 @@
 //
 // Listeners: one per port, alive while a LISTEN holder or ACCEPT waiters
 // need it; waiters are served in arrival order.
+//
+// Per-stream options (CONNECT/ACCEPT `nodelay`, `keepalive`) go to the
+// stack the moment the ConnId exists: right after connect(), or right after
+// accept() for a waiter. INFO and CONNECTIONS read info()/stats() of live
+// streams only (those with a stream id); ended ones are STATUS's business.
 //
 // The process must ignore SIGPIPE (tapstackd does): a write to a vanished
 // application then fails with EPIPE and is handled as above.
@@ -208,6 +213,7 @@ struct ApiServer::Impl {
 
         // kWaiting / kHolding
         std::uint16_t port = 0;
+        api::StreamOptions stream_options;  // ACCEPT's, applied to the accepted connection
 
         std::size_t buffered() const { return in_end - in_begin; }
     };
@@ -571,6 +577,7 @@ struct ApiServer::Impl {
             return;
         }
         ++counters.connects;
+        apply_stream_options(conn, r.options);
         c->inbound.resize(kInboundCapacity);
         c->conn = conn;
         by_conn[conn.index] = c;
@@ -621,6 +628,7 @@ struct ApiServer::Impl {
         c->inbound.resize(kInboundCapacity);
         l->waiters.push_back(c);
         c->port = r.port;
+        c->stream_options = r.options;
         c->phase = Phase::kWaiting;
         c->op_deadline = r.timeout_s ? uv_now(loop) + std::uint64_t{r.timeout_s} * 1000 : 0;
         arm_timer(c);
@@ -640,6 +648,53 @@ struct ApiServer::Impl {
             return;
         }
         reply_error(c, ErrorCode::kNotFound, "no connection " + std::to_string(r.id) + " among the recent ones");
+    }
+
+    // As soon as the connection exists: a SYN-SENT connection is already
+    // owned by the application, and an accepted one has not yet carried data
+    // the application wrote.
+    void apply_stream_options(tcp::ConnId conn, const api::StreamOptions& o) {
+        if (o.nodelay) {
+            tcp().set_nodelay(conn, *o.nodelay);
+        }
+        if (o.keepalive) {
+            tcp().set_keepalive(conn, *o.keepalive);
+        }
+    }
+
+    void handle(Client* c, const api::InfoRequest& r) {
+        if (auto it = live_streams.find(r.id); it != live_streams.end()) {
+            const tcp::ConnId conn = it->second->conn;
+            const tcp::ConnInfo info = tcp().info(conn);
+            reply_and_close(c, api::format_info_ok(r.id, state_word(info.state), info, tcp().stats(conn)));
+            return;
+        }
+        if (auto e = outcomes.find(r.id)) {
+            reply_error(c, ErrorCode::kNotFound,
+                        "connection " + std::to_string(r.id) + " has ended (outcome " +
+                            std::string(client::to_string(e->outcome)) + "); STATUS " + std::to_string(r.id) +
+                            " tells how");
+            return;
+        }
+        reply_error(c, ErrorCode::kNotFound, "no live connection " + std::to_string(r.id));
+    }
+
+    void handle(Client* c, const api::ConnectionsRequest&) {
+        std::vector<std::uint64_t> ids;
+        ids.reserve(live_streams.size());
+        for (const auto& [id, s] : live_streams) {
+            ids.push_back(id);
+        }
+        std::sort(ids.begin(), ids.end());
+        std::string out(api::kConnectionsOk);
+        for (std::uint64_t id : ids) {
+            const tcp::ConnId conn = live_streams.at(id)->conn;
+            const tcp::ConnInfo info = tcp().info(conn);
+            out += api::format_connection_line(id, state_word(info.state), info, tcp().stats(conn));
+        }
+        out.append(client::kListEnd);
+        out += '\n';
+        reply_and_close(c, std::move(out));
     }
 
     void handle(Client* c, const api::StatsRequest&) {
@@ -740,6 +795,7 @@ struct ApiServer::Impl {
             }
             l.waiters.pop_front();
             ++counters.accepts;
+            apply_stream_options(conn, w->stream_options);
             w->conn = conn;
             by_conn[conn.index] = w;
             start_stream(w);

@@ -1,11 +1,14 @@
 // Request-line parsing and reply formatting for the Unix-socket API; see
 // request.hpp and PROTOCOL.md. Strict on purpose: a request that is not
 // exactly understood is refused with a reason rather than guessed at.
+// INFO and CONNECTIONS lines are `key=value` fields with fixed names, so
+// scripts can pick fields by name and new fields can be added at the end.
 #include "daemon/api/request.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <optional>
 #include <span>
 #include <vector>
@@ -74,38 +77,74 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
     return static_cast<std::uint16_t>(*v);
 }
 
-// Parses `key=value` options; each known key at most once.
+// Which options a verb takes.
+struct Allowed {
+    bool timeout = false;
+    bool backlog = false;
+    bool stream = false;  // nodelay, keepalive
+};
+
+// Parses `key=value` options (and the bare stream flags); each key at most once.
 struct Options {
     std::optional<std::uint32_t> timeout_s;
     std::optional<std::uint32_t> backlog;
+    StreamOptions stream;
 };
 
-std::optional<ParseError> parse_options(std::span<const std::string_view> fields, bool allow_timeout,
-                                        bool allow_backlog, Options* out) {
+// `nodelay`, `nodelay=on`, `nodelay=off` (and the same for keepalive).
+std::optional<ParseError> parse_switch(std::string_view key, std::optional<std::string_view> value,
+                                       std::optional<bool>* out) {
+    if (out->has_value()) {
+        return ParseError{std::string(key) + " given twice"};
+    }
+    if (!value || *value == "on") {
+        *out = true;
+    } else if (*value == "off") {
+        *out = false;
+    } else {
+        return ParseError{std::string(key) + " " + quote(*value) + " is not on or off"};
+    }
+    return std::nullopt;
+}
+
+std::optional<ParseError> parse_options(std::span<const std::string_view> fields, Allowed allowed, Options* out) {
     for (std::string_view field : fields) {
         auto eq = field.find('=');
-        if (eq == std::string_view::npos) {
+        std::string_view key = field.substr(0, eq);
+        std::optional<std::string_view> value;
+        if (eq != std::string_view::npos) {
+            value = field.substr(eq + 1);
+        }
+        const bool stream_option = key == "nodelay" || key == "keepalive";
+        if (stream_option && !allowed.stream) {
+            return ParseError{"option " + quote(key) + " is for CONNECT and ACCEPT, not LISTEN"};
+        }
+        if (stream_option) {
+            if (auto err = parse_switch(key, value, key == "nodelay" ? &out->stream.nodelay : &out->stream.keepalive)) {
+                return err;
+            }
+            continue;
+        }
+        if (!value) {
             return ParseError{"unexpected field " + quote(field)};
         }
-        std::string_view key = field.substr(0, eq);
-        std::string_view value = field.substr(eq + 1);
-        if (allow_timeout && key == "timeout") {
+        if (allowed.timeout && key == "timeout") {
             if (out->timeout_s) {
                 return ParseError{"timeout given twice"};
             }
-            auto v = parse_number(value, 1, kMaxTimeoutSeconds);
+            auto v = parse_number(*value, 1, kMaxTimeoutSeconds);
             if (!v) {
-                return ParseError{"timeout " + quote(value) + " is not a number of seconds in 1.." +
+                return ParseError{"timeout " + quote(*value) + " is not a number of seconds in 1.." +
                                   std::to_string(kMaxTimeoutSeconds)};
             }
             out->timeout_s = static_cast<std::uint32_t>(*v);
-        } else if (allow_backlog && key == "backlog") {
+        } else if (allowed.backlog && key == "backlog") {
             if (out->backlog) {
                 return ParseError{"backlog given twice"};
             }
-            auto v = parse_number(value, 1, kMaxBacklog);
+            auto v = parse_number(*value, 1, kMaxBacklog);
             if (!v) {
-                return ParseError{"backlog " + quote(value) + " is not a number in 1.." + std::to_string(kMaxBacklog)};
+                return ParseError{"backlog " + quote(*value) + " is not a number in 1.." + std::to_string(kMaxBacklog)};
             }
             out->backlog = static_cast<std::uint32_t>(*v);
         } else {
@@ -114,6 +153,20 @@ std::optional<ParseError> parse_options(std::span<const std::string_view> fields
     }
     return std::nullopt;
 }
+
+// Parses the single <id> argument of STATUS and INFO.
+std::variant<std::uint64_t, ParseError> parse_id(std::span<const std::string_view> args, std::string_view usage) {
+    if (args.size() != 1) {
+        return ParseError{std::string(usage)};
+    }
+    auto id = parse_number(args[0], 1, UINT64_MAX);
+    if (!id) {
+        return ParseError{quote(args[0]) + " is not a connection id"};
+    }
+    return *id;
+}
+
+constexpr std::string_view kExpected = "(expected CONNECT, LISTEN, ACCEPT, STATUS, INFO, CONNECTIONS or STATS)";
 
 std::string sanitize_line(std::string_view text) {
     std::string out;
@@ -137,14 +190,15 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
     }
     auto fields = split_fields(line);
     if (fields.empty()) {
-        return ParseError{"empty request (expected CONNECT, LISTEN, ACCEPT, STATUS or STATS)"};
+        return ParseError{"empty request " + std::string(kExpected)};
     }
     const std::string verb = upper(fields[0]);
     std::span<const std::string_view> args(fields.data() + 1, fields.size() - 1);
 
     if (verb == "CONNECT") {
         if (args.size() < 2) {
-            return ParseError{"usage: CONNECT <ipv4-address> <port> [timeout=<seconds>]"};
+            return ParseError{
+                "usage: CONNECT <ipv4-address> <port> [timeout=<seconds>] [nodelay[=on|off]] [keepalive[=on|off]]"};
         }
         auto address = wire::Ipv4Address::parse(args[0]);
         if (!address) {
@@ -158,38 +212,48 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
             return ParseError{quote(args[1]) + " is not a port in 1..65535"};
         }
         Options options;
-        if (auto err = parse_options(args.subspan(2), true, false, &options)) {
+        if (auto err = parse_options(args.subspan(2), Allowed{.timeout = true, .stream = true}, &options)) {
             return *err;
         }
-        return Request{ConnectRequest{*address, *port, options.timeout_s.value_or(0)}};
+        return Request{ConnectRequest{*address, *port, options.timeout_s.value_or(0), options.stream}};
     }
     if (verb == "LISTEN" || verb == "ACCEPT") {
         const bool listen = verb == "LISTEN";
         if (args.empty()) {
-            return ParseError{listen ? "usage: LISTEN <port> [backlog=<n>]" : "usage: ACCEPT <port> [timeout=<seconds>]"};
+            return ParseError{listen ? "usage: LISTEN <port> [backlog=<n>]"
+                                     : "usage: ACCEPT <port> [timeout=<seconds>] [nodelay[=on|off]] "
+                                       "[keepalive[=on|off]]"};
         }
         auto port = parse_port(args[0]);
         if (!port) {
             return ParseError{quote(args[0]) + " is not a port in 1..65535"};
         }
         Options options;
-        if (auto err = parse_options(args.subspan(1), !listen, listen, &options)) {
+        // Stream options belong to the connection ACCEPT hands out, not to
+        // the listener a LISTEN holds.
+        const Allowed allowed = listen ? Allowed{.backlog = true} : Allowed{.timeout = true, .stream = true};
+        if (auto err = parse_options(args.subspan(1), allowed, &options)) {
             return *err;
         }
         if (listen) {
             return Request{ListenRequest{*port, options.backlog.value_or(0)}};
         }
-        return Request{AcceptRequest{*port, options.timeout_s.value_or(0)}};
+        return Request{AcceptRequest{*port, options.timeout_s.value_or(0), options.stream}};
     }
-    if (verb == "STATUS") {
-        if (args.size() != 1) {
-            return ParseError{"usage: STATUS <id>"};
+    if (verb == "STATUS" || verb == "INFO") {
+        const bool status = verb == "STATUS";
+        auto id = parse_id(args, status ? "usage: STATUS <id>" : "usage: INFO <id>");
+        if (auto* e = std::get_if<ParseError>(&id)) {
+            return *e;
         }
-        auto id = parse_number(args[0], 1, UINT64_MAX);
-        if (!id) {
-            return ParseError{quote(args[0]) + " is not a connection id"};
+        const std::uint64_t n = std::get<std::uint64_t>(id);
+        return status ? Request{StatusRequest{n}} : Request{InfoRequest{n}};
+    }
+    if (verb == "CONNECTIONS") {
+        if (!args.empty()) {
+            return ParseError{"usage: CONNECTIONS"};
         }
-        return Request{StatusRequest{*id}};
+        return Request{ConnectionsRequest{}};
     }
     if (verb == "STATS") {
         if (!args.empty()) {
@@ -197,7 +261,7 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
         }
         return Request{StatsRequest{}};
     }
-    return ParseError{"unknown request " + quote(fields[0]) + " (expected CONNECT, LISTEN, ACCEPT, STATUS or STATS)"};
+    return ParseError{"unknown request " + quote(fields[0]) + " " + std::string(kExpected)};
 }
 
 std::string format_stream_ok(const wire::Ipv4Endpoint& local, const wire::Ipv4Endpoint& remote, std::uint64_t id) {
@@ -221,6 +285,110 @@ std::string format_error(client::ErrorCode code, std::string_view message) {
     constexpr std::size_t kMaxMessage = 200;
     return "ERR " + std::string(client::to_string(code)) + " " + sanitize_line(message.substr(0, kMaxMessage)) +
            "\n";
+}
+
+namespace {
+
+// "key=value" fields of INFO and CONNECTIONS lines, appended in order.
+class Fields {
+public:
+    Fields& add(std::string_view key, std::string_view value) {
+        if (!out_.empty()) {
+            out_ += ' ';
+        }
+        out_.append(key);
+        out_ += '=';
+        out_.append(value);
+        return *this;
+    }
+    Fields& add(std::string_view key, std::uint64_t value) { return add(key, std::to_string(value)); }
+    Fields& add_switch(std::string_view key, bool on) { return add(key, on ? "on" : "off"); }
+    Fields& add_us(std::string_view key, Duration d) {
+        return add(key, static_cast<std::uint64_t>(std::max<std::int64_t>(
+                            0, std::chrono::duration_cast<std::chrono::microseconds>(d).count())));
+    }
+    Fields& add_ms(std::string_view key, Duration d) {
+        return add(key, static_cast<std::uint64_t>(std::max<std::int64_t>(
+                            0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count())));
+    }
+    std::string take() { return std::move(out_); }
+
+private:
+    std::string out_;
+};
+
+// A word without blanks for a field value.
+std::string one_word(std::string_view text) {
+    std::string word;
+    for (char c : text) {
+        word += (c == ' ' || c == '\t' || c == '=' || !std::isprint(static_cast<unsigned char>(c))) ? '-' : c;
+    }
+    return word.empty() ? "unknown" : word;
+}
+
+// The fields INFO and CONNECTIONS share, in the same order.
+void add_common(Fields& f, std::uint64_t id, std::string_view state, const tcp::ConnInfo& info) {
+    f.add("id", id).add("state", one_word(state)).add("local", info.local.to_string()).add("remote",
+                                                                                            info.remote.to_string());
+}
+
+// ssthresh before the first loss is "infinite" (RFC 5681 3.1).
+std::string ssthresh_text(std::uint32_t ssthresh) {
+    return ssthresh == 0xffffffffu ? std::string("inf") : std::to_string(ssthresh);
+}
+
+}  // namespace
+
+std::string format_info_ok(std::uint64_t id, std::string_view state, const tcp::ConnInfo& info,
+                           const tcp::ConnStats& st) {
+    Fields f;
+    add_common(f, id, state, info);
+    f.add("cc", st.congestion_control.empty() ? std::string_view("unknown") : st.congestion_control)
+        .add_us("srtt_us", st.srtt)
+        .add_us("rttvar_us", st.rttvar)
+        .add_ms("rto_ms", st.rto)
+        .add("mss", st.snd_mss)
+        .add("cwnd", st.cwnd)
+        .add("ssthresh", ssthresh_text(st.ssthresh))
+        .add("in_flight", st.bytes_in_flight)
+        .add("snd_wnd", st.snd_wnd)
+        .add("rcv_wnd", st.rcv_wnd)
+        .add("rcv_buffer", st.rcv_buffer)
+        .add("send_queued", info.send_queued)
+        .add("recv_queued", info.recv_available)
+        .add("bytes_sent", st.bytes_sent)
+        .add("bytes_acked", st.bytes_acked)
+        .add("bytes_received", st.bytes_received)
+        .add("segments_sent", st.segments_sent)
+        .add("segments_received", st.segments_received)
+        .add("retransmissions", st.retransmissions)
+        .add("rto_expiries", st.rto_expiries)
+        .add("fast_retransmits", st.fast_retransmits)
+        .add("sack_recoveries", st.sack_recoveries)
+        .add("dup_segments", st.dup_segments_received)
+        .add("ooo_segments", st.ooo_segments_received)
+        .add("paws_rejected", st.paws_rejected)
+        .add_switch("timestamps", st.timestamps)
+        .add_switch("sack", st.sack)
+        .add_switch("wscale", st.window_scaling)
+        .add_switch("nodelay", st.no_delay)
+        .add_switch("keepalive", st.keepalive)
+        .add_switch("recovery", st.in_recovery);
+    return "OK " + f.take() + "\n";
+}
+
+std::string format_connection_line(std::uint64_t id, std::string_view state, const tcp::ConnInfo& info,
+                                   const tcp::ConnStats& st) {
+    Fields f;
+    add_common(f, id, state, info);
+    f.add_us("srtt_us", st.srtt)
+        .add_ms("rto_ms", st.rto)
+        .add("cwnd", st.cwnd)
+        .add("in_flight", st.bytes_in_flight)
+        .add("retransmissions", st.retransmissions)
+        .add("send_queued", info.send_queued)
+        .add("recv_queued", info.recv_available);
+    return f.take() + "\n";
 }
 
 }  // namespace tapstack::daemon::api

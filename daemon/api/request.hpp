@@ -1,33 +1,48 @@
 // Request lines of the Unix-socket API: parsing and the reply lines.
 //
 // A client sends exactly one request line (see daemon/api/PROTOCOL.md):
-//   CONNECT <ipv4> <port> [timeout=<seconds>]
+//   CONNECT <ipv4> <port> [timeout=<seconds>] [nodelay[=on|off]] [keepalive[=on|off]]
 //   LISTEN <port> [backlog=<n>]
-//   ACCEPT <port> [timeout=<seconds>]
+//   ACCEPT <port> [timeout=<seconds>] [nodelay[=on|off]] [keepalive[=on|off]]
 //   STATUS <id>
+//   INFO <id>
+//   CONNECTIONS
 //   STATS
 // Verbs are case-insensitive, fields are separated by one or more spaces or
 // tabs, a trailing "\r" is tolerated (so `nc -C`, telnet and friends work).
-// Anything else yields a one-line reason that the server sends back as
-// `ERR bad-request <reason>`.
+// Options are lower-case `key=value` fields; the stream options `nodelay`
+// and `keepalive` may stand alone, meaning `=on`. Anything else yields a
+// one-line reason that the server sends back as `ERR bad-request <reason>`.
 //
-// Pure functions on strings: no I/O, no libuv, unit-tested directly.
+// Pure functions on strings and plain structs: no I/O, no libuv,
+// unit-tested directly.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 
 #include "daemon/client/protocol.hpp"
+#include "stack/tcp/tcp_stack.hpp"
 #include "stack/wire/addresses.hpp"
 
 namespace tapstack::daemon::api {
+
+// Per-stream TCP options of CONNECT and ACCEPT; nullopt keeps the config's
+// default (tcp.no_delay, tcp.keepalive).
+struct StreamOptions {
+    std::optional<bool> nodelay;    // on: Nagle off (TCP_NODELAY)
+    std::optional<bool> keepalive;  // on: RFC 1122 keepalive probes (SO_KEEPALIVE)
+    friend bool operator==(const StreamOptions&, const StreamOptions&) = default;
+};
 
 struct ConnectRequest {
     wire::Ipv4Address address;
     std::uint16_t port = 0;
     std::uint32_t timeout_s = 0;  // 0: the TCP stack's own SYN retries decide
+    StreamOptions options;
 };
 
 struct ListenRequest {
@@ -38,15 +53,25 @@ struct ListenRequest {
 struct AcceptRequest {
     std::uint16_t port = 0;
     std::uint32_t timeout_s = 0;  // 0: wait as long as the client stays connected
+    StreamOptions options;
 };
 
 struct StatusRequest {
     std::uint64_t id = 0;
 };
 
+// A live stream's TCP figures (TcpStack::stats).
+struct InfoRequest {
+    std::uint64_t id = 0;
+};
+
+// One line per live stream, then END.
+struct ConnectionsRequest {};
+
 struct StatsRequest {};
 
-using Request = std::variant<ConnectRequest, ListenRequest, AcceptRequest, StatusRequest, StatsRequest>;
+using Request = std::variant<ConnectRequest, ListenRequest, AcceptRequest, StatusRequest, InfoRequest,
+                             ConnectionsRequest, StatsRequest>;
 
 struct ParseError {
     std::string reason;  // one line, no newline
@@ -65,5 +90,15 @@ std::string format_listen_ok(const wire::Ipv4Endpoint& local);
 std::string format_status_ok(std::uint64_t id, std::string_view state, client::Outcome outcome);
 // `message` is sanitized to one printable line.
 std::string format_error(client::ErrorCode code, std::string_view message);
+
+// INFO: "OK id=<n> state=<word> local=... remote=... <figure>=<value> ...\n",
+// every field documented in PROTOCOL.md; `state` is the one STATUS gives.
+std::string format_info_ok(std::uint64_t id, std::string_view state, const tcp::ConnInfo& info,
+                           const tcp::ConnStats& stats);
+// One CONNECTIONS body line: a subset of INFO's fields, same names.
+std::string format_connection_line(std::uint64_t id, std::string_view state, const tcp::ConnInfo& info,
+                                   const tcp::ConnStats& stats);
+// The first line of a CONNECTIONS reply; the body ends with client::kListEnd.
+inline constexpr std::string_view kConnectionsOk = "OK connections\n";
 
 }  // namespace tapstack::daemon::api

@@ -1,14 +1,17 @@
 // tapstack: the command-line client of tapstackd (nc-like).
 //
-//   tapstack [--socket PATH] connect [-v] [-w SECONDS] ADDR PORT
-//   tapstack [--socket PATH] listen [-v] [-k] PORT
+//   tapstack [--socket PATH] connect [-v] [-w SECONDS] [--nodelay] [--keepalive] ADDR PORT
+//   tapstack [--socket PATH] listen [-v] [-k] [--nodelay] [--keepalive] PORT
+//   tapstack [--socket PATH] connections | ss
+//   tapstack [--socket PATH] info ID
 //   tapstack [--socket PATH] stats
 //
 // Streams stdin to the connection and the connection to stdout (pump.hpp).
 // When the stream's socket reaches EOF, the daemon is asked how the
 // connection ended (STATUS id): an orderly close exits 0, a reset or a
 // timeout prints one line and exits with its own status (exit_codes.hpp).
-// Everything goes through the client library (daemon/client).
+// `connections` and `info` print the daemon's per-stream figures as tables
+// (table.hpp). Everything goes through the client library (daemon/client).
 #include <signal.h>
 #include <unistd.h>
 
@@ -21,6 +24,7 @@
 
 #include "daemon/cli/exit_codes.hpp"
 #include "daemon/cli/pump.hpp"
+#include "daemon/cli/table.hpp"
 #include "daemon/client/client.hpp"
 #include "tapstack_version.hpp"
 
@@ -28,8 +32,10 @@ namespace tapstack::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: tapstack [--socket PATH] connect [-v] [-w SECONDS] ADDR PORT\n"
-    "       tapstack [--socket PATH] listen [-v] [-k] PORT\n"
+    "usage: tapstack [--socket PATH] connect [-v] [-w SECONDS] [--nodelay] [--keepalive] ADDR PORT\n"
+    "       tapstack [--socket PATH] listen [-v] [-k] [--nodelay] [--keepalive] PORT\n"
+    "       tapstack [--socket PATH] connections | ss\n"
+    "       tapstack [--socket PATH] info ID\n"
     "       tapstack [--socket PATH] stats\n"
     "       tapstack --help | --version\n";
 
@@ -44,6 +50,19 @@ constexpr const char* kHelp =
     "      -w SECONDS     give up connecting after SECONDS\n"
     "  listen PORT        wait for one connection on PORT and stream the same way\n"
     "      -k             keep listening: serve connections one after another\n"
+    "  --nodelay          (connect, listen) turn Nagle's algorithm off for the\n"
+    "                     stream: short writes leave at once (TCP_NODELAY)\n"
+    "  --keepalive        (connect, listen) probe an idle peer and end the stream\n"
+    "                     as timed out when it is gone (SO_KEEPALIVE); timing\n"
+    "                     from the daemon's tcp.keepalive_* settings\n"
+    "                     (without these flags the daemon's tcp.no_delay and\n"
+    "                     tcp.keepalive decide)\n"
+    "  connections, ss    list the live streams: id, TCP state, endpoints,\n"
+    "                     smoothed RTT, RTO, congestion window, bytes in flight,\n"
+    "                     retransmitted segments, bytes queued each way\n"
+    "                     (RTT '-' until the first RTT sample)\n"
+    "  info ID            every TCP figure of live stream ID (the id that -v and\n"
+    "                     connections show), one 'name value' a line\n"
     "  stats              print every counter of the daemon, one 'name value' a line\n"
     "  -v                 report the connection's endpoints on stderr\n"
     "  --socket PATH      the daemon's API socket (default /run/tapstack/tapstack.sock)\n"
@@ -79,9 +98,25 @@ struct Options {
     std::string socket_path{client::kDefaultSocketPath};
     bool verbose = false;
     bool keep = false;
+    bool nodelay = false;
+    bool keepalive = false;
     unsigned long timeout_s = 0;
     std::vector<std::string> args;
 };
+
+// The stream options of connect and listen; without a flag the daemon's
+// configuration decides.
+client::StreamOptions stream_options(const Options& opt) {
+    client::StreamOptions o;
+    o.timeout_s = static_cast<std::uint32_t>(opt.timeout_s);
+    if (opt.nodelay) {
+        o.nodelay = true;
+    }
+    if (opt.keepalive) {
+        o.keepalive = true;
+    }
+    return o;
+}
 
 // Streams one connection, then asks the daemon how it ended.
 int run_stream(const Options& opt, const client::Stream& s, const std::string& context, bool* in_eof) {
@@ -122,8 +157,7 @@ int cmd_connect(const Options& opt) {
         return usage_error("\"" + opt.args[1] + "\" is not a port (1..65535)");
     }
     std::string context = "connect " + opt.args[0] + ":" + opt.args[1];
-    auto s = client::connect(opt.socket_path, opt.args[0], static_cast<std::uint16_t>(port),
-                             static_cast<std::uint32_t>(opt.timeout_s));
+    auto s = client::connect(opt.socket_path, opt.args[0], static_cast<std::uint16_t>(port), stream_options(opt));
     if (!s) {
         return fail(context, describe(s.error()), exit_code_for(s.error()));
     }
@@ -151,7 +185,7 @@ int cmd_listen(const Options& opt) {
     bool in_eof = false;
     int code = kExitOk;
     do {
-        auto s = client::accept(l.value());
+        auto s = client::accept(l.value(), stream_options(opt));
         if (!s) {
             code = fail(context, describe(s.error()), exit_code_for(s.error()));
             break;
@@ -177,6 +211,42 @@ int cmd_stats(const Options& opt) {
         std::printf("%s %llu\n", name.c_str(), static_cast<unsigned long long>(value));
     }
     return std::fflush(stdout) == 0 ? kExitOk : fail("stats", "writing stdout failed", kExitLocalError);
+}
+
+// Writes a table to stdout; a failing stdout is a local error.
+int print(const std::string& context, const std::string& text) {
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+        return fail(context, "writing stdout failed", kExitLocalError);
+    }
+    return kExitOk;
+}
+
+int cmd_connections(const Options& opt, const std::string& command) {
+    if (!opt.args.empty()) {
+        return usage_error(command + " takes no arguments");
+    }
+    auto rows = client::connections(opt.socket_path);
+    if (!rows) {
+        return fail(command, describe(rows.error()), exit_code_for(rows.error()));
+    }
+    return print(command, render(connections_table(rows.value())));
+}
+
+int cmd_info(const Options& opt) {
+    unsigned long id = 0;
+    if (opt.args.size() != 1 || !parse_number(opt.args[0], 1, ~0ul, &id)) {
+        return usage_error("info needs the ID of a live stream (see tapstack connections)");
+    }
+    const std::string context = "info " + opt.args[0];
+    auto fields = client::info(opt.socket_path, id);
+    if (!fields) {
+        return fail(context, describe(fields.error()), exit_code_for(fields.error()));
+    }
+    std::string out;
+    for (const auto& [name, value] : fields.value()) {
+        out += name + " " + value + "\n";
+    }
+    return print(context, out);
 }
 
 int run(int argc, char** argv) {
@@ -210,6 +280,10 @@ int run(int argc, char** argv) {
             opt.verbose = true;
         } else if (a == "-k") {
             opt.keep = true;
+        } else if (a == "--nodelay") {
+            opt.nodelay = true;
+        } else if (a == "--keepalive") {
+            opt.keepalive = true;
         } else if (a == "-w") {
             std::string text;
             if (!value("-w", &text) || !parse_number(text, 1, 3600, &opt.timeout_s)) {
@@ -239,8 +313,17 @@ int run(int argc, char** argv) {
         }
         return cmd_listen(opt);
     }
+    if ((opt.nodelay || opt.keepalive) && command != "connect" && command != "listen" && !command.empty()) {
+        return usage_error(std::string(opt.nodelay ? "--nodelay" : "--keepalive") + " is for connect and listen");
+    }
     if (command == "stats") {
         return cmd_stats(opt);
+    }
+    if (command == "connections" || command == "ss") {
+        return cmd_connections(opt, command);
+    }
+    if (command == "info") {
+        return cmd_info(opt);
     }
     return usage_error(command.empty() ? "no command given" : "unknown command \"" + command + "\"");
 }

@@ -192,6 +192,46 @@ std::string timeout_option(std::uint32_t timeout_s) {
     return timeout_s ? " timeout=" + std::to_string(timeout_s) : std::string();
 }
 
+// " timeout=5 nodelay keepalive=off": only what differs from the defaults.
+std::string stream_options(const StreamOptions& o) {
+    std::string out = timeout_option(o.timeout_s);
+    auto flag = [&out](std::string_view name, std::optional<bool> v) {
+        if (v) {
+            out += ' ';
+            out += name;
+            out += *v ? "" : "=off";
+        }
+    };
+    flag("nodelay", o.nodelay);
+    flag("keepalive", o.keepalive);
+    return out;
+}
+
+// A row must say which stream it is; the rest is optional for a reader.
+bool has_identity(const Fields& f) {
+    std::uint64_t id = 0;
+    auto id_text = find_field(f, "id");
+    return id_text && parse_u64(*id_text, &id) && id != 0 && find_field(f, "state") && find_field(f, "local") &&
+           find_field(f, "remote");
+}
+
+// Reads body lines up to END; `each` takes one line.
+template <class Each>
+std::optional<Error> read_body(int fd, Each each) {
+    for (;;) {
+        auto body = read_line(fd);
+        if (!body) {
+            return body.error();
+        }
+        if (body.value() == kListEnd) {
+            return std::nullopt;
+        }
+        if (auto e = each(body.value())) {
+            return e;
+        }
+    }
+}
+
 Result<Stream> stream_request(std::string_view socket_path, const std::string& request) {
     Fd fd;
     auto line = exchange(socket_path, request, &fd);
@@ -278,13 +318,54 @@ Result<Counter> parse_counter_line(std::string_view line) {
     return Counter{std::string(f[0]), value};
 }
 
+std::optional<std::string_view> find_field(const Fields& fields, std::string_view key) {
+    for (const auto& [k, v] : fields) {
+        if (k == key) {
+            return std::string_view(v);
+        }
+    }
+    return std::nullopt;
+}
+
+Result<Fields> parse_fields(std::string_view text) {
+    text = strip_cr(text);
+    Fields out;
+    for (std::string_view f : split(text)) {
+        auto eq = f.find('=');
+        if (eq == std::string_view::npos || eq == 0) {
+            return protocol_error("bad field \"" + std::string(f) + "\" in \"" + std::string(text) + "\"");
+        }
+        out.emplace_back(std::string(f.substr(0, eq)), std::string(f.substr(eq + 1)));
+    }
+    if (!has_identity(out)) {
+        return protocol_error("line lacks id, state, local or remote: \"" + std::string(text) + "\"");
+    }
+    return out;
+}
+
+Result<Fields> parse_info_reply(std::string_view line) {
+    line = strip_cr(line);
+    if (auto e = parse_err(line)) {
+        return *e;
+    }
+    if (line.substr(0, 3) != "OK ") {
+        return protocol_error("unexpected reply from tapstackd: \"" + std::string(line) + "\"");
+    }
+    return parse_fields(line.substr(3));
+}
+
 Result<Stream> connect(std::string_view socket_path, std::string_view address, std::uint16_t port,
                        std::uint32_t timeout_s) {
+    return connect(socket_path, address, port, StreamOptions{timeout_s, std::nullopt, std::nullopt});
+}
+
+Result<Stream> connect(std::string_view socket_path, std::string_view address, std::uint16_t port,
+                       const StreamOptions& options) {
     if (address.empty() || address.find_first_of(" \t\r\n") != std::string_view::npos) {
         return Error{Error::Kind::kUsage, ErrorCode::kBadRequest, "\"" + std::string(address) + "\" is not an address"};
     }
     return stream_request(socket_path, "CONNECT " + std::string(address) + " " + std::to_string(port) +
-                                           timeout_option(timeout_s) + "\n");
+                                           stream_options(options) + "\n");
 }
 
 Result<Listener> listen(std::string_view socket_path, std::uint16_t port, std::uint32_t backlog) {
@@ -309,7 +390,51 @@ Result<Stream> accept(const Listener& listener, std::uint32_t timeout_s) {
 }
 
 Result<Stream> accept(std::string_view socket_path, std::uint16_t port, std::uint32_t timeout_s) {
-    return stream_request(socket_path, "ACCEPT " + std::to_string(port) + timeout_option(timeout_s) + "\n");
+    return accept(socket_path, port, StreamOptions{timeout_s, std::nullopt, std::nullopt});
+}
+
+Result<Stream> accept(const Listener& listener, const StreamOptions& options) {
+    return accept(listener.socket_path, listener.port, options);
+}
+
+Result<Stream> accept(std::string_view socket_path, std::uint16_t port, const StreamOptions& options) {
+    return stream_request(socket_path, "ACCEPT " + std::to_string(port) + stream_options(options) + "\n");
+}
+
+Result<Fields> info(std::string_view socket_path, std::uint64_t id) {
+    Fd fd;
+    auto line = exchange(socket_path, "INFO " + std::to_string(id) + "\n", &fd);
+    if (!line) {
+        return line.error();
+    }
+    return parse_info_reply(line.value());
+}
+
+Result<std::vector<Fields>> connections(std::string_view socket_path) {
+    Fd fd;
+    auto line = exchange(socket_path, "CONNECTIONS\n", &fd);
+    if (!line) {
+        return line.error();
+    }
+    if (auto e = parse_err(line.value())) {
+        return *e;
+    }
+    if (line.value() != "OK connections") {
+        return protocol_error("unexpected reply from tapstackd: \"" + line.value() + "\"");
+    }
+    std::vector<Fields> rows;
+    auto e = read_body(fd.get(), [&rows](const std::string& body) -> std::optional<Error> {
+        auto row = parse_fields(body);
+        if (!row) {
+            return row.error();
+        }
+        rows.push_back(std::move(row.value()));
+        return std::nullopt;
+    });
+    if (e) {
+        return *e;
+    }
+    return rows;
 }
 
 Result<Status> status(std::string_view socket_path, std::uint64_t id) {

@@ -10,7 +10,9 @@
 //     or a timeout;
 //   * listen(): a Listener whose `fd` holds the port open (SYNs between
 //     accepts are queued) until it is closed; accept(listener) waits for
-//     the next connection.
+//     the next connection;
+//   * info(id), connections(): a live stream's TCP figures, and one row per
+//     live stream, as the daemon's `key=value` fields (names in PROTOCOL.md).
 // The caller owns every returned fd and closes it. Calls block; there is no
 // libuv or thread inside. Requests are sent with MSG_NOSIGNAL; SIGPIPE on
 // the returned stream fds is the caller's business.
@@ -20,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -84,9 +87,25 @@ struct Status {
 
 using Counter = std::pair<std::string, std::uint64_t>;
 
+// One `key=value` field of an INFO or CONNECTIONS line, in the daemon's order.
+using Field = std::pair<std::string, std::string>;
+using Fields = std::vector<Field>;
+
+// The value of `key`, or nullopt.
+std::optional<std::string_view> find_field(const Fields& fields, std::string_view key);
+
+// Options of CONNECT and ACCEPT.
+struct StreamOptions {
+    std::uint32_t timeout_s = 0;    // 0: no limit of our own (see connect()/accept())
+    std::optional<bool> nodelay;    // nullopt: the daemon's tcp.no_delay
+    std::optional<bool> keepalive;  // nullopt: the daemon's tcp.keepalive
+};
+
 // CONNECT: timeout_s 0 leaves the limit to the daemon's TCP retries.
 Result<Stream> connect(std::string_view socket_path, std::string_view address, std::uint16_t port,
                        std::uint32_t timeout_s = 0);
+Result<Stream> connect(std::string_view socket_path, std::string_view address, std::uint16_t port,
+                       const StreamOptions& options);
 // LISTEN: backlog 0 is the daemon's default.
 Result<Listener> listen(std::string_view socket_path, std::uint16_t port, std::uint32_t backlog = 0);
 // ACCEPT on a held listener's port; timeout_s 0 waits indefinitely.
@@ -94,8 +113,15 @@ Result<Stream> accept(const Listener& listener, std::uint32_t timeout_s = 0);
 // ACCEPT without a LISTEN holder: a transient listener exists only while
 // someone waits in ACCEPT.
 Result<Stream> accept(std::string_view socket_path, std::uint16_t port, std::uint32_t timeout_s = 0);
+Result<Stream> accept(const Listener& listener, const StreamOptions& options);
+Result<Stream> accept(std::string_view socket_path, std::uint16_t port, const StreamOptions& options);
 Result<Status> status(std::string_view socket_path, std::uint64_t id);
 Result<std::vector<Counter>> stats(std::string_view socket_path);
+// INFO: the fields of a live stream (id, state, local, remote, srtt_us, ...);
+// a stream that ended is a kDaemon error with code kNotFound.
+Result<Fields> info(std::string_view socket_path, std::uint64_t id);
+// CONNECTIONS: one Fields per live stream, in id order.
+Result<std::vector<Fields>> connections(std::string_view socket_path);
 
 // ---- reply parsing (pure; exposed for tests) -----------------------------
 
@@ -112,5 +138,10 @@ Result<std::string> parse_listen_reply(std::string_view line);  // the local end
 Result<Status> parse_status_reply(std::string_view line);
 // "name value" of a STATS body line.
 Result<Counter> parse_counter_line(std::string_view line);
+// "key=value key=value ...": every field has a non-empty key and an '=';
+// each CONNECTIONS row needs at least id, state, local and remote.
+Result<Fields> parse_fields(std::string_view text);
+// "OK id=... state=... ...", the INFO reply.
+Result<Fields> parse_info_reply(std::string_view line);
 
 }  // namespace tapstack::client

@@ -104,7 +104,8 @@ constexpr std::optional<Outcome> parse_outcome(std::string_view text) {
     return std::nullopt;
 }
 
-// The line that ends a STATS reply.
+// The line that ends a STATS or CONNECTIONS reply.
 inline constexpr std::string_view kStatsEnd = "END";
+inline constexpr std::string_view kListEnd = kStatsEnd;
 
 }  // namespace tapstack::client

@@ -96,8 +96,12 @@ Interface::Interface(const InterfaceConfig& config, FrameSink& sink, std::uint64
 Interface::~Interface() = default;
 
 void Interface::receive_frame(Instant now, std::span<const std::uint8_t> frame) {
+    receive_frame(now, frame, wire::RxOffload{});
+}
+
+void Interface::receive_frame(Instant now, std::span<const std::uint8_t> frame, const wire::RxOffload& offload) {
     impl_->now_for_tcp = now;
-    impl_->receive_frame(now, frame);
+    impl_->receive_frame(now, frame, offload);
     impl_->flush_unreachable(now);
 }
 

@@ -41,6 +41,8 @@ struct InterfaceConfig {
     std::uint32_t icmp_error_rate_per_sec = 100;
     std::uint8_t ttl = 64;
     tcp::TcpConfig tcp;                         // local_address and mtu are filled from the above
+    // tcp.tso (issue 5): TCP super-segments leave as one frame (no
+    // fragmentation, beyond the MTU) through FrameSink::transmit_offload().
 };
 
 class Interface {
@@ -50,6 +52,13 @@ public:
 
     // One Ethernet frame as received (no virtio-net header, no FCS).
     void receive_frame(Instant now, std::span<const std::uint8_t> frame);
+    // Adds (issue 5): a frame with the driver's offload metadata. A GSO
+    // super-frame (IPv4 total length up to 64 KiB, beyond the MTU) is
+    // processed as one large TCP segment; the TCP checksum is not verified
+    // when it is partial (NEEDS_CSUM, and then only if it names the TCP
+    // checksum field) or the device verified it (DATA_VALID). Frames whose
+    // metadata does not fit them are counted (ipv4.rx_bad_offload) and dropped.
+    void receive_frame(Instant now, std::span<const std::uint8_t> frame, const wire::RxOffload& offload);
     // Runs ARP, reassembly and TCP timers; emits pending output.
     void poll(Instant now);
     Instant poll_at() const;

@@ -52,6 +52,11 @@ void Interface::Impl::visit_counters(const CounterVisitor& v) const {
     v("ipv4.tx_too_big", st.ipv4_tx_too_big);
     v("ipv4.tx_arp_queued", st.ipv4_tx_arp_queued);
     v("ipv4.tx_arp_dropped", st.ipv4_tx_arp_dropped);
+    v("ipv4.rx_gso_frames", st.ipv4_rx_gso_frames);
+    v("ipv4.rx_csum_offloaded", st.ipv4_rx_csum_offloaded);
+    v("ipv4.rx_bad_offload", st.ipv4_rx_bad_offload);
+    v("ipv4.tx_tso_frames", st.ipv4_tx_tso_frames);
+    v("ipv4.tx_tso_unresolved", st.ipv4_tx_tso_unresolved);
     v("icmp.rx_messages", st.icmp_rx_messages);
     v("icmp.rx_truncated", st.icmp_rx_truncated);
     v("icmp.rx_bad_checksum", st.icmp_rx_bad_checksum);

@@ -96,6 +96,12 @@ struct InterfaceStats {
     std::uint64_t ipv4_tx_too_big = 0;
     std::uint64_t ipv4_tx_arp_queued = 0;
     std::uint64_t ipv4_tx_arp_dropped = 0;
+    // Offloads (issue 5)
+    std::uint64_t ipv4_rx_gso_frames = 0;        // super-frames taken as one segment
+    std::uint64_t ipv4_rx_csum_offloaded = 0;    // TCP checksum left unverified (partial / DATA_VALID)
+    std::uint64_t ipv4_rx_bad_offload = 0;       // metadata that does not fit the frame: dropped
+    std::uint64_t ipv4_tx_tso_frames = 0;        // TCP super-segments handed to the sink
+    std::uint64_t ipv4_tx_tso_unresolved = 0;    // super-segments dropped: next hop not resolved
     // ICMP
     std::uint64_t icmp_rx_messages = 0;
     std::uint64_t icmp_rx_truncated = 0;
@@ -151,13 +157,14 @@ struct Interface::Impl final : tcp::SegmentSink {
     void send_arp(wire::ArpOperation op, MacAddress eth_dst, MacAddress target_mac, Ipv4Address target_ip);
     void send_arp_request(Ipv4Address target);
     void frame_and_send(MacAddress dst, std::vector<std::uint8_t>& frame);
-    void receive_frame(Instant now, Bytes frame);
+    void receive_frame(Instant now, Bytes frame, const wire::RxOffload& offload);
     void count_arp_error(wire::ArpError e);
     void receive_arp(Instant now, Bytes payload);
     // ipv4_input.cpp
     void count_ipv4_error(wire::Ipv4Error e);
-    void receive_ipv4(Instant now, Bytes payload, bool link_broadcast);
-    void deliver(Instant now, const wire::Ipv4Repr& header, Bytes payload, bool link_broadcast, bool ip_broadcast);
+    void receive_ipv4(Instant now, Bytes payload, bool link_broadcast, const wire::RxOffload& offload);
+    void deliver(Instant now, const wire::Ipv4Repr& header, Bytes payload, bool link_broadcast, bool ip_broadcast,
+                 tcp::RxChecksum checksum = tcp::RxChecksum::kVerify);
     // icmp_handler.cpp
     void receive_icmp(Instant now, const wire::Ipv4Repr& header, Bytes payload, bool ip_broadcast);
     void send_echo_reply(Instant now, const wire::Ipv4Repr& request_header, const wire::IcmpRepr& request);
@@ -168,6 +175,8 @@ struct Interface::Impl final : tcp::SegmentSink {
     bool send_ipv4(Instant now, wire::Ipv4Repr header, Bytes payload);
     bool emit_fragments(MacAddress dst, const wire::Ipv4Repr& header, Bytes payload);
     void send_segment(Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) override;
+    void send_segment_offload(Ipv4Address src, Ipv4Address dst, std::span<std::uint8_t> segment,
+                              const wire::TxOffload& offload) override;
     // interface_counters.cpp
     void visit_counters(const CounterVisitor& v) const;
     // interface.cpp

@@ -7,6 +7,13 @@
 // subnet-directed broadcast. Sources that cannot name a single host are
 // dropped (RFC 1122 3.2.1.3), as is a unicast datagram that came in a
 // link-layer broadcast (3.3.6).
+//
+// Offloads (issue 5): a frame's RxOffload can only vouch for the TCP
+// checksum of an unfragmented TCP datagram; a partial checksum must name
+// exactly that field (csum_start at the TCP header, csum_offset 16), and a
+// GSO super-frame must be TCP. Anything else is counted and dropped rather
+// than guessed at. A super-frame then travels as one datagram whose total
+// length may exceed the MTU; TCP takes it as one large segment.
 #include "stack/iface/interface_impl.hpp"
 
 namespace tapstack::iface {
@@ -32,7 +39,7 @@ void Interface::Impl::count_ipv4_error(wire::Ipv4Error e) {
 }
 
 // RFC 1122 3.2.1 (validation), 3.2.1.3 (addresses), 3.3.6 (broadcasts).
-void Interface::Impl::receive_ipv4(Instant now, Bytes payload, bool link_broadcast) {
+void Interface::Impl::receive_ipv4(Instant now, Bytes payload, bool link_broadcast, const wire::RxOffload& offload) {
     ++st.ipv4_rx_packets;
     wire::Ipv4Error err{};
     auto ip = wire::Ipv4View::check(payload, &err);
@@ -61,16 +68,31 @@ void Interface::Impl::receive_ipv4(Instant now, Bytes payload, bool link_broadca
         ++st.ipv4_rx_unicast_in_link_broadcast;
         return;
     }
+    tcp::RxChecksum checksum = tcp::RxChecksum::kVerify;
+    if (!offload.none()) {
+        const bool tcp_whole = ip->protocol() == wire::ip_protocol::kTcp && !ip->is_fragment();
+        const bool names_tcp_field = offload.csum_start == kEthLen + ip->header_len() && offload.csum_offset == 16;
+        if ((offload.csum_partial && !(tcp_whole && names_tcp_field)) ||
+            (offload.gso != wire::GsoType::kNone && !tcp_whole)) {
+            ++st.ipv4_rx_bad_offload;
+            return;
+        }
+        if (offload.gso != wire::GsoType::kNone) ++st.ipv4_rx_gso_frames;
+        if (tcp_whole && (offload.csum_partial || offload.csum_valid)) {
+            ++st.ipv4_rx_csum_offloaded;
+            checksum = tcp::RxChecksum::kTrusted;
+        }
+    }
     if (ip->is_fragment()) {
         auto whole = reasm.add(now, *ip);
         if (whole) deliver(now, whole->header, whole->payload, link_broadcast, ip_broadcast);
         return;
     }
-    deliver(now, wire::Ipv4Repr::parse(*ip), ip->payload(), link_broadcast, ip_broadcast);
+    deliver(now, wire::Ipv4Repr::parse(*ip), ip->payload(), link_broadcast, ip_broadcast, checksum);
 }
 
 void Interface::Impl::deliver(Instant now, const wire::Ipv4Repr& header, Bytes payload, bool link_broadcast,
-                              bool ip_broadcast) {
+                              bool ip_broadcast, tcp::RxChecksum checksum) {
     switch (header.protocol) {
         case wire::ip_protocol::kIcmp:
             ++st.ipv4_rx_delivered;
@@ -82,7 +104,7 @@ void Interface::Impl::deliver(Instant now, const wire::Ipv4Repr& header, Bytes p
                 return;
             }
             ++st.ipv4_rx_delivered;
-            tcp.receive(now, header.src, header.dst, payload);
+            tcp.receive(now, header.src, header.dst, payload, checksum);
             break;
         default:
             ++st.ipv4_rx_unknown_protocol;

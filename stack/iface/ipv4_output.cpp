@@ -6,6 +6,11 @@
 // configured and on-link; otherwise "no route" is counted and TCP is told
 // (deferred, see interface_impl.hpp). TCP output carries DF (we size
 // segments by MSS); other datagrams larger than the MTU are fragmented.
+// A TSO super-segment (issue 5, send_segment_offload()) leaves as one frame
+// beyond the MTU for the device to cut; it is never fragmented nor queued
+// for ARP (a datagram held there is fragmented by the MTU when released):
+// with the next hop unresolved it is counted and dropped, and TCP's
+// retransmission, one segment after the timeout, goes the ordinary way.
 #include "stack/iface/interface_impl.hpp"
 
 #include <algorithm>
@@ -92,6 +97,46 @@ void Interface::Impl::send_segment(Ipv4Address src, Ipv4Address dst, std::span<c
     out.ttl = config.ttl;
     out.dont_fragment = true;
     send_ipv4(now_for_tcp, out, segment);
+}
+
+void Interface::Impl::send_segment_offload(Ipv4Address src, Ipv4Address dst, std::span<std::uint8_t> segment,
+                                           const wire::TxOffload& offload) {
+    const auto hop = route(dst);
+    if (offload.gso == wire::GsoType::kNone || !hop || hop->broadcast || segment.size() > 65535 - 20) {
+        // Nothing to segment, or nowhere to send it: the ordinary path counts.
+        wire::complete_partial_checksum(segment, offload);
+        send_segment(src, dst, segment);
+        return;
+    }
+    const auto mac = arp.lookup(now_for_tcp, hop->ip);
+    if (!mac) {
+        ++st.ipv4_tx_tso_unresolved;
+        return;
+    }
+    wire::Ipv4Repr header;
+    header.src = src;
+    header.dst = dst;
+    header.protocol = wire::ip_protocol::kTcp;
+    header.ttl = config.ttl;
+    header.dont_fragment = true;
+    header.identification = next_ip_id;
+    header.payload_len = static_cast<std::uint16_t>(segment.size());
+    // The device numbers the segments it cuts with consecutive IDs from this
+    // one (Linux's TCPV4 GSO without FIXEDID); skip past them.
+    const std::size_t payload = segment.size() > offload.hdr_len ? segment.size() - offload.hdr_len : 0;
+    const std::size_t count = offload.gso_size > 0 ? (payload + offload.gso_size - 1) / offload.gso_size : 1;
+    next_ip_id = static_cast<std::uint16_t>(next_ip_id + std::max<std::size_t>(count, 1));
+    std::vector<std::uint8_t> frame(kEthLen + header.buffer_len());
+    header.emit(wire::MutBytes(frame).subspan(kEthLen));
+    std::copy(segment.begin(), segment.end(), frame.begin() + static_cast<std::ptrdiff_t>(kEthLen + header.header_len()));
+    wire::EthernetRepr{*mac, config.mac, wire::ethertype::kIpv4}.emit(frame);
+    ++st.ipv4_tx_packets;
+    ++st.ipv4_tx_tso_frames;
+    if (sink.transmit_offload(frame, offload.prepended(kEthLen + header.header_len()))) {
+        ++st.eth_tx_frames;
+    } else {
+        ++st.eth_tx_dropped;
+    }
 }
 
 }  // namespace tapstack::iface

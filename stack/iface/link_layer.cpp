@@ -39,7 +39,7 @@ void Interface::Impl::frame_and_send(MacAddress dst, std::vector<std::uint8_t>& 
     transmit_frame(frame);
 }
 
-void Interface::Impl::receive_frame(Instant now, Bytes frame) {
+void Interface::Impl::receive_frame(Instant now, Bytes frame, const wire::RxOffload& offload) {
     ++st.eth_rx_frames;
     auto eth = wire::EthernetView::check(frame);
     if (!eth) {
@@ -67,7 +67,7 @@ void Interface::Impl::receive_frame(Instant now, Bytes frame) {
             receive_arp(now, eth->payload());
             break;
         case wire::ethertype::kIpv4:
-            receive_ipv4(now, eth->payload(), link_broadcast);
+            receive_ipv4(now, eth->payload(), link_broadcast, offload);
             break;
         case wire::ethertype::kVlan:
         case wire::ethertype::kQinQ:

@@ -12,6 +12,13 @@
 // timer when unsent data is blocked by a zero window with nothing in flight.
 // emit() adds the per-segment options: timestamps once negotiated, SACK
 // blocks while out-of-order data is held.
+//
+// TSO (TcpConfig::tso, issue 5): send_one() may take several full segments'
+// worth at once (max_send_len()); emit() then hands one super-segment with a
+// partial checksum and gso_size = the payload room to the sink, and the
+// device cuts it into segments that carry the same options. Sequence space
+// is accounted per byte, so ACK processing, recovery and RTT sampling see
+// no difference; fast and SACK retransmissions stay one segment each.
 #include <algorithm>
 
 #include "stack/tcp/tcp_stack_impl.hpp"
@@ -121,8 +128,16 @@ std::uint32_t TcpStack::Impl::segment_payload_room(const Tcb& t) const {
     return t.eff_mss() > opt + 1 ? t.eff_mss() - opt : 1;
 }
 
+std::uint32_t TcpStack::Impl::max_send_len(std::uint32_t room) const {
+    if (!config.tso || room == 0) return room;
+    // The super-segment's IPv4 total length must fit 16 bits (20 bytes of
+    // IPv4 header, at most 60 of TCP header).
+    constexpr std::uint32_t kMaxPayload = 65535 - 20 - 60;
+    return std::max(room, (kMaxPayload / room) * room);
+}
+
 void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<const std::uint8_t> payload,
-                          const wire::TcpOptions& options, std::optional<SeqNum> ack_point) {
+                          const wire::TcpOptions& options, std::optional<SeqNum> ack_point, std::uint32_t gso_size) {
     wire::TcpRepr r;
     r.src_port = t.local.port;
     r.dst_port = t.remote.port;
@@ -161,10 +176,23 @@ void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<cons
         t.delack_deadline = kNever;
     }
     const std::size_t len = r.buffer_len();
-    r.emit(std::span<std::uint8_t>(tx_buf).first(len), t.local.address, t.remote.address);
     counters.inc(Counter::tx_segments);
     ++t.segments_sent;
     t.bytes_sent += payload.size();
+    if (gso_size > 0 && payload.size() > gso_size) {
+        r.emit_partial(std::span<std::uint8_t>(tx_buf).first(len), t.local.address, t.remote.address);
+        wire::TxOffload offload;
+        offload.gso = wire::GsoType::kTcpv4;
+        offload.gso_size = static_cast<std::uint16_t>(gso_size);
+        offload.hdr_len = static_cast<std::uint16_t>(r.header_len());
+        offload.partial_csum = true;
+        offload.csum_start = 0;
+        offload.csum_offset = 16;  // the TCP checksum field (RFC 9293 3.1)
+        sink.send_segment_offload(t.local.address, t.remote.address, std::span<std::uint8_t>(tx_buf).first(len),
+                                  offload);
+        return;
+    }
+    r.emit(std::span<std::uint8_t>(tx_buf).first(len), t.local.address, t.remote.address);
     sink.send_segment(t.local.address, t.remote.address, std::span<const std::uint8_t>(tx_buf).first(len));
 }
 
@@ -208,7 +236,9 @@ void TcpStack::Impl::send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t le
     if (fin) flags |= wire::tcp_flag::kFin;
     // PSH on the segment that empties what the application queued.
     if (len > 0 && seq + len == t.data_end()) flags |= wire::tcp_flag::kPsh;
-    emit(t, seq, flags, payload, {});
+    // Longer than one segment only with TSO (send_one()): the device cuts it.
+    const std::uint32_t room = segment_payload_room(t);
+    emit(t, seq, flags, payload, {}, std::nullopt, payload.size() > room ? room : 0);
     if (retransmission) {
         counters.inc(Counter::retransmissions);
         ++t.retransmissions;
@@ -260,8 +290,11 @@ bool TcpStack::Impl::send_one(Instant now, Tcb& t, SeqNum cwnd_edge) {
         const bool again = t.snd_nxt < t.snd_max;
         if (again && t.sack_ok)
             avail = std::min(avail, SeqNum::distance(t.scoreboard.next_sacked(t.snd_nxt, end), t.snd_nxt));
-        const std::uint32_t len = std::min({mss, avail, room});
+        std::uint32_t len = std::min({max_send_len(mss), avail, room});
         if (len == 0) return false;
+        // A TSO super-segment holds whole segments unless it ends the data;
+        // the remainder then goes as a short segment would (SWS, Nagle).
+        if (len > mss && len < avail) len -= len % mss;
         if (len < mss && !again) {
             const bool in_flight = t.snd_nxt > t.snd_una;
             const bool nagle = !t.nodelay;
@@ -323,8 +356,10 @@ bool TcpStack::Impl::sack_recovery_output(Instant now, Tcb& t) {
             sent = true;
             continue;
         }
-        // Rule 2: new data the receiver's window allows.
-        if (t.snd_nxt == t.snd_max && send_one(now, t, t.snd_max + 0x3fffffffu)) {
+        // Rule 2: new data the receiver's window allows. One segment per
+        // round of this loop; a TSO super-segment only as far as cwnd - pipe.
+        const SeqNum rule2_edge = config.tso ? t.snd_max + (cwnd - pipe) : t.snd_max + 0x3fffffffu;
+        if (t.snd_nxt == t.snd_max && send_one(now, t, rule2_edge)) {
             sent = true;
             continue;
         }

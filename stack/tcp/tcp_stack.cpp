@@ -605,11 +605,16 @@ void TcpStack::set_keepalive(ConnId conn, bool on) {
 }
 
 void TcpStack::receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) {
+    receive(now, src, dst, segment, RxChecksum::kVerify);
+}
+
+void TcpStack::receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment,
+                       RxChecksum checksum) {
     Impl& m = *impl_;
     m.last_now_ = std::max(m.last_now_, now);
     m.counters.inc(Counter::rx_segments);
     wire::TcpRepr repr;
-    if (const auto err = wire::TcpRepr::parse(segment, src, dst, repr)) {
+    if (const auto err = wire::TcpRepr::parse(segment, src, dst, repr, checksum == RxChecksum::kTrusted)) {
         switch (*err) {
             case wire::TcpRepr::ParseError::kTruncated: m.counters.inc(Counter::rx_truncated); break;
             case wire::TcpRepr::ParseError::kBadDataOffset: m.counters.inc(Counter::rx_bad_offset); break;

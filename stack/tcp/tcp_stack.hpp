@@ -96,6 +96,7 @@
 
 #include "stack/time.hpp"
 #include "stack/wire/addresses.hpp"
+#include "stack/wire/offload.hpp"
 
 namespace tapstack::tcp {
 
@@ -173,6 +174,13 @@ struct TcpConfig {
     // "cubic" (RFC 9438, default) or "newreno" (RFC 5681/6582); anything else
     // falls back to newreno (check with is_known_congestion_control()).
     std::string congestion_control = "cubic";
+    // TSO (issue 5, interface.offloads): when more than one full segment
+    // may leave at once, send up to 64 KiB as one super-segment through
+    // SegmentSink::send_segment_offload() with gso_size = the segment's
+    // payload room and a partial checksum; the device cuts it. Sequence
+    // accounting is per byte, so recovery and RTT sampling are unchanged;
+    // retransmissions may be super-segments too. false: never.
+    bool tso = false;
 };
 
 // True for the names TcpConfig::congestion_control accepts.
@@ -217,7 +225,20 @@ class SegmentSink {
 public:
     virtual ~SegmentSink() = default;
     virtual void send_segment(Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) = 0;
+    // Adds (issue 5): a segment with offload metadata (offsets from the TCP
+    // header); only with TcpConfig::tso. The default completes the checksum
+    // in software and hands the (possibly oversized) segment to send_segment().
+    virtual void send_segment_offload(Ipv4Address src, Ipv4Address dst, std::span<std::uint8_t> segment,
+                                      const wire::TxOffload& offload) {
+        wire::complete_partial_checksum(segment, offload);
+        send_segment(src, dst, std::span<const std::uint8_t>(segment));
+    }
 };
+
+// Adds (issue 5): whether receive() verifies the TCP checksum. kTrusted only
+// when the device verified it (virtio DATA_VALID) or the segment came from
+// the local kernel with a partial checksum (NEEDS_CSUM), never otherwise.
+enum class RxChecksum : std::uint8_t { kVerify, kTrusted };
 
 struct ConnId {
     std::uint32_t index = 0;
@@ -308,6 +329,8 @@ public:
     // --- Driven by the interface ---
 
     void receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment);
+    void receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment,
+                 RxChecksum checksum);
     // The interface gave up resolving `dst`: connections still in SYN-SENT
     // toward it fail with kHostUnreachable.
     void host_unreachable(Instant now, Ipv4Address dst);

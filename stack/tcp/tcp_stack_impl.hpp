@@ -177,7 +177,11 @@ struct TcpStack::Impl {
     std::unique_ptr<CongestionControl> make_congestion_control(std::uint32_t mss) const;
     // `ack_point`: acknowledge only up to there (an earlier ACK of a batch).
     void emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<const std::uint8_t> payload,
-              const wire::TcpOptions& options, std::optional<SeqNum> ack_point = std::nullopt);
+              const wire::TcpOptions& options, std::optional<SeqNum> ack_point = std::nullopt,
+              std::uint32_t gso_size = 0);
+    // Largest payload send_one() may put in one segment: the payload room,
+    // or with TcpConfig::tso a whole number of them up to 64 KiB of IPv4.
+    std::uint32_t max_send_len(std::uint32_t room) const;
     std::uint16_t window_field(Tcb& t);
     bool window_update_due(const Tcb& t) const;
     void flush_resets();

@@ -57,6 +57,22 @@ std::optional<TcpRepr::ParseError> TcpRepr::parse(std::span<const std::uint8_t> 
 }
 
 void TcpRepr::emit(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst) const {
+    emit_fields(out);
+    const std::size_t total = buffer_len();
+    ChecksumAccumulator acc;
+    add_ipv4_pseudo_header(acc, src, dst, kIpProtoTcp, static_cast<std::uint16_t>(total));
+    acc.add(out.first(total));
+    store_be16(out.data() + 16, acc.checksum());
+}
+
+void TcpRepr::emit_partial(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst) const {
+    emit_fields(out);
+    ChecksumAccumulator acc;
+    add_ipv4_pseudo_header(acc, src, dst, kIpProtoTcp, static_cast<std::uint16_t>(buffer_len()));
+    store_be16(out.data() + 16, acc.folded_sum());
+}
+
+void TcpRepr::emit_fields(std::span<std::uint8_t> out) const {
     const std::size_t hlen = header_len();
     std::uint8_t* p = out.data();
     store_be16(p, src_port);
@@ -70,11 +86,6 @@ void TcpRepr::emit(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst
     store_be16(p + 18, urgent);
     options.emit(out.subspan(kTcpHeaderMinLen, hlen - kTcpHeaderMinLen));
     if (!payload.empty()) std::copy(payload.begin(), payload.end(), out.begin() + static_cast<std::ptrdiff_t>(hlen));
-    const std::size_t total = hlen + payload.size();
-    ChecksumAccumulator acc;
-    add_ipv4_pseudo_header(acc, src, dst, kIpProtoTcp, static_cast<std::uint16_t>(total));
-    acc.add(out.first(total));
-    store_be16(p + 16, acc.checksum());
 }
 
 }  // namespace tapstack::wire

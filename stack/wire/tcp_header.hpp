@@ -91,6 +91,14 @@ struct TcpRepr {
     // Writes buffer_len() bytes into `out` with a correct checksum for the
     // given pseudo-header addresses.
     void emit(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst) const;
+    // Adds (issue 5, checksum offload): as emit(), but the checksum field
+    // holds the folded pseudo-header sum, not complemented, as a device
+    // with checksum offload expects (virtio 1.x 5.1.6.2, Linux
+    // CHECKSUM_PARTIAL); the payload is not summed.
+    void emit_partial(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst) const;
+
+private:
+    void emit_fields(std::span<std::uint8_t> out) const;
 };
 
 }  // namespace tapstack::wire

@@ -321,6 +321,7 @@ def main():
                       stack.enter_context(LinuxSetup())]
             if not a.no_gso_reference:
                 setups.append(stack.enter_context(LinuxSetup(per_frame=False)))
+            done, total = 0, len(a.losses) * a.runs * len(DIRECTIONS) * len(setups)
             for loss in a.losses:
                 permille = int(round(loss * 10))
                 for setup in setups:
@@ -342,6 +343,11 @@ def main():
                                 ev[f"nft.dropped_{k}"] = v
                             results.setdefault(key, []).append(mbit(a.size, secs))
                             evidence.setdefault(key, []).append(ev)
+                            done += 1
+                            partial = report(a, results, evidence, failures, started, load_start, os.getloadavg(),
+                                             note=f"Partial: {done} of {total} transfers done.")
+                            with open(a.out, "w") as f:
+                                f.write(partial)
                             print(f"{setup.name:9} {loss:4g}% {DIRECTIONS[direction]:15} run {run + 1}: "
                                   f"{mbit(a.size, secs):8.0f} Mbit/s ({secs:.2f}s)", flush=True)
     finally:
@@ -355,7 +361,7 @@ def main():
     return 1 if failures else 0
 
 
-def report(a, results, evidence, failures, started, load_start, load_end):
+def report(a, results, evidence, failures, started, load_start, load_end, note=None):
     size_text = f"{a.size >> 20} MiB" if a.size % (1 << 20) == 0 else f"{a.size} bytes"
     lines = [f"Goodput of one {size_text} transfer, Mbit/s: median [min–max] of {a.runs} run(s); "
              f"ratio = median tapstack / median Linux.", "",
@@ -379,6 +385,8 @@ def report(a, results, evidence, failures, started, load_start, load_end):
               "(gso_max_segs 1; tests/netns/lossy/lossy_util.py). \"Linux (veth, GSO)\" is a reference "
               "only: the veth keeps its default GSO, so it moves up to 64 KiB per packet and a dropped "
               "\"packet\" is a burst of up to 44 frames."]
+    if note:
+        lines += ["", note]
     if failures:
         lines += ["", "Failed runs:"] + [f"- {f}" for f in failures]
     lines += ["", "Counters per transfer (median over the runs):", ""]

@@ -500,3 +500,136 @@ TEST_CASE("refused connects and bad requests get one ERR line; STATS ends with E
     }
     CHECK(has_connections);
 }
+
+TEST_CASE("stream options reach TCP at once; INFO shows a live stream's figures, CONNECTIONS lists live streams") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(84, 0, &l) == tcp::Error::kNone);
+    std::vector<tcp::ConnId> peer_conns;
+    std::atomic<bool> finished{false};
+    client::Result<client::Stream> tuned = client::Error{};
+    client::Result<client::Stream> plain = client::Error{};
+    client::Result<client::Fields> tuned_info = client::Error{};
+    client::Result<client::Fields> plain_info = client::Error{};
+    client::Result<std::vector<client::Fields>> listing = client::Error{};
+    client::Result<client::Fields> unknown = client::Error{};
+    client::Result<client::Fields> ended = client::Error{};
+    client::Result<std::vector<client::Fields>> listing_after = client::Error{};
+    std::thread app([&] {
+        client::StreamOptions on;
+        on.nodelay = true;
+        on.keepalive = true;
+        tuned = client::connect(w.socket_path, "10.0.0.1", 84, on);
+        plain = client::connect(w.socket_path, "10.0.0.1", 84);
+        if (tuned && plain) {
+            write_all(tuned->fd, "x");
+            char c = 0;
+            static_cast<void>(::read(tuned->fd, &c, 1));  // the peer echoes it
+            tuned_info = client::info(w.socket_path, tuned->id);
+            plain_info = client::info(w.socket_path, plain->id);
+            listing = client::connections(w.socket_path);
+            unknown = client::info(w.socket_path, 999);
+            ::close(plain->fd);  // nothing unread: an orderly close
+            for (int i = 0; i < 2000; ++i) {
+                ended = client::info(w.socket_path, plain->id);
+                if (!ended) {
+                    break;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            listing_after = client::connections(w.socket_path);
+            ::close(tuned->fd);
+        }
+        finished = true;
+    });
+    bool ok = w.run_until([&] {
+        for (tcp::ConnId c = w.peer().accept(l); c.valid(); c = w.peer().accept(l)) {
+            peer_conns.push_back(c);
+        }
+        for (tcp::ConnId c : peer_conns) {  // echo
+            std::uint8_t buf[64];
+            std::size_t n = w.peer().recv(clock_now(), c, buf);
+            if (n > 0) {
+                w.peer().send(clock_now(), c, std::span<const std::uint8_t>(buf, n));
+            }
+        }
+        return finished.load();
+    });
+    w.join(app, ok);
+    REQUIRE(ok);
+    REQUIRE(tuned.ok());
+    REQUIRE(plain.ok());
+    REQUIRE(tuned_info.ok());
+    const auto& ti = tuned_info.value();
+    CHECK(client::find_field(ti, "id") == std::to_string(tuned->id));
+    CHECK(client::find_field(ti, "state") == "established");
+    CHECK(client::find_field(ti, "local") == tuned->local);
+    CHECK(client::find_field(ti, "remote") == "10.0.0.1:84");
+    CHECK(client::find_field(ti, "nodelay") == "on");
+    CHECK(client::find_field(ti, "keepalive") == "on");
+    CHECK(client::find_field(ti, "cc") == "cubic");
+    CHECK(client::find_field(ti, "bytes_acked") == "1");
+    // (This world's link delivers within one clock reading: RTT samples are 0.)
+    for (const char* key : {"srtt_us", "rttvar_us", "rto_ms", "cwnd", "ssthresh", "in_flight", "retransmissions",
+                            "sack_recoveries", "dup_segments", "ooo_segments", "snd_wnd", "rcv_wnd"}) {
+        CHECK_MESSAGE(client::find_field(ti, key).has_value(), key);
+    }
+    REQUIRE(plain_info.ok());
+    CHECK(client::find_field(plain_info.value(), "nodelay") == "off");  // the config's default
+    CHECK(client::find_field(plain_info.value(), "keepalive") == "off");
+    REQUIRE(listing.ok());
+    REQUIRE(listing->size() == 2);
+    CHECK(client::find_field(listing->at(0), "id") == std::to_string(tuned->id));
+    CHECK(client::find_field(listing->at(1), "id") == std::to_string(plain->id));
+    CHECK(client::find_field(listing->at(1), "state") == "established");
+    REQUIRE_FALSE(unknown.ok());
+    CHECK(unknown.error().code == client::ErrorCode::kNotFound);
+    REQUIRE_FALSE(ended.ok());
+    CHECK(ended.error().code == client::ErrorCode::kNotFound);
+    CHECK(ended.error().message.find("has ended") != std::string::npos);
+    REQUIRE(listing_after.ok());
+    REQUIRE(listing_after->size() == 1);
+    CHECK(client::find_field(listing_after->at(0), "id") == std::to_string(tuned->id));
+    for (tcp::ConnId c : peer_conns) {
+        w.peer().abort(clock_now(), c);
+    }
+}
+
+TEST_CASE("ACCEPT's stream options apply to the connection it hands out") {
+    World w;
+    std::atomic<bool> finished{false};
+    client::Result<client::Stream> stream = client::Error{};
+    client::Result<client::Fields> fields = client::Error{};
+    std::thread app([&] {
+        client::StreamOptions o;
+        o.nodelay = true;
+        stream = client::accept(w.socket_path, 85, o);
+        if (stream) {
+            fields = client::info(w.socket_path, stream->id);
+            ::close(stream->fd);
+        }
+        finished = true;
+    });
+    tcp::ConnId peer;
+    bool ok = w.run_until([&] {
+        // Connect once the transient listener exists (a refused SYN ends the attempt: retry).
+        tcp::ConnInfo info = w.peer().info(peer);
+        if (!peer.valid() || (info.state == tcp::State::kClosed && !info.established)) {
+            if (peer.valid()) {
+                w.peer().abort(clock_now(), peer);
+            }
+            if (w.peer().connect(clock_now(), {wire::Ipv4Address::from_octets(10, 0, 0, 2), 85}, 0, &peer) !=
+                tcp::Error::kNone) {
+                return false;  // retried next turn; the run's time limit bounds it
+            }
+        }
+        return finished.load();
+    });
+    w.join(app, ok);
+    REQUIRE(ok);
+    REQUIRE(stream.ok());
+    REQUIRE(fields.ok());
+    CHECK(client::find_field(fields.value(), "nodelay") == "on");
+    CHECK(client::find_field(fields.value(), "keepalive") == "off");
+    w.peer().abort(clock_now(), peer);
+}

@@ -1,5 +1,6 @@
 // The tapstack CLI's pieces that need no daemon: the nc-style pump
-// (daemon/cli/pump.hpp) over a socketpair and pipes, and the exit statuses.
+// (daemon/cli/pump.hpp) over a socketpair and pipes, the exit statuses and
+// the `connections` table (daemon/cli/table.hpp).
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -7,12 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "daemon/cli/exit_codes.hpp"
 #include "daemon/cli/pump.hpp"
+#include "daemon/cli/table.hpp"
 
 using namespace tapstack;
 
@@ -167,4 +170,42 @@ TEST_CASE("every kind of failure has its own exit status, none of them 0") {
     CHECK(cli::exit_code_for(client::Outcome::kTimedOut) == cli::kExitTimedOut);
     CHECK(cli::exit_code_for(client::Outcome::kAborted) == cli::kExitAborted);
     CHECK(cli::describe(Error{Error::Kind::kDaemon, ErrorCode::kRefused, "x"}) == "connection refused");
+}
+
+TEST_CASE("tables: columns as wide as their widest cell, numbers right-aligned, no trailing blanks") {
+    cli::Table t;
+    t.header = {"ID", "STATE", "CWND"};
+    t.right_aligned = {true, false, true};
+    t.rows = {{"1", "established", "14480"}, {"12", "close-wait", "7"}, {"3"}};
+    CHECK(cli::render(t) ==
+          "ID  STATE        CWND\n"
+          " 1  established  14480\n"
+          "12  close-wait       7\n"
+          " 3\n");
+    cli::Table empty;
+    empty.header = {"A", "B"};
+    CHECK(cli::render(empty) == "A  B\n");
+}
+
+TEST_CASE("connections table: the listing's fields under ss-like headers, '-' for what is missing") {
+    client::Fields a{{"id", "3"},        {"state", "established"}, {"local", "10.0.0.2:49152"},
+                     {"remote", "10.0.0.1:80"}, {"srtt_us", "1234"}, {"rto_ms", "201"},
+                     {"cwnd", "14480"},   {"in_flight", "2896"},    {"retransmissions", "0"},
+                     {"send_queued", "3000"}, {"recv_queued", "12"}};
+    client::Fields b{{"id", "10"}, {"state", "syn-received"}, {"local", "10.0.0.2:7"}, {"remote", "10.0.0.1:5"},
+                     {"srtt_us", "0"}, {"rto_ms", "1000"}};
+    cli::Table t = cli::connections_table({a, b});
+    REQUIRE(t.rows.size() == 2);
+    CHECK(t.header == std::vector<std::string>{"ID", "STATE", "LOCAL", "REMOTE", "RTT(ms)", "RTO(ms)", "CWND",
+                                               "IN-FLIGHT", "RETRANS", "SEND-Q", "RECV-Q"});
+    CHECK(t.rows[0] == std::vector<std::string>{"3", "established", "10.0.0.2:49152", "10.0.0.1:80", "1.234", "201",
+                                                "14480", "2896", "0", "3000", "12"});
+    // No RTT sample yet, and fields an older daemon does not send.
+    CHECK(t.rows[1] == std::vector<std::string>{"10", "syn-received", "10.0.0.2:7", "10.0.0.1:5", "-", "1000", "-",
+                                                "-", "-", "-", "-"});
+    client::Fields c{{"id", "4"}, {"state", "x"}, {"local", "l"}, {"remote", "r"}, {"srtt_us", "45"}};
+    CHECK(cli::connections_table({c}).rows[0][4] == "0.045");
+    const std::string text = cli::render(t);
+    CHECK(text.rfind("ID  STATE", 0) == 0);
+    CHECK(std::count(text.begin(), text.end(), '\n') == 3);
 }

@@ -254,3 +254,93 @@ TEST_CASE("reply parsers accept exactly the documented shapes") {
     CHECK_FALSE(parse_counter_line("x.y -1").ok());
     CHECK_FALSE(parse_counter_line("x.y 18446744073709551616").ok());
 }
+
+TEST_CASE("stream options go on the request line only when asked for") {
+    FakeDaemon d({"OK 10.0.0.2:49153 10.0.0.1:22 id=1\n", "OK 10.0.0.2:49154 10.0.0.1:22 id=2\n",
+                  "OK 10.0.0.2:7 listening\n", "OK 10.0.0.2:7 10.0.0.1:40000 id=3\n",
+                  "OK 10.0.0.2:8 10.0.0.1:40001 id=4\n"});
+    StreamOptions both;
+    both.timeout_s = 3;
+    both.nodelay = true;
+    both.keepalive = false;
+    auto a = connect(d.path(), "10.0.0.1", 22, both);
+    REQUIRE(a.ok());
+    ::close(a->fd);
+    auto b = connect(d.path(), "10.0.0.1", 22, StreamOptions{});
+    REQUIRE(b.ok());
+    ::close(b->fd);
+    auto l = listen(d.path(), 7);
+    REQUIRE(l.ok());
+    StreamOptions keep;
+    keep.keepalive = true;
+    auto c = accept(l.value(), keep);
+    REQUIRE(c.ok());
+    ::close(c->fd);
+    StreamOptions fast;
+    fast.nodelay = true;
+    auto e = accept(d.path(), 8, fast);
+    REQUIRE(e.ok());
+    ::close(e->fd);
+    ::close(l->fd);
+    d.join();
+    CHECK(d.requests() == std::vector<std::string>{"CONNECT 10.0.0.1 22 timeout=3 nodelay keepalive=off",
+                                                   "CONNECT 10.0.0.1 22", "LISTEN 7", "ACCEPT 7 keepalive",
+                                                   "ACCEPT 8 nodelay"});
+}
+
+TEST_CASE("info sends INFO and returns the fields in order; an ended stream is not-found") {
+    FakeDaemon d({"OK id=7 state=established local=10.0.0.2:1 remote=10.0.0.1:2 srtt_us=120 nodelay=on\n",
+                  "ERR not-found connection 8 has ended (outcome orderly); STATUS 8 tells how\n",
+                  "OK id=9 state=established\n", "OK stats\n"});
+    auto a = info(d.path(), 7);
+    REQUIRE(a.ok());
+    REQUIRE(a->size() == 6);
+    CHECK(a->at(0) == Field{"id", "7"});
+    CHECK(a->at(4) == Field{"srtt_us", "120"});
+    CHECK(find_field(a.value(), "nodelay") == "on");
+    CHECK_FALSE(find_field(a.value(), "cwnd").has_value());
+    auto b = info(d.path(), 8);
+    REQUIRE_FALSE(b.ok());
+    CHECK(b.error().kind == Error::Kind::kDaemon);
+    CHECK(b.error().code == ErrorCode::kNotFound);
+    CHECK(info(d.path(), 9).error().kind == Error::Kind::kProtocol);  // no endpoints
+    CHECK(info(d.path(), 10).error().kind == Error::Kind::kProtocol);
+    d.join();
+    CHECK(d.requests().at(0) == "INFO 7");
+}
+
+TEST_CASE("connections reads one row per line up to END; a broken row or a missing END is a protocol error") {
+    FakeDaemon d({"OK connections\n"
+                  "id=1 state=established local=10.0.0.2:49152 remote=10.0.0.1:80 cwnd=14480\n"
+                  "id=2 state=close-wait local=10.0.0.2:7 remote=10.0.0.1:5000 future_field=x\n"
+                  "END\n",
+                  "OK connections\nEND\n", "OK connections\nid=1 state=x local=a:1 remote=b:2 junk\nEND\n",
+                  "OK connections\nid=1 state=x local=a:1 remote=b:2\n", "ERR bad-request unknown request\n"});
+    auto rows = connections(d.path());
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == 2);
+    CHECK(find_field(rows->at(0), "cwnd") == "14480");
+    CHECK(find_field(rows->at(1), "state") == "close-wait");
+    CHECK(find_field(rows->at(1), "future_field") == "x");  // newer daemons may add fields
+    auto none = connections(d.path());
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+    CHECK(connections(d.path()).error().kind == Error::Kind::kProtocol);
+    CHECK(connections(d.path()).error().kind == Error::Kind::kProtocol);
+    auto old = connections(d.path());
+    CHECK(old.error().kind == Error::Kind::kDaemon);
+    CHECK(old.error().code == ErrorCode::kBadRequest);
+    d.join();
+    CHECK(d.requests().at(0) == "CONNECTIONS");
+}
+
+TEST_CASE("field lines: key=value pairs with an identity, nothing else") {
+    CHECK(parse_fields("id=1 state=s local=a:1 remote=b:2").ok());
+    CHECK(parse_fields("id=1 state=s local=a:1 remote=b:2 empty=").ok());
+    CHECK_FALSE(parse_fields("id=0 state=s local=a:1 remote=b:2").ok());
+    CHECK_FALSE(parse_fields("id=1 state=s local=a:1 remote=b:2 =v").ok());
+    CHECK_FALSE(parse_fields("state=s local=a:1 remote=b:2").ok());
+    CHECK_FALSE(parse_fields("").ok());
+    CHECK(parse_info_reply("OK id=1 state=s local=a:1 remote=b:2\r").ok());
+    CHECK_FALSE(parse_info_reply("id=1 state=s local=a:1 remote=b:2").ok());
+}

@@ -60,6 +60,52 @@ TEST_CASE("LISTEN, ACCEPT, STATUS and STATS parse with their options") {
     CHECK(std::holds_alternative<StatsRequest>(ok("STATS")));
 }
 
+TEST_CASE("CONNECT and ACCEPT take the stream options nodelay and keepalive, bare (on) or =on/=off") {
+    auto plain = std::get<ConnectRequest>(ok("CONNECT 10.0.0.1 80"));
+    CHECK_FALSE(plain.options.nodelay.has_value());  // the config decides
+    CHECK_FALSE(plain.options.keepalive.has_value());
+    auto c = std::get<ConnectRequest>(ok("CONNECT 10.0.0.1 80 nodelay timeout=5 keepalive"));
+    CHECK(c.timeout_s == 5);
+    CHECK(c.options.nodelay == true);
+    CHECK(c.options.keepalive == true);
+    auto off = std::get<ConnectRequest>(ok("connect 10.0.0.1 80 nodelay=off keepalive=on"));
+    CHECK(off.options.nodelay == false);
+    CHECK(off.options.keepalive == true);
+    auto a = std::get<AcceptRequest>(ok("ACCEPT 7 keepalive"));
+    CHECK_FALSE(a.options.nodelay.has_value());
+    CHECK(a.options.keepalive == true);
+    auto b = std::get<AcceptRequest>(ok("ACCEPT 7 timeout=30 nodelay=on keepalive=off"));
+    CHECK(b.timeout_s == 30);
+    CHECK(b.options.nodelay == true);
+    CHECK(b.options.keepalive == false);
+}
+
+TEST_CASE("stream options: repeated, misspelt, wrong values and on LISTEN are refused with a reason") {
+    CHECK(err("CONNECT 10.0.0.1 80 nodelay nodelay=off") == "nodelay given twice");
+    CHECK(err("CONNECT 10.0.0.1 80 keepalive keepalive") == "keepalive given twice");
+    CHECK(err("CONNECT 10.0.0.1 80 nodelay=yes") == "nodelay \"yes\" is not on or off");
+    CHECK(err("ACCEPT 7 keepalive=") == "keepalive \"\" is not on or off");
+    CHECK(err("CONNECT 10.0.0.1 80 NODELAY") == "unexpected field \"NODELAY\"");
+    CHECK(err("CONNECT 10.0.0.1 80 no_delay") == "unexpected field \"no_delay\"");
+    // The listener has no stream: options belong on each ACCEPT.
+    CHECK(err("LISTEN 7 nodelay") == "option \"nodelay\" is for CONNECT and ACCEPT, not LISTEN");
+    CHECK(err("LISTEN 7 keepalive=on") == "option \"keepalive\" is for CONNECT and ACCEPT, not LISTEN");
+    CHECK(err("CONNECT 10.0.0.1").find("nodelay[=on|off]") != std::string::npos);  // the usage names them
+}
+
+TEST_CASE("INFO takes one live-stream id; CONNECTIONS takes nothing") {
+    CHECK(std::get<InfoRequest>(ok("INFO 17")).id == 17);
+    CHECK(std::get<InfoRequest>(ok("info\t18446744073709551615\r")).id == 18446744073709551615ull);
+    CHECK(std::holds_alternative<ConnectionsRequest>(ok("CONNECTIONS")));
+    CHECK(std::holds_alternative<ConnectionsRequest>(ok(" connections ")));
+    CHECK(err("INFO") == "usage: INFO <id>");
+    CHECK(err("INFO 1 2") == "usage: INFO <id>");
+    CHECK(err("INFO 0") == "\"0\" is not a connection id");
+    CHECK(err("INFO -1") == "\"-1\" is not a connection id");
+    CHECK(err("CONNECTIONS all") == "usage: CONNECTIONS");
+    CHECK(err("CONNECTION").find("INFO, CONNECTIONS") != std::string::npos);
+}
+
 TEST_CASE("bad ports are refused: 0, 65536, signs, hex, empty") {
     for (const char* line : {"CONNECT 10.0.0.1 0", "CONNECT 10.0.0.1 65536", "CONNECT 10.0.0.1 +80",
                              "CONNECT 10.0.0.1 -1", "CONNECT 10.0.0.1 0x50", "LISTEN 0", "ACCEPT 99999",
@@ -124,6 +170,78 @@ TEST_CASE("reply lines: OK with endpoints and id, LISTEN OK, STATUS, ERR with a 
     CHECK(format_error(client::ErrorCode::kBadRequest, std::string(1000, 'x')).size() < 300);
 }
 
+namespace {
+
+tcp::ConnInfo sample_info() {
+    tcp::ConnInfo info;
+    info.state = tcp::State::kEstablished;
+    info.local = {wire::Ipv4Address::from_octets(10, 0, 0, 2), 49152};
+    info.remote = {wire::Ipv4Address::from_octets(10, 0, 0, 1), 80};
+    info.recv_available = 12;
+    info.send_queued = 3000;
+    return info;
+}
+
+tcp::ConnStats sample_stats() {
+    tcp::ConnStats st;
+    st.srtt = std::chrono::microseconds(1234);
+    st.rttvar = std::chrono::microseconds(567);
+    st.rto = milliseconds(201);
+    st.snd_mss = 1448;
+    st.cwnd = 14480;
+    st.ssthresh = 0xffffffffu;
+    st.bytes_in_flight = 2896;
+    st.snd_wnd = 65535;
+    st.rcv_wnd = 262132;
+    st.rcv_buffer = 262144;
+    st.bytes_sent = 10;
+    st.bytes_acked = 11;
+    st.bytes_received = 12;
+    st.segments_sent = 13;
+    st.segments_received = 14;
+    st.retransmissions = 15;
+    st.rto_expiries = 16;
+    st.fast_retransmits = 17;
+    st.sack_recoveries = 18;
+    st.dup_segments_received = 19;
+    st.ooo_segments_received = 20;
+    st.paws_rejected = 21;
+    st.timestamps = true;
+    st.sack = true;
+    st.window_scaling = false;
+    st.no_delay = true;
+    st.keepalive = false;
+    st.in_recovery = false;
+    st.congestion_control = "cubic";
+    return st;
+}
+
+}  // namespace
+
+TEST_CASE("INFO reply: every figure of ConnStats and ConnInfo under its documented name") {
+    CHECK(format_info_ok(7, "established", sample_info(), sample_stats()) ==
+          "OK id=7 state=established local=10.0.0.2:49152 remote=10.0.0.1:80 cc=cubic srtt_us=1234 rttvar_us=567 "
+          "rto_ms=201 mss=1448 cwnd=14480 ssthresh=inf in_flight=2896 snd_wnd=65535 rcv_wnd=262132 "
+          "rcv_buffer=262144 send_queued=3000 recv_queued=12 bytes_sent=10 bytes_acked=11 bytes_received=12 "
+          "segments_sent=13 segments_received=14 retransmissions=15 rto_expiries=16 fast_retransmits=17 "
+          "sack_recoveries=18 dup_segments=19 ooo_segments=20 paws_rejected=21 timestamps=on sack=on wscale=off "
+          "nodelay=on keepalive=off recovery=off\n");
+    auto st = sample_stats();
+    st.ssthresh = 20000;
+    st.in_recovery = true;
+    const std::string line = format_info_ok(7, "fin wait=1", sample_info(), st);
+    CHECK(line.find(" ssthresh=20000 ") != std::string::npos);
+    CHECK(line.find(" recovery=on\n") != std::string::npos);
+    CHECK(line.find(" state=fin-wait-1 ") != std::string::npos);  // one word, no stray '=' or blank
+}
+
+TEST_CASE("CONNECTIONS line: the listing's subset of INFO's fields, same names, no OK") {
+    CHECK(format_connection_line(7, "close-wait", sample_info(), sample_stats()) ==
+          "id=7 state=close-wait local=10.0.0.2:49152 remote=10.0.0.1:80 srtt_us=1234 rto_ms=201 cwnd=14480 "
+          "in_flight=2896 retransmissions=15 send_queued=3000 recv_queued=12\n");
+    CHECK(kConnectionsOk == "OK connections\n");
+}
+
 TEST_CASE("every error code and outcome word round-trips through the shared vocabulary") {
     for (const auto& [code, name] : client::kErrorCodeNames) {
         CHECK(client::to_string(code) == name);
@@ -145,8 +263,9 @@ TEST_CASE("random lines never crash the parser and every refusal is one printabl
         state ^= state << 17;
         return state;
     };
-    const std::string_view words[] = {"CONNECT", "LISTEN", "ACCEPT", "STATUS", "STATS", "10.0.0.1", "80",
-                                      "timeout=", "backlog=", " ", "\t", "\r", "0", "65536", "-", "="};
+    const std::string_view words[] = {"CONNECT", "LISTEN", "ACCEPT", "STATUS", "STATS", "INFO", "CONNECTIONS",
+                                      "10.0.0.1", "80", "timeout=", "backlog=", "nodelay", "keepalive", "=on",
+                                      "=off", " ", "\t", "\r", "0", "65536", "-", "="};
     std::size_t accepted = 0;
     for (int i = 0; i < 20000; ++i) {
         std::string line;
