@@ -52,6 +52,7 @@ namespace tapstack::tcp {
     X(sack_retransmits)        /* segments retransmitted by RFC 6675 NextSeg */                \
     X(sack_rescue_retransmits) /* RFC 6675 NextSeg rule 4 rescue retransmissions */            \
     X(lost_retransmits)        /* retransmission at SND.UNA found lost by later SACKs */       \
+    X(tlp_probes)              /* tail loss probes sent (RFC 8985 7) */                        \
     X(limited_transmits)       /* new segments sent on the 1st/2nd dup ACK (RFC 3042) */       \
     X(rx_paws_rejected)        /* old duplicate dropped by PAWS (RFC 7323 5) */                \
     X(rx_missing_timestamps)   /* segment without the negotiated timestamp (accepted) */       \

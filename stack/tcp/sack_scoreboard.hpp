@@ -19,7 +19,8 @@
 // need one more is ignored (forgetting a SACK only makes us retransmit
 // more, never less, and the peer repeats its blocks). The scoreboard never frees send-buffer data: RFC 2018 8 lets the
 // receiver renege, so only the cumulative ACK releases bytes.
-// Non-goals: D-SACK (RFC 2883) interpretation; RACK-TLP.
+// Non-goals: D-SACK (RFC 2883) interpretation; RACK (RFC 8985 6) beyond
+// the lost-retransmission rule in tcp_input.cpp (TLP is in tcp_output.cpp).
 #pragma once
 
 #include <cstddef>

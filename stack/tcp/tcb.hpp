@@ -110,6 +110,7 @@ struct Tcb {
 
     // --- timers (RFC 9293 3.10.8) ---
     Instant rtx_deadline = kNever;
+    Instant tlp_deadline = kNever;      // RFC 8985 7.2 probe timeout (PTO)
     Instant persist_deadline = kNever;
     Instant linger_deadline = kNever;   // TIME-WAIT 2*MSL, or orphaned FIN-WAIT-2
     std::uint32_t retries = 0;          // consecutive RTO expiries
@@ -150,6 +151,13 @@ struct Tcb {
     bool una_rxt_valid = false;
     SeqNum una_rxt_seq;
     SeqNum una_rxt_high;
+    // RFC 8985 7 tail loss probe: `tlp_rearm` asks output() to (re)start
+    // the PTO (new data sent or SND.UNA advanced); at most one probe per
+    // flight (as Linux): none again until SND.UNA passes `tlp_high`, the
+    // SND.MAX when the last probe went.
+    bool tlp_rearm = false;
+    bool tlp_out = false;
+    SeqNum tlp_high;
 
     // --- delayed ACK, Nagle, sender SWS ---
     std::uint32_t rcv_mss = 536;      // largest segment received: what "full-sized" means for delayed ACKs

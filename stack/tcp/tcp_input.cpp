@@ -585,6 +585,10 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
         }
         t.retries = 0;
         t.probes = 0;
+        // RFC 8985 7.2: restart the PTO; a new probe is allowed once the
+        // flight the last one belonged to is acknowledged.
+        t.tlp_rearm = true;
+        if (t.tlp_out && t.snd_una >= t.tlp_high) t.tlp_out = false;
         if (t.cc) {
             if (t.in_recovery) {
                 if (seg.ack >= t.recover) {
@@ -642,11 +646,18 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
     // the segment at SND.UNA went again, and DupThresh segments' worth sent
     // after that retransmission are SACKed while it is still missing. On a
     // link that does not reorder by more than DupThresh it was lost; send
-    // it again now instead of waiting for the RTO.
+    // it again now instead of waiting for the RTO. Also lost, by the RACK
+    // rule (RFC 8985 6.2): any byte first sent after that retransmission is
+    // SACKed, i.e. a later transmission was delivered, and the reordering
+    // window is 0 during recovery (6.2 RACK_update_reo_wnd; we do not
+    // track reordering, so one spurious segment is the worst case). With
+    // a small cwnd fewer than DupThresh segments follow the retransmission
+    // and only this rule avoids the RTO.
     if (t.sack_recovery() && t.una_rxt_valid) {
         if (t.snd_una != t.una_rxt_seq) {
             t.una_rxt_valid = false;
-        } else if (!t.scoreboard.empty() && t.scoreboard.is_lost(t.una_rxt_high - 1, mss)) {
+        } else if (!t.scoreboard.empty() && (t.scoreboard.is_lost(t.una_rxt_high - 1, mss) ||
+                                             t.scoreboard.high_sacked() > t.una_rxt_high)) {
             counters.inc(Counter::lost_retransmits);
             t.una_rxt_valid = false;
             t.retransmit_pending = true;
@@ -657,8 +668,14 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
     // ACKs or as soon as the first unacknowledged segment counts as lost,
     // but not before the cumulative ACK passed the last RecoveryPoint
     // (5.1: after an RTO, not before SND.UNA reaches what was sent then).
+    // RFC 5827 3.2 early retransmit: with fewer than four segments
+    // outstanding DupThresh SACKed segments can never arrive, so the
+    // threshold is one less than the outstanding segments, when no new
+    // segment can be sent to elicit more SACKs (as Linux, a full cwnd
+    // counts as "cannot send").
     if (t.sack_ok && t.cc && !t.in_recovery && t.snd_max > t.snd_una && t.snd_una >= t.recover &&
-        t.snd_nxt == t.snd_max && (t.dupacks >= kDupThresh || t.scoreboard.is_lost(t.snd_una, mss)))
+        t.snd_nxt == t.snd_max &&
+        (t.dupacks >= kDupThresh || t.scoreboard.is_lost(t.snd_una, mss) || early_retransmit_due(t)))
         enter_loss_recovery(now, index);
     // Window update (3.10.7.4 fifth): only from a segment not older than the
     // one that last set the window.
@@ -702,6 +719,23 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
     return true;
 }
 
+// RFC 5827 3.2 (SACK variant): fewer than 4 segments outstanding, at least
+// oseg - 1 of them SACKed, and nothing new can be sent (no unsent data, or
+// the peer's window or cwnd is full).
+bool TcpStack::Impl::early_retransmit_due(const Tcb& t) const {
+    const std::uint32_t mss = t.eff_mss();
+    // Segments of data outstanding (a FIN riding on the last one adds none).
+    const SeqNum data_top = seq_min(t.snd_max, t.data_end());
+    const std::uint32_t data_flight = data_top > t.snd_una ? SeqNum::distance(data_top, t.snd_una) : 0;
+    const std::uint32_t oseg = (data_flight + mss - 1) / mss;
+    if (oseg < 2 || oseg >= 4 || t.scoreboard.empty()) return false;
+    const std::uint32_t sacked_segs = (t.scoreboard.sacked_bytes() + mss - 1) / mss;
+    if (sacked_segs < oseg - 1) return false;
+    const bool unsent = t.snd_nxt < t.data_end();
+    const bool window_full = t.flight() + mss > t.snd_wnd || t.flight() + mss > t.cc->cwnd();
+    return !unsent || window_full;
+}
+
 // RFC 6675 5 step (4): RecoveryPoint = HighData, halve via the congestion
 // controller (cwnd for the recovery is its ssthresh), retransmit the first
 // segment at once; output() continues per NextSeg.
@@ -713,6 +747,7 @@ void TcpStack::Impl::enter_loss_recovery(Instant now, std::uint32_t index) {
     ++t.sack_recoveries;
     t.in_recovery = true;
     t.recover = t.snd_max;
+    t.tlp_deadline = kNever;  // RFC 8985 7.2: no probes during recovery
     t.cc->on_enter_recovery(now, t.flight());
     t.high_rxt = t.snd_una;
     t.rescue_valid = false;

@@ -10,6 +10,10 @@
 // (ack_now, the delayed-ACK timer, or a worthwhile window update). It also
 // arms the retransmission timer when something is in flight and the persist
 // timer when unsent data is blocked by a zero window with nothing in flight.
+// With SACK it also schedules a tail loss probe (RFC 8985 7) outside
+// recovery: on a sub-millisecond path the 200 ms RTO floor is hundreds of
+// round trips, and the probe's SACK lets recovery (RFC 6675, or RFC 5827
+// early retransmit when little is in flight) start instead.
 // emit() adds the per-segment options: timestamps once negotiated, SACK
 // blocks while out-of-order data is held.
 //
@@ -459,6 +463,7 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
         }
     }
     if (sends_data(t.state)) {
+        const SeqNum max_before = t.snd_max;
         if (t.sack_recovery() && t.cc) {
             sent |= sack_recovery_output(now, t);
         } else {
@@ -471,6 +476,10 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
         }
         t.snd_max = seq_max(t.snd_max, t.snd_nxt);
         if (t.snd_max > t.snd_una && t.rtx_deadline == kNever) arm(t.rtx_deadline, now + t.rtt.rto());
+        // RFC 8985 7.2: (re)start the PTO after sending new data or when
+        // SND.UNA advanced (step5_ack sets tlp_rearm).
+        if (t.snd_max > max_before) t.tlp_rearm = true;
+        if (t.tlp_rearm) arm_loss_probe(now, t);
         // Persist (RFC 9293 3.8.6.1): unsent data, nothing in flight, and the
         // peer's window does not let anything out.
         if (!sent && t.snd_una == t.snd_max && t.snd_nxt < t.data_end() && t.snd_wnd == 0 &&
@@ -510,6 +519,9 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
 
 void TcpStack::Impl::run_timers(Instant now, std::uint32_t index) {
     Tcb& t = *tcbs[index];
+    // First, so that a probe deadline left behind by a connection that has
+    // closed meanwhile is cleared (it sends nothing then).
+    if (t.tlp_deadline <= now) on_loss_probe_timeout(now, index);
     if (t.rtx_deadline <= now) on_retransmit_timeout(now, index);
     if (t.state == State::kClosed) {
         release_if_done(index);
@@ -546,6 +558,8 @@ void TcpStack::Impl::run_timers(Instant now, std::uint32_t index) {
 void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
     Tcb& t = *tcbs[index];
     t.rtx_deadline = kNever;
+    t.tlp_deadline = kNever;  // RFC 8985 7.3: the RTO takes over
+    t.tlp_out = false;
     if (t.snd_max == t.snd_una) return;
     counters.inc(Counter::rto_expiries);
     ++t.rto_expiries;
@@ -596,6 +610,54 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
         t.retransmit_pending = false;
         t.snd_nxt = t.snd_una;  // go back: resend from the first unacknowledged byte
     }
+    mark_dirty(index);
+}
+
+// RFC 8985 7.2: a tail loss probe is scheduled while not in recovery with
+// data in flight and SACK negotiated (the probe's value is the SACK it
+// elicits, which lets RFC 6675 recovery start instead of the RTO): PTO =
+// 2*SRTT, plus the worst-case delayed-ACK time when only one segment is in
+// flight (its ACK may be delayed), and never when the RTO would come first.
+// The floor absorbs the timer granularity of the event loop and the
+// receiver's ACK scheduling on sub-millisecond paths (Linux uses 10 ms too).
+void TcpStack::Impl::arm_loss_probe(Instant now, Tcb& t) {
+    constexpr Duration kWorstCaseDelAck = milliseconds(200);  // RFC 8985 7.2 WCDelAckT
+    constexpr Duration kMinPto = milliseconds(10);
+    t.tlp_rearm = false;
+    t.tlp_deadline = kNever;
+    if (!t.sack_ok || !t.cc || t.in_recovery || t.tlp_out || t.retries > 0 || !t.rtt.has_sample() ||
+        !sends_data(t.state) || t.snd_una == t.snd_max || t.snd_nxt != t.snd_max)
+        return;
+    Duration pto = 2 * t.rtt.srtt();
+    if (t.flight() <= t.eff_mss()) pto += kWorstCaseDelAck;
+    pto = std::max(pto, kMinPto);
+    if (now + pto >= t.rtx_deadline) return;
+    arm(t.tlp_deadline, now + pto);
+}
+
+// RFC 8985 7.3: on PTO expiry send one new segment if the peer's window
+// allows (cwnd is not consulted), else retransmit the last segment sent;
+// then the RTO is re-armed and no other probe goes until SND.UNA passes
+// what was sent so far (one probe per flight).
+void TcpStack::Impl::on_loss_probe_timeout(Instant now, std::uint32_t index) {
+    Tcb& t = *tcbs[index];
+    t.tlp_deadline = kNever;
+    if (!t.sack_ok || !t.cc || t.in_recovery || t.tlp_out || t.retries > 0 || !sends_data(t.state) ||
+        t.snd_una == t.snd_max || t.snd_nxt != t.snd_max)
+        return;
+    const std::uint32_t room = segment_payload_room(t);
+    bool sent = t.snd_nxt < t.data_end() && send_one(now, t, t.snd_nxt + room);
+    if (!sent) {
+        const SeqNum data_top = seq_min(t.snd_max, t.data_end());
+        const SeqNum from =
+            data_top > t.snd_una ? data_top - std::min(SeqNum::distance(data_top, t.snd_una), room) : t.snd_una;
+        sent = retransmit_from(now, t, from, t.snd_max) > 0;
+    }
+    if (!sent) return;
+    counters.inc(Counter::tlp_probes);
+    t.tlp_out = true;
+    t.tlp_high = t.snd_max;
+    arm(t.rtx_deadline, now + t.rtt.rto());
     mark_dirty(index);
 }
 
@@ -650,8 +712,8 @@ void TcpStack::Impl::on_keepalive_timeout(Instant now, std::uint32_t index) {
 }
 
 void TcpStack::Impl::note_deadlines(const Tcb& t) {
-    next_timer_ = std::min({next_timer_, t.rtx_deadline, t.persist_deadline, t.linger_deadline, t.delack_deadline,
-                            t.sws_deadline, t.keepalive_deadline});
+    next_timer_ = std::min({next_timer_, t.rtx_deadline, t.tlp_deadline, t.persist_deadline, t.linger_deadline,
+                            t.delack_deadline, t.sws_deadline, t.keepalive_deadline});
 }
 
 void TcpStack::Impl::flush_resets() {

@@ -156,6 +156,9 @@ struct TcpStack::Impl {
     void output(Instant now, std::uint32_t index);
     void run_timers(Instant now, std::uint32_t index);
     void on_retransmit_timeout(Instant now, std::uint32_t index);
+    void arm_loss_probe(Instant now, Tcb& t);
+    bool early_retransmit_due(const Tcb& t) const;
+    void on_loss_probe_timeout(Instant now, std::uint32_t index);
     void on_persist_timeout(Instant now, std::uint32_t index);
     void send_syn(Instant now, Tcb& t);
     void send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t len, bool fin, bool retransmission);

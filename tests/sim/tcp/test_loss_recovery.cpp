@@ -35,6 +35,7 @@ struct Result {
     std::uint64_t retransmissions = 0;
     std::uint64_t rescues = 0;
     std::uint64_t lost_retransmits = 0;
+    std::uint64_t tlp_probes = 0;
     tcp::ConnStats sender_stats;
     tcp::ConnStats receiver_stats;
 };
@@ -86,6 +87,7 @@ Result one_way(std::uint64_t seed, std::size_t size, const Options& o, LinkFault
     res.retransmissions = net.counter(false, "tcp.retransmissions");
     res.rescues = net.counter(false, "tcp.sack_rescue_retransmits");
     res.lost_retransmits = net.counter(false, "tcp.lost_retransmits");
+    res.tlp_probes = net.counter(false, "tcp.tlp_probes");
     res.sender_stats = net.b().stats(client);
     res.receiver_stats = net.a().stats(server);
     return res;
@@ -130,6 +132,40 @@ TEST_CASE("loss of each single segment position of a 100-segment transfer: exact
             }
         }
     }
+}
+
+TEST_CASE("RFC 8985 7 / RFC 5827: the last two segments lost are repaired by a tail loss probe and early retransmit, no RTO") {
+    // Two segments outstanding, both lost: no ACK comes back at all. The
+    // probe (PTO = 2*SRTT, far below the RTO) resends the last one; its
+    // SACK is the oseg - 1 = 1 SACKed segment early retransmit needs, and
+    // recovery resends the first.
+    for (const Options& o : {Options{true, true, "cubic"}, Options{true, false, "newreno"}}) {
+        INFO("ts=" << o.timestamps << " cc=" << o.cc);
+        const std::size_t payload = o.timestamps ? kFullPayload : 1460;
+        const Result r = one_way(62, kSegments * payload, o, LinkFaults{},
+                                 [&](std::size_t idx, bool first, const wire::TcpRepr&) {
+                                     return first && idx >= kSegments - 2 && idx < kSegments;
+                                 });
+        CHECK(r.finished);
+        CHECK(r.exact);
+        CHECK(r.rto_expiries == 0);
+        CHECK(r.tlp_probes == 1);
+        CHECK(r.sack_recoveries == 1);
+        CHECK(r.retransmissions == 2);
+    }
+}
+
+TEST_CASE("without SACK no loss probe is sent: the tail loss waits for the RTO") {
+    Options o;
+    o.sack = false;
+    const Result r = one_way(64, kSegments * kFullPayload, o, LinkFaults{},
+                             [&](std::size_t idx, bool first, const wire::TcpRepr&) {
+                                 return first && idx >= kSegments - 2 && idx < kSegments;
+                             });
+    CHECK(r.finished);
+    CHECK(r.exact);
+    CHECK(r.tlp_probes == 0);
+    CHECK(r.rto_expiries >= 1);
 }
 
 TEST_CASE("a burst of 2 to 12 consecutive lost segments in one window is repaired by one SACK recovery, no RTO") {
