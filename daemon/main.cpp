@@ -4,6 +4,7 @@
 // config or a start-up failure (one clear line on stderr); 2 for bad usage.
 #include <spdlog/spdlog.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -33,6 +34,30 @@ bool draw_secret(std::uint64_t* seed, std::string* error) {
         got += static_cast<std::size_t>(n);
     }
     return true;
+}
+
+// Every API client and every connection handed to an application holds a
+// descriptor: lift the soft RLIMIT_NOFILE (often 1024) to the hard limit
+// (systemd: LimitNOFILE) so 10,000+ connections are not cut short at
+// accept(). Failure is not fatal; the limit in force is logged.
+void raise_nofile_limit() {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        spdlog::warn("getrlimit(RLIMIT_NOFILE): {}", std::strerror(errno));
+        return;
+    }
+    const rlim_t before = lim.rlim_cur;
+    if (lim.rlim_cur == lim.rlim_max) {
+        spdlog::debug("RLIMIT_NOFILE: soft limit {} is already the hard limit", before);
+        return;
+    }
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        spdlog::warn("RLIMIT_NOFILE: cannot raise the soft limit {} to the hard limit {}: {}", before, lim.rlim_max,
+                     std::strerror(errno));
+        return;
+    }
+    spdlog::debug("RLIMIT_NOFILE: soft limit raised from {} to the hard limit {}", before, lim.rlim_cur);
 }
 
 }  // namespace
@@ -70,6 +95,7 @@ int main(int argc, char** argv) {
     tapstack::daemon::Config config = std::move(loaded.config);
     if (opts.log_level) config.log_level = *opts.log_level;
     tapstack::daemon::setup_logging(config.log_level);
+    raise_nofile_limit();
 
     std::uint64_t seed = 0;
     std::string error;

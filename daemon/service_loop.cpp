@@ -32,6 +32,11 @@ public:
     bool transmit_offload(std::span<std::uint8_t> frame, const wire::TxOffload& offload) override {
         return port_.transmit(frame, offload);
     }
+    // Every IPv4 frame (issue 5, copies): headers and payload go straight
+    // into the TX virtqueue buffer, without being assembled first.
+    bool transmit_parts(Parts parts, const wire::TxOffload& offload) override {
+        return port_.transmit(parts, offload);
+    }
 
 private:
     drivers::TapPort& port_;

@@ -1,6 +1,7 @@
 // TapPort: a TAP device behind an RX and a TX virtqueue; see tap_port.hpp.
 //
-// Memory: one zeroed allocation, registered as a single GuestMemory region
+// Memory: one zeroed mapping (anonymous mmap: pages become resident as
+// frames touch them), registered as a single GuestMemory region
 // at kGuestBase (deliberately not the host address, so nothing can mistake
 // a guest address for a pointer). It holds, 64-byte aligned:
 //   RX rings | TX rings | RX buffers [queue_size] | TX buffers [queue_size]
@@ -13,8 +14,10 @@
 //    used buffers, validates the header, hands the frame up, reposts.
 //  - RX device: pops posted buffers, read()s one frame from the TAP into
 //    each, pushes it used with the byte count.
-//  - TX driver: copies a frame behind a zeroed header into a free TX buffer
-//    and adds it (device-readable); reaps used buffers onto tx_free_.
+//  - TX driver: copies a frame (or the parts of one: headers, then TCP's
+//    segment, issue 5) behind its header into a free TX buffer and adds it
+//    (device-readable); reaps used buffers onto tx_free_. That copy is the
+//    only one the port makes: the device half writev()s the buffer itself.
 //  - TX device: pops TX chains, write()s each to the TAP, pushes it used.
 // The device halves treat the rings like a real device would (all chains
 // validated, bad ones counted and returned), so replacing them with a
@@ -33,6 +36,7 @@
 // header and the device half lets GSO TCPV4 chains through to the kernel.
 #include "drivers/tap_port.hpp"
 
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -40,7 +44,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <new>
 #include <utility>
 
 #include "drivers/fault_injector.hpp"
@@ -123,6 +126,12 @@ void gather_read(const std::vector<std::span<std::uint8_t>>& bufs, wire::MutByte
     }
 }
 
+// Deleter of the ring memory's mapping.
+struct Unmap {
+    std::size_t len = 0;
+    void operator()(std::uint8_t* p) const { ::munmap(p, len); }
+};
+
 bool is_would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
 // Errors after which the fd will never work again: the TAP was deleted
@@ -145,7 +154,10 @@ struct TapPort::Impl {
     std::vector<std::string> warnings;
     std::size_t buffer_size = 0;
 
-    std::unique_ptr<std::uint8_t[]> backing;
+    // Anonymous mmap: zero pages the kernel hands out on first touch, so a
+    // 64 KiB buffer (MTU 65520, or offloads) costs resident memory only for
+    // the bytes frames actually reach, not 33 MiB up front at queue_size 256.
+    std::unique_ptr<std::uint8_t, Unmap> backing;
     std::size_t backing_len = 0;
     GuestMemory memory;
     std::optional<Virtqueue> rx;
@@ -235,8 +247,11 @@ bool TapPort::Impl::init(std::string* error) {
                     " needs more than 2 GiB");
     }
     backing_len = static_cast<std::size_t>(total);
-    backing.reset(new (std::nothrow) std::uint8_t[backing_len]());
-    if (!backing) return refuse(name + ": cannot allocate " + std::to_string(backing_len) + " bytes of ring memory");
+    void* mem = ::mmap(nullptr, backing_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+        return refuse(name + ": cannot allocate " + std::to_string(backing_len) + " bytes of ring memory");
+    }
+    backing = std::unique_ptr<std::uint8_t, Unmap>(static_cast<std::uint8_t*>(mem), Unmap{backing_len});
     std::string why;
     if (!memory.add_region(kGuestBase, std::span<std::uint8_t>(backing.get(), backing_len), &why)) {
         return refuse(name + ": " + why);
@@ -609,13 +624,19 @@ std::size_t TapPort::Impl::poll(Instant t, const RxHandler& on_frame, bool want_
 bool TapPort::transmit(std::span<const std::uint8_t> frame) { return transmit(frame, wire::TxOffload{}); }
 
 bool TapPort::transmit(std::span<const std::uint8_t> frame, const wire::TxOffload& offload) {
+    return transmit(std::span<const std::span<const std::uint8_t>>(&frame, 1), offload);
+}
+
+bool TapPort::transmit(std::span<const std::span<const std::uint8_t>> parts, const wire::TxOffload& offload) {
     Impl& p = *impl_;
     p.reap_tx();
-    if (frame.size() < kEthHeaderLen) {
+    std::size_t frame_len = 0;
+    for (const auto& part : parts) frame_len += part.size();
+    if (frame_len < kEthHeaderLen) {
         p.count(kTxRunt);
         return false;
     }
-    if (frame.size() > p.buffer_size - kHdr) {
+    if (frame_len > p.buffer_size - kHdr) {
         p.count(kTxOversize);
         return false;
     }
@@ -643,8 +664,13 @@ bool TapPort::transmit(std::span<const std::uint8_t> frame, const wire::TxOffloa
         p.count(kTxGsoFrames);
     }
     hdr.emit(std::span<std::uint8_t>(buf, kHdr));
-    std::memcpy(buf + kHdr, frame.data(), frame.size());
-    const GuestBuffer gb{addr, static_cast<std::uint32_t>(kHdr + frame.size())};
+    std::uint8_t* out = buf + kHdr;
+    for (const auto& part : parts) {
+        if (part.empty()) continue;  // memcpy from an empty span's data() may be null
+        std::memcpy(out, part.data(), part.size());
+        out += part.size();
+    }
+    const GuestBuffer gb{addr, static_cast<std::uint32_t>(kHdr + frame_len)};
     if (!p.tx->driver().add(std::span<const GuestBuffer>(&gb, 1), {}, i)) {
         p.tx_free.push_back(i);
         p.count(kTxRingFull);

@@ -156,6 +156,13 @@ public:
     // the frame. A GSO frame without offloads on is refused and counted
     // (tap.tx_bad_vnet_hdr). An empty TxOffload is transmit(frame).
     bool transmit(std::span<const std::uint8_t> frame, const wire::TxOffload& offload);
+    // Adds (issue 5, copies): one frame given as consecutive parts (e.g. the
+    // interface's Ethernet + IPv4 headers and TCP's segment, see
+    // iface::FrameSink::transmit_parts), copied straight into the TX buffer
+    // behind the virtio-net header: no frame is assembled anywhere else.
+    // Same checks, counters and result as transmit(frame, offload), with
+    // the frame's length the sum of the parts.
+    bool transmit(std::span<const std::span<const std::uint8_t>> parts, const wire::TxOffload& offload);
     // True when TapPortConfig::offloads is on and the kernel took them
     // (an adopted fd: when configured).
     bool rx_offloads() const;

@@ -22,7 +22,7 @@ namespace tapstack::daemon {
 struct ApiServerConfig {
     std::string socket_path = "/run/tapstack/tapstack.sock";
     std::uint32_t socket_mode = 0660;     // permission bits of the socket file
-    std::uint32_t max_clients = 4096;     // Unix connections at once
+    std::uint32_t max_clients = 16384;    // Unix connections at once (each stream is one)
     std::uint32_t max_request_line = 512; // bytes, newline included
     // A client that has not sent a complete request line after this long
     // gets `ERR bad-request` and is closed (also bounds an unread reply).

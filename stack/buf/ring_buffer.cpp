@@ -7,7 +7,9 @@
 namespace tapstack::buf {
 
 void RingBuffer::ensure_storage() {
-    if (!storage_ && capacity_ > 0) storage_ = std::make_unique<std::uint8_t[]>(capacity_);
+    // Not zero-filled: free space is never read before it is written, and
+    // untouched pages of a large buffer then cost no resident memory.
+    if (!storage_ && capacity_ > 0) storage_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
 }
 
 void RingBuffer::release() {
@@ -18,7 +20,7 @@ void RingBuffer::release() {
 void RingBuffer::grow(std::size_t new_capacity) {
     if (new_capacity <= capacity_) return;
     if (storage_) {
-        auto bigger = std::make_unique<std::uint8_t[]>(new_capacity);
+        auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(new_capacity);
         // The whole old ring from head_ on: queued bytes, then the free space
         // that may hold out-of-order bytes at their offsets.
         const std::size_t first = capacity_ - head_;
@@ -88,6 +90,22 @@ std::span<std::uint8_t> RingBuffer::writable() {
     ensure_storage();
     const std::size_t tail = wrap(head_ + size_);
     return {storage_.get() + tail, std::min(free(), capacity_ - tail)};
+}
+
+std::array<std::span<const std::uint8_t>, 2> RingBuffer::readable_spans() const {
+    if (size_ == 0) return {};
+    const std::size_t first = std::min(size_, capacity_ - head_);
+    return {std::span<const std::uint8_t>(storage_.get() + head_, first),
+            std::span<const std::uint8_t>(storage_.get(), size_ - first)};
+}
+
+std::array<std::span<std::uint8_t>, 2> RingBuffer::writable_spans() {
+    if (free() == 0) return {};
+    ensure_storage();
+    const std::size_t tail = wrap(head_ + size_);
+    const std::size_t first = std::min(free(), capacity_ - tail);
+    return {std::span<std::uint8_t>(storage_.get() + tail, first),
+            std::span<std::uint8_t>(storage_.get(), free() - first)};
 }
 
 }  // namespace tapstack::buf

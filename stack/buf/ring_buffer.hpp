@@ -16,11 +16,16 @@
 //     the first n of those bytes part of the queue. The receiver keeps
 //     out-of-order segments there (see Assembler), so out-of-order storage is
 //     bounded by the receive buffer itself.
-// Contiguous spans (`readable()`, `writable()`) allow I/O without copies.
+// Contiguous spans (`readable()`, `writable()`) allow I/O without copies;
+// `readable_spans()` / `writable_spans()` give all queued bytes / all free
+// space as at most two runs (the second non-empty only across the ring's
+// end), ready for readv()/writev(). Spans stay valid until the next call
+// that moves or reallocates storage (`grow()`, `release()`).
 // `grow()` is the one exception to the fixed capacity: it reallocates once
 // per enlargement, copying the old contents in order.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -58,6 +63,12 @@ public:
     std::span<const std::uint8_t> readable() const;
     // The first contiguous run of free space (allocates storage if needed).
     std::span<std::uint8_t> writable();
+    // Every queued byte, in order, as at most two runs (the second is empty
+    // unless the queue wraps around the end of the storage).
+    std::array<std::span<const std::uint8_t>, 2> readable_spans() const;
+    // All free space, in order, as at most two runs; commit(n) queues the
+    // first n bytes written there (allocates storage if needed).
+    std::array<std::span<std::uint8_t>, 2> writable_spans();
 
     // Enlarges the capacity (receive buffer auto-tuning). Queued bytes and
     // bytes stored by write_at() keep their offsets; never shrinks.

@@ -21,8 +21,11 @@
 // tcp.poll(). Nothing here calls back into TCP from send_segment(): "host
 // unreachable" reports are queued in `unreachable` and delivered at the end
 // of the public entry point (flush_unreachable), when TCP is not on the
-// stack. Frames are built in per-call buffers, so a sink that feeds frames
-// straight back into another interface cannot corrupt one in progress.
+// stack. Frame headers are built in per-call buffers and the payload is
+// the caller's (TCP's segment, a fragment of a datagram) handed to the sink
+// as a separate part (FrameSink::transmit_parts), so a sink that feeds
+// frames straight back into another interface cannot corrupt one in
+// progress.
 //
 // Non-goals: IP options are accepted and skipped, never acted on (no
 // record-route or source-route echo, RFC 1122 3.2.1.8 permits); no
@@ -156,7 +159,6 @@ struct Interface::Impl final : tcp::SegmentSink {
     void transmit_frame(Bytes frame);
     void send_arp(wire::ArpOperation op, MacAddress eth_dst, MacAddress target_mac, Ipv4Address target_ip);
     void send_arp_request(Ipv4Address target);
-    void frame_and_send(MacAddress dst, std::vector<std::uint8_t>& frame);
     void receive_frame(Instant now, Bytes frame, const wire::RxOffload& offload);
     void count_arp_error(wire::ArpError e);
     void receive_arp(Instant now, Bytes payload);
@@ -174,6 +176,7 @@ struct Interface::Impl final : tcp::SegmentSink {
     std::optional<NextHop> route(Ipv4Address dst) const;
     bool send_ipv4(Instant now, wire::Ipv4Repr header, Bytes payload);
     bool emit_fragments(MacAddress dst, const wire::Ipv4Repr& header, Bytes payload);
+    void send_ipv4_frame(MacAddress dst, const wire::Ipv4Repr& header, Bytes payload, const wire::TxOffload& offload);
     void send_segment(Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) override;
     void send_segment_offload(Ipv4Address src, Ipv4Address dst, std::span<std::uint8_t> segment,
                               const wire::TxOffload& offload) override;

@@ -14,6 +14,8 @@
 #include "stack/iface/interface_impl.hpp"
 
 #include <algorithm>
+#include <array>
+
 #include "stack/iface/ipv4_fragmenter.hpp"
 
 namespace tapstack::iface {
@@ -72,13 +74,12 @@ bool Interface::Impl::send_ipv4(Instant now, wire::Ipv4Repr header, Bytes payloa
 }
 
 // Frames a numbered datagram to `dst`, in fragments if it exceeds the MTU.
+// Each frame is its headers (built here, on the stack) and its piece of
+// `payload`, handed to the sink as two parts: the payload is not copied.
 bool Interface::Impl::emit_fragments(MacAddress dst, const wire::Ipv4Repr& header, Bytes payload) {
     const std::size_t n = fragment_ipv4(header, payload, config.mtu, [&](const wire::Ipv4Repr& f, Bytes chunk) {
-        std::vector<std::uint8_t> frame(kEthLen + f.buffer_len());
-        f.emit(wire::MutBytes(frame).subspan(kEthLen));
-        std::copy(chunk.begin(), chunk.end(), frame.begin() + static_cast<std::ptrdiff_t>(kEthLen + f.header_len()));
         ++st.ipv4_tx_packets;
-        frame_and_send(dst, frame);
+        send_ipv4_frame(dst, f, chunk, wire::TxOffload{});
     });
     if (n == 0) {
         ++st.ipv4_tx_too_big;
@@ -126,13 +127,21 @@ void Interface::Impl::send_segment_offload(Ipv4Address src, Ipv4Address dst, std
     const std::size_t payload = segment.size() > offload.hdr_len ? segment.size() - offload.hdr_len : 0;
     const std::size_t count = offload.gso_size > 0 ? (payload + offload.gso_size - 1) / offload.gso_size : 1;
     next_ip_id = static_cast<std::uint16_t>(next_ip_id + std::max<std::size_t>(count, 1));
-    std::vector<std::uint8_t> frame(kEthLen + header.buffer_len());
-    header.emit(wire::MutBytes(frame).subspan(kEthLen));
-    std::copy(segment.begin(), segment.end(), frame.begin() + static_cast<std::ptrdiff_t>(kEthLen + header.header_len()));
-    wire::EthernetRepr{*mac, config.mac, wire::ethertype::kIpv4}.emit(frame);
     ++st.ipv4_tx_packets;
     ++st.ipv4_tx_tso_frames;
-    if (sink.transmit_offload(frame, offload.prepended(kEthLen + header.header_len()))) {
+    send_ipv4_frame(*mac, header, segment, offload.prepended(kEthLen + header.header_len()));
+}
+
+// One IPv4 frame to the sink: Ethernet + IPv4 header (options included)
+// built in a buffer on the stack, then the payload as a second part.
+void Interface::Impl::send_ipv4_frame(MacAddress dst, const wire::Ipv4Repr& header, Bytes payload,
+                                      const wire::TxOffload& offload) {
+    std::array<std::uint8_t, kEthLen + wire::Ipv4View::kMaxHeaderLen> headers{};
+    const std::size_t hlen = kEthLen + header.header_len();
+    wire::EthernetRepr{dst, config.mac, wire::ethertype::kIpv4}.emit(headers);
+    header.emit(wire::MutBytes(headers).subspan(kEthLen, header.header_len()));
+    const std::array<Bytes, 2> parts{Bytes(headers.data(), hlen), payload};
+    if (sink.transmit_parts(parts, offload)) {
         ++st.eth_tx_frames;
     } else {
         ++st.eth_tx_dropped;

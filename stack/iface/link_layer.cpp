@@ -33,12 +33,6 @@ void Interface::Impl::send_arp_request(Ipv4Address target) {
     send_arp(wire::ArpOperation::kRequest, MacAddress::broadcast(), MacAddress{}, target);
 }
 
-// `frame` has kEthLen bytes of room in front of an IPv4 packet.
-void Interface::Impl::frame_and_send(MacAddress dst, std::vector<std::uint8_t>& frame) {
-    wire::EthernetRepr{dst, config.mac, wire::ethertype::kIpv4}.emit(frame);
-    transmit_frame(frame);
-}
-
 void Interface::Impl::receive_frame(Instant now, Bytes frame, const wire::RxOffload& offload) {
     ++st.eth_rx_frames;
     auto eth = wire::EthernetView::check(frame);

@@ -23,8 +23,12 @@ namespace tapstack::tcp {
 class CongestionControl {
 public:
     virtual ~CongestionControl() = default;
-    // `acked` new bytes were acknowledged outside fast recovery.
-    virtual void on_ack(Instant now, std::uint32_t acked, std::uint32_t flight_before) = 0;
+    // `acked` new bytes were acknowledged outside fast recovery. `in_use`:
+    // how much of cwnd the sender used, i.e. the flight before this ACK, or
+    // cwnd itself when cwnd held the sender back at some point during the
+    // last window (RFC 7661; the flight alone shrinks over a burst of ACKs
+    // that arrive between two transmissions).
+    virtual void on_ack(Instant now, std::uint32_t acked, std::uint32_t in_use) = 0;
     // Three duplicate ACKs: fast retransmit and enter recovery (RFC 5681 3.2 steps 2-3).
     virtual void on_enter_recovery(Instant now, std::uint32_t flight) = 0;
     // Another duplicate ACK during recovery (RFC 5681 3.2 step 4).

@@ -51,8 +51,9 @@ namespace tapstack::tcp {
     X(sack_recoveries)         /* entries into RFC 6675 SACK loss recovery */                  \
     X(sack_retransmits)        /* segments retransmitted by RFC 6675 NextSeg */                \
     X(sack_rescue_retransmits) /* RFC 6675 NextSeg rule 4 rescue retransmissions */            \
-    X(lost_retransmits)        /* retransmission at SND.UNA found lost by later SACKs */       \
+    X(lost_retransmits)        /* retransmission found lost: later data delivered (RACK)   */  \
     X(tlp_probes)              /* tail loss probes sent (RFC 8985 7) */                        \
+    X(rack_reorder_timeouts)   /* recoveries started by the reordering window (RFC 8985 6.3) */\
     X(limited_transmits)       /* new segments sent on the 1st/2nd dup ACK (RFC 3042) */       \
     X(rx_paws_rejected)        /* old duplicate dropped by PAWS (RFC 7323 5) */                \
     X(rx_missing_timestamps)   /* segment without the negotiated timestamp (accepted) */       \
@@ -71,7 +72,10 @@ namespace tapstack::tcp {
     X(conn_aborted)            /* ended by abort() or close() with unread data */              \
     X(embryonic_dropped)       /* SYN-RECEIVED connections dropped (RST, timeout) */           \
     X(time_wait_expired)       /* TIME-WAIT ended normally */                                  \
-    X(time_wait_reused)        /* TIME-WAIT replaced by a new SYN (RFC 6191) */
+    X(time_wait_reused)        /* TIME-WAIT replaced by a new SYN (RFC 6191) */               \
+    X(poll_timer_visits)       /* TCBs poll() visited because a timer was due */              \
+    X(poll_output_visits)      /* TCBs poll() visited for pending output */                   \
+    X(buffers_reclaimed)       /* idle connections whose empty buffers were freed */
 
 enum class Counter : std::size_t {
 #define TAPSTACK_X(name) name,

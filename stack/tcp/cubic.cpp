@@ -22,16 +22,27 @@ public:
           // RFC 6928: min(10*MSS, max(2*MSS, 14600)).
           cwnd_(std::min(10.0 * mss_, std::max(2.0 * mss_, 14600.0))) {}
 
-    void on_ack(Instant now, std::uint32_t acked, std::uint32_t) override {
+    void on_ack(Instant now, std::uint32_t acked, std::uint32_t in_use) override {
         rto_streak_ = false;
         if (acked == 0) return;
+        // RFC 9438 4.6 (with ssthresh taken from cwnd, as Linux): cwnd grows
+        // only while it limits the sender (RFC 7661), else a flow held back by
+        // the peer's window or the application would carry a cwnd no loss can
+        // bring down. Slow start counts as limited while half of cwnd is in
+        // use (Linux tcp_is_cwnd_limited), congestion avoidance once all but
+        // three segments are.
+        const double used = double(in_use);
+        const bool limited = cwnd_ < ssthresh_ ? 2.0 * used >= cwnd_ : used + 3.0 * mss_ >= cwnd_;
+        if (!limited) return;
         if (cwnd_ < ssthresh_) {
-            // RFC 9438 4.10 -> RFC 5681 3.1 slow start, counting bytes with
-            // L = 2*SMSS (RFC 3465 2.2) so delayed ACKs still double cwnd per
+            // RFC 9438 4.10 -> RFC 5681 3.1 slow start, counting every byte
+            // acknowledged (RFC 3465 byte counting without its L limit, as
+            // Linux tcp_slow_start()): receivers that ACK a whole batch at
+            // once (GRO, tapstack's one ACK per poll) still double cwnd per
             // RTT. Capped at ssthresh: congestion avoidance starts a fresh
             // epoch from there.
             epoch_ = false;
-            cwnd_ = std::min({cwnd_ + std::min(double(acked), 2.0 * mss_), double(ssthresh_), kMaxCwnd});
+            cwnd_ = std::min({cwnd_ + double(acked), double(ssthresh_), kMaxCwnd});
             return;
         }
         congestion_avoidance(now, double(acked) / mss_);
@@ -53,11 +64,17 @@ public:
         if (acked >= mss_) cwnd_ += mss_;
         cwnd_ = std::max(cwnd_, double(mss_));
     }
-    void on_exit_recovery(std::uint32_t flight) override {
+    void on_exit_recovery(std::uint32_t) override {
         rto_streak_ = false;
         in_recovery_ = false;
-        // RFC 6582 3.2 step 3 option 1, never below 2 segments (RFC 9438 4.6).
-        cwnd_ = std::max(std::min(double(ssthresh_), double(flight) + mss_), 2.0 * mss_);
+        // cwnd = ssthresh (RFC 9438 4.6), as Linux ends a reduction. Not
+        // RFC 6582's option 1 (FlightSize + SMSS): SACK recovery keeps pipe
+        // at ssthresh, but the ACK that ends it often finds only the last
+        // retransmission and a few new segments in flight, and cutting cwnd
+        // to that at every loss event starves the flow on a lossy path
+        // (a second reduction in the same event). The burst this allows is
+        // at most ssthresh - FlightSize, sent back to back on this link.
+        cwnd_ = std::max(double(ssthresh_), 2.0 * mss_);
         epoch_ = false;
     }
     void on_rto(Instant, std::uint32_t flight) override {
@@ -99,8 +116,12 @@ private:
     }
 
     // RFC 9438 4.6: ssthresh = FlightSize * beta_cubic, at least 2 segments.
-    std::uint32_t loss_ssthresh(std::uint32_t flight) const {
-        const std::uint64_t s = std::uint64_t{flight} * 7 / 10;
+    std::uint32_t loss_ssthresh(std::uint32_t) const {
+        // RFC 9438 4.6 with cwnd (as Linux) rather than FlightSize, which
+        // the note there allows when cwnd only grows while it limits the
+        // sender (on_ack()). FlightSize counts what recovery has already
+        // taken out of the network and cut the window twice per event.
+        const auto s = static_cast<std::uint64_t>(std::llround(cwnd_ * kCubicBeta));
         return static_cast<std::uint32_t>(std::max<std::uint64_t>(s, 2ull * mss_));
     }
 

@@ -14,8 +14,11 @@ public:
 
     void on_ack(Instant, std::uint32_t acked, std::uint32_t) override {
         if (cwnd_ < ssthresh_) {
-            // Slow start (RFC 5681 3.1 eq. 2, with RFC 3465 L = 1 SMSS).
-            cwnd_ += std::min(acked, mss_);
+            // Slow start (RFC 5681 3.1), counting every byte acknowledged
+            // (RFC 3465 without its L limit, as Linux): a stretch ACK of a
+            // whole batch (GRO, tapstack's one ACK per poll) still lets
+            // cwnd double per RTT.
+            cwnd_ += acked;
         } else {
             // Congestion avoidance: about one SMSS per RTT (RFC 5681 eq. 3).
             acc_ += acked;

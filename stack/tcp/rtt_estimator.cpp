@@ -17,6 +17,7 @@ Duration RttEstimator::clamp(Duration d) const { return std::clamp(d, min_rto_, 
 
 void RttEstimator::sample(Duration r, std::uint32_t expected_samples) {
     if (r < Duration::zero()) return;
+    min_rtt_ = has_sample_ ? std::min(min_rtt_, r) : r;
     if (!has_sample_) {
         // RFC 6298 2.2
         srtt_ = r;

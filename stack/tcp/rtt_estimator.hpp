@@ -32,6 +32,10 @@ public:
     bool has_sample() const { return has_sample_; }
     Duration srtt() const { return srtt_; }
     Duration rttvar() const { return rttvar_; }
+    // Smallest sample so far (RFC 8985 RACK.min_RTT; zero before the first).
+    // Not windowed: on a path whose RTT grows it only makes the RACK test
+    // for spurious retransmissions more lenient.
+    Duration min_rtt() const { return min_rtt_; }
 
 private:
     Duration clamp(Duration d) const;
@@ -40,6 +44,7 @@ private:
     Duration max_rto_;
     Duration srtt_{0};
     Duration rttvar_{0};
+    Duration min_rtt_{0};
     Duration rto_;
     bool has_sample_ = false;
 };

@@ -94,7 +94,13 @@ bool SackScoreboard::is_lost(SeqNum seq, std::uint32_t smss) const {
     return false;
 }
 
-std::uint32_t SackScoreboard::pipe(SeqNum una, SeqNum snd_max, SeqNum high_rxt, std::uint32_t smss) const {
+bool SackScoreboard::hole_lost(SeqNum seq, std::uint32_t smss, LossRule rule) const {
+    if (rule == LossRule::kSentBeforeSacked) return !ranges_.empty() && seq < high_sacked();
+    return is_lost(seq, smss);
+}
+
+std::uint32_t SackScoreboard::pipe(SeqNum una, SeqNum snd_max, SeqNum high_rxt, std::uint32_t smss,
+                                   LossRule rule) const {
     std::uint32_t pipe = 0;
     SeqNum s = una;
     while (s < snd_max) {
@@ -103,7 +109,7 @@ std::uint32_t SackScoreboard::pipe(SeqNum una, SeqNum snd_max, SeqNum high_rxt, 
         const SeqNum hole_end = next_sacked(s, snd_max);
         const std::uint32_t len = SeqNum::distance(hole_end, s);
         // (a) not lost: still in the network.
-        if (!is_lost(s, smss)) pipe += len;
+        if (!hole_lost(s, smss, rule)) pipe += len;
         // (b) retransmitted (below HighRxt): that copy is in the network.
         if (s < high_rxt) pipe += SeqNum::distance(seq_min(hole_end, high_rxt), s);
         s = hole_end;
@@ -111,14 +117,14 @@ std::uint32_t SackScoreboard::pipe(SeqNum una, SeqNum snd_max, SeqNum high_rxt, 
     return pipe;
 }
 
-SackScoreboard::Hole SackScoreboard::next_hole(SeqNum una, SeqNum from, std::uint32_t smss) const {
+SackScoreboard::Hole SackScoreboard::next_hole(SeqNum una, SeqNum from, std::uint32_t smss, LossRule rule) const {
     if (ranges_.empty()) return {};
     SeqNum s = seq_max(una, from);
     const SeqNum high = high_sacked();
     s = skip_sacked(s);
     if (s >= high) return {};
     const SeqNum end = next_sacked(s, high);
-    return Hole{s, end, is_lost(s, smss)};
+    return Hole{s, end, hole_lost(s, smss, rule)};
 }
 
 }  // namespace tapstack::tcp

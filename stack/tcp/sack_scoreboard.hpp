@@ -19,8 +19,10 @@
 // need one more is ignored (forgetting a SACK only makes us retransmit
 // more, never less, and the peer repeats its blocks). The scoreboard never frees send-buffer data: RFC 2018 8 lets the
 // receiver renege, so only the cumulative ACK releases bytes.
-// Non-goals: D-SACK (RFC 2883) interpretation; RACK (RFC 8985 6) beyond
-// the lost-retransmission rule in tcp_input.cpp (TLP is in tcp_output.cpp).
+// Non-goals: reading D-SACK (RFC 2883) blocks (one below SND.UNA is
+// ignored, one above it repeats data already SACKed). RACK's rules (RFC 8985) sit around it: LossRule here, the
+// retransmission log (retransmit_log.hpp), the reordering timer
+// (tcp_input.cpp) and the tail loss probe (tcp_output.cpp).
 #pragma once
 
 #include <cstddef>
@@ -69,14 +71,22 @@ public:
 
     // RFC 6675 4 IsLost(SeqNum).
     bool is_lost(SeqNum seq, std::uint32_t smss) const;
+    // How a hole below HighSACK is judged lost: RFC 6675 IsLost (DupThresh
+    // SACKed segments above it), or the RACK rule with a zero reordering
+    // window (RFC 8985 6.2: data sent after it was delivered, so it is lost;
+    // what recovery uses once it has started and no reordering was seen).
+    enum class LossRule { kIsLost, kSentBeforeSacked };
+
     // RFC 6675 4 SetPipe: bytes of [una, snd_max) not SACKed and not lost,
     // plus those at or below high_rxt (retransmitted and not yet SACKed).
-    std::uint32_t pipe(SeqNum una, SeqNum snd_max, SeqNum high_rxt, std::uint32_t smss) const;
+    std::uint32_t pipe(SeqNum una, SeqNum snd_max, SeqNum high_rxt, std::uint32_t smss,
+                       LossRule rule = LossRule::kIsLost) const;
     // The first unSACKed hole byte >= from (and >= una) lying below
     // HighSACK, or nothing (begin == end) when there is none.
-    Hole next_hole(SeqNum una, SeqNum from, std::uint32_t smss) const;
+    Hole next_hole(SeqNum una, SeqNum from, std::uint32_t smss, LossRule rule = LossRule::kIsLost) const;
 
 private:
+    bool hole_lost(SeqNum seq, std::uint32_t smss, LossRule rule) const;
     void insert(SeqNum left, SeqNum right, std::uint32_t* newly);
     std::vector<Range> ranges_;
 };

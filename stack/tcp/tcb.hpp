@@ -49,6 +49,7 @@
 #include "stack/buf/ring_buffer.hpp"
 #include "stack/tcp/congestion.hpp"
 #include "stack/tcp/rtt_estimator.hpp"
+#include "stack/tcp/retransmit_log.hpp"
 #include "stack/tcp/sack_scoreboard.hpp"
 #include "stack/tcp/seq_num.hpp"
 #include "stack/tcp/tcp_stack.hpp"
@@ -111,6 +112,7 @@ struct Tcb {
     // --- timers (RFC 9293 3.10.8) ---
     Instant rtx_deadline = kNever;
     Instant tlp_deadline = kNever;      // RFC 8985 7.2 probe timeout (PTO)
+    Instant reo_deadline = kNever;      // RFC 8985 6.3 reordering window of the hole at SND.UNA
     Instant persist_deadline = kNever;
     Instant linger_deadline = kNever;   // TIME-WAIT 2*MSL, or orphaned FIN-WAIT-2
     std::uint32_t retries = 0;          // consecutive RTO expiries
@@ -128,6 +130,11 @@ struct Tcb {
     bool in_recovery = false;
     SeqNum recover;
     bool retransmit_pending = false;  // send the segment at SND.UNA at the next output
+    // cwnd held the sender back during the window ending at
+    // `cwnd_usage_seq` (RFC 7661 cwnd validation, as Linux's
+    // is_cwnd_limited): only then may cwnd grow.
+    bool cwnd_limited = false;
+    SeqNum cwnd_usage_seq;
 
     // --- RFC 7323 timestamps ---
     bool ts_ok = false;               // both sides offered the option
@@ -140,17 +147,19 @@ struct Tcb {
     // Receiver: sequence numbers of recently received out-of-order
     // segments, newest first; each names the block that contains it (4).
     std::vector<SeqNum> sack_recent;
+    // RFC 2883 D-SACK: the last duplicate segment received, reported as the
+    // first block of the next pure ACK (once), so the peer can tell a
+    // spurious retransmission from a loss (Linux undoes its cwnd cut).
+    bool dsack_pending = false;
+    SeqNum dsack_left;
+    SeqNum dsack_right;
     // Sender: scoreboard and the RFC 6675 recovery variables.
     SackScoreboard scoreboard;
     SeqNum high_rxt;                  // one past the highest retransmitted byte (HighRxt + 1)
     SeqNum rescue_rxt;                // RescueRxt
     bool rescue_valid = false;
-    // The segment at SND.UNA was retransmitted when SND.MAX was
-    // `una_rxt_high`: once DupThresh segments' worth sent after it are
-    // SACKed while it is still missing, that retransmission was lost too.
-    bool una_rxt_valid = false;
-    SeqNum una_rxt_seq;
-    SeqNum una_rxt_high;
+    // Retransmissions not yet delivered, to find the lost ones (RACK rule).
+    RetransmitLog rtx_log;
     // RFC 8985 7 tail loss probe: `tlp_rearm` asks output() to (re)start
     // the PTO (new data sent or SND.UNA advanced); at most one probe per
     // flight (as Linux): none again until SND.UNA passes `tlp_high`, the
@@ -161,15 +170,12 @@ struct Tcb {
 
     // --- delayed ACK, Nagle, sender SWS ---
     std::uint32_t rcv_mss = 536;      // largest segment received: what "full-sized" means for delayed ACKs
-    // Segments of one batch (everything received between two poll()s) must
-    // still get their ACKs: every second full segment gets its own
-    // cumulative ACK point (RFC 5681 4.2; a sender counting bytes per ACK,
-    // RFC 3465, would otherwise grow slowly), and every out-of-order
-    // segment its own duplicate ACK (RFC 5681 4.2; three of them drive the
-    // peer's fast retransmit even when they arrived together).
-    std::array<SeqNum, 32> ack_points{};  // ascending, each < RCV.NXT at output time
-    std::uint32_t ack_point_count = 0;
-    SeqNum ack_mark;                  // RCV.NXT of the last ACK point or ACK sent
+    // Segments of one batch (everything received between two poll()s) get
+    // one cumulative ACK (a stretch ACK, as with Linux GRO) once two full
+    // segments are unacknowledged, but every out-of-order segment its own
+    // duplicate ACK (RFC 5681 4.2; three of them drive the peer's fast
+    // retransmit even when they arrived together).
+    SeqNum ack_mark;                  // RCV.NXT when a cumulative ACK became owed, or of the last ACK sent
     std::uint32_t dup_acks_owed = 0;
     bool nodelay = false;
     Instant sws_deadline = kNever;    // RFC 9293 3.8.6.2.1 override timer

@@ -3,7 +3,7 @@
 // RFC 7323 PAWS runs before step 1 and TS.Recent is updated after it; step 5
 // also feeds the SACK scoreboard, RTTM and the recovery state machines
 // (RFC 6675 with SACK, RFC 6582 without); step 7 records what the receiver
-// owes: SACK anchors, duplicate ACKs and ACK points of a batch.
+// owes: SACK anchors, duplicate ACKs and the one cumulative ACK of a batch.
 //
 // Nothing here sends: replies are requested with `ack_now` / mark_dirty()
 // or queued RSTs, and leave at the next poll(). Nothing here frees a TCB:
@@ -384,6 +384,8 @@ bool TcpStack::Impl::step1_check_sequence(Instant now, std::uint32_t index, Segm
         if (seg.seq + len <= t.rcv_nxt) {
             counters.inc(Counter::rx_duplicate_segments);
             ++t.dup_segments;
+            if (!seg.payload.empty())
+                note_duplicate(t, seg.seq, seg.seq + static_cast<std::uint32_t>(seg.payload.size()));
         } else
             counters.inc(Counter::rx_out_of_window);
         if (t.state == State::kTimeWait && seg.fin && !seg.rst) {
@@ -412,6 +414,7 @@ bool TcpStack::Impl::step1_check_sequence(Instant now, std::uint32_t index, Segm
         if (take > 0) {
             counters.inc(Counter::rx_partial_duplicates);
             ++t.dup_segments;
+            note_duplicate(t, seg.seq - take, seg.seq);  // seg.seq already trimmed
         }
         if (d > take) seg.fin = false;
         t.ack_now = true;
@@ -429,6 +432,16 @@ bool TcpStack::Impl::step1_check_sequence(Instant now, std::uint32_t index, Segm
         mark_dirty(index);
     }
     return true;
+}
+
+// RFC 2883 4: remember data received twice below RCV.NXT for the D-SACK
+// block of the next ACK (the newest duplicate wins; one block suffices for
+// the peer's undo and reordering logic).
+void TcpStack::Impl::note_duplicate(Tcb& t, SeqNum left, SeqNum right) {
+    if (!t.sack_ok) return;
+    t.dsack_pending = true;
+    t.dsack_left = left;
+    t.dsack_right = right;
 }
 
 // second: the RST bit (RFC 5961 3.2).
@@ -603,7 +616,8 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
                     t.retransmit_pending = true;
                 }
             } else {
-                t.cc->on_ack(now, acked, flight_before);
+                const std::uint32_t in_use = t.cwnd_limited ? std::max(flight_before, t.cc->cwnd()) : flight_before;
+                t.cc->on_ack(now, acked, in_use);
             }
         }
         t.dupacks = 0;
@@ -642,25 +656,12 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
             }
         }
     }
-    // Lost retransmission (beyond RFC 6675, as Linux and RACK detect it):
-    // the segment at SND.UNA went again, and DupThresh segments' worth sent
-    // after that retransmission are SACKed while it is still missing. On a
-    // link that does not reorder by more than DupThresh it was lost; send
-    // it again now instead of waiting for the RTO. Also lost, by the RACK
-    // rule (RFC 8985 6.2): any byte first sent after that retransmission is
-    // SACKed, i.e. a later transmission was delivered, and the reordering
-    // window is 0 during recovery (6.2 RACK_update_reo_wnd; we do not
-    // track reordering, so one spurious segment is the worst case). With
-    // a small cwnd fewer than DupThresh segments follow the retransmission
-    // and only this rule avoids the RTO.
-    if (t.sack_recovery() && t.una_rxt_valid) {
-        if (t.snd_una != t.una_rxt_seq) {
-            t.una_rxt_valid = false;
-        } else if (!t.scoreboard.empty() && (t.scoreboard.is_lost(t.una_rxt_high - 1, mss) ||
-                                             t.scoreboard.high_sacked() > t.una_rxt_high)) {
-            counters.inc(Counter::lost_retransmits);
-            t.una_rxt_valid = false;
-            t.retransmit_pending = true;
+    // Lost retransmissions (RFC 8985 6.2, see retransmit_log.hpp): a
+    // retransmission still missing after something sent later was
+    // delivered goes again at once instead of waiting for the RTO.
+    if (t.sack_ok && !t.rtx_log.empty()) {
+        if (const std::uint32_t lost = t.rtx_log.detect(now, t.rtt.min_rtt(), t.snd_una, t.scoreboard); lost > 0) {
+            counters.inc(Counter::lost_retransmits, lost);
             mark_dirty(index);
         }
     }
@@ -677,6 +678,7 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
         t.snd_nxt == t.snd_max &&
         (t.dupacks >= kDupThresh || t.scoreboard.is_lost(t.snd_una, mss) || early_retransmit_due(t)))
         enter_loss_recovery(now, index);
+    arm_reordering_timer(now, t);
     // Window update (3.10.7.4 fifth): only from a segment not older than the
     // one that last set the window.
     if (t.snd_una <= seg.ack && seg.ack <= t.snd_max &&
@@ -736,6 +738,40 @@ bool TcpStack::Impl::early_retransmit_due(const Tcb& t) const {
     return !unsent || window_full;
 }
 
+// RFC 8985 6.2/6.3, for the hole at SND.UNA: data sent after it was
+// SACKed, so unless the path reorders, the hole was lost. DupThresh
+// (RFC 6675) and early retransmit (RFC 5827) need enough segments in flight
+// to say so; with a small cwnd, or a hole left behind when the previous
+// recovery ended, they never fire and only the RTO (200 ms floor) would
+// repair it. RACK instead waits one reordering window (a quarter of SRTT,
+// at least 1 ms, the event loop's timer resolution) and then starts
+// recovery. A hole that fills meanwhile (reordering) disarms the timer.
+void TcpStack::Impl::arm_reordering_timer(Instant now, Tcb& t) {
+    if (!reordering_hole(t)) {
+        t.reo_deadline = kNever;
+        return;
+    }
+    if (t.reo_deadline != kNever) return;
+    const Duration reo_wnd = std::max<Duration>(t.rtt.srtt() / 4, milliseconds(1));
+    arm(t.reo_deadline, now + reo_wnd);
+}
+
+bool TcpStack::Impl::reordering_hole(const Tcb& t) const {
+    return t.sack_ok && t.cc && !t.in_recovery && t.snd_max > t.snd_una && t.snd_una >= t.recover &&
+           t.snd_nxt == t.snd_max && !t.scoreboard.empty() && t.scoreboard.high_sacked() > t.snd_una &&
+           !t.scoreboard.is_sacked(t.snd_una);
+}
+
+void TcpStack::Impl::on_reordering_timeout(Instant now, std::uint32_t index) {
+    Tcb& t = *tcbs[index];
+    t.reo_deadline = kNever;
+    const bool synchronized = t.state != State::kClosed && t.state != State::kSynSent &&
+                              t.state != State::kSynReceived && t.state != State::kTimeWait;
+    if (!synchronized || !reordering_hole(t)) return;
+    counters.inc(Counter::rack_reorder_timeouts);
+    enter_loss_recovery(now, index);
+}
+
 // RFC 6675 5 step (4): RecoveryPoint = HighData, halve via the congestion
 // controller (cwnd for the recovery is its ssthresh), retransmit the first
 // segment at once; output() continues per NextSeg.
@@ -748,6 +784,7 @@ void TcpStack::Impl::enter_loss_recovery(Instant now, std::uint32_t index) {
     t.in_recovery = true;
     t.recover = t.snd_max;
     t.tlp_deadline = kNever;  // RFC 8985 7.2: no probes during recovery
+    t.reo_deadline = kNever;
     t.cc->on_enter_recovery(now, t.flight());
     t.high_rxt = t.snd_una;
     t.rescue_valid = false;
@@ -819,19 +856,16 @@ bool TcpStack::Impl::step7_text(Instant now, std::uint32_t index, const Segment&
     t.bytes_received += advanced;
     std::erase_if(t.sack_recent, [&](SeqNum s) { return s < t.rcv_nxt; });
     notify(index);  // readable data
-    // ACK at once (RFC 5681 4.2, RFC 1122 4.2.3.2): every second full-sized
-    // segment, data that fills a hole (or leaves one: the SACK blocks
-    // changed), or a window too small for another full segment (the peer
-    // is blocked until it hears from us, so delaying would only stall it).
-    // Otherwise the delayed-ACK timer.
+    // ACK at the next poll() (RFC 5681 4.2, RFC 1122 4.2.3.2) once two
+    // full-sized segments are unacknowledged, for data that fills a hole
+    // (or leaves one: the SACK blocks changed), or when the window is too
+    // small for another full segment (the peer is blocked until it hears
+    // from us); otherwise the delayed-ACK timer. All in-order data of one
+    // batch (everything received between two poll()s) shares that one
+    // cumulative ACK, a stretch ACK as with Linux GRO, so a burst costs one
+    // TAP write rather than one per two segments (issue 5).
     if (t.ack_mark < t.rcv_acked) t.ack_mark = t.rcv_acked;
-    if (SeqNum::distance(t.rcv_nxt, t.ack_mark) >= 2u * t.rcv_mss) {
-        // An ACK owed earlier in this batch would be superseded by this
-        // one: keep it as its own ACK point.
-        if (t.ack_now && t.ack_mark > t.rcv_acked && t.ack_point_count < t.ack_points.size())
-            t.ack_points[t.ack_point_count++] = t.ack_mark;
-        t.ack_mark = t.rcv_nxt;
-    }
+    if (SeqNum::distance(t.rcv_nxt, t.ack_mark) >= 2u * t.rcv_mss) t.ack_mark = t.rcv_nxt;
     if (filled_hole || !t.ooo.empty() || SeqNum::distance(t.rcv_nxt, t.rcv_acked) >= 2u * t.rcv_mss ||
         t.recv_buf.free() < t.rcv_mss || config.delayed_ack_timeout == Duration::zero()) {
         t.ack_now = true;

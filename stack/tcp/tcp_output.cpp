@@ -94,10 +94,17 @@ std::size_t TcpStack::Impl::sack_blocks_to_send(const Tcb& t) const {
 
 // RFC 2018 4: the first block holds the most recently received segment; the
 // others repeat the most recently reported blocks, then any remaining ones.
-void TcpStack::Impl::fill_sack_blocks(Tcb& t, wire::TcpOptions& o) {
-    const std::size_t max = sack_blocks_to_send(t);
+// RFC 2883 4: a pending D-SACK block goes first, on a pure ACK only (a TSO
+// super-segment would repeat it in every piece), and only once.
+void TcpStack::Impl::fill_sack_blocks(Tcb& t, wire::TcpOptions& o, bool pure_ack) {
     o.sack_count = 0;
-    if (max == 0) return;
+    if (pure_ack && t.dsack_pending && t.sack_ok) {
+        t.dsack_pending = false;
+        o.sack_blocks[o.sack_count++] = wire::SackBlock{t.dsack_left.raw(), t.dsack_right.raw()};
+    }
+    // RFC 2018 3: 3 blocks fit beside the timestamp option, 4 without.
+    const std::size_t max = std::min<std::size_t>(sack_blocks_to_send(t) + o.sack_count, t.ts_ok ? 3 : 4);
+    if (max == o.sack_count) return;
     const auto& ranges = t.ooo.ranges();
     std::vector<bool> used(ranges.size(), false);
     auto add = [&](std::size_t i) {
@@ -141,7 +148,7 @@ std::uint32_t TcpStack::Impl::max_send_len(std::uint32_t room) const {
 }
 
 void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<const std::uint8_t> payload,
-                          const wire::TcpOptions& options, std::optional<SeqNum> ack_point, std::uint32_t gso_size) {
+                          const wire::TcpOptions& options, std::uint32_t gso_size) {
     wire::TcpRepr r;
     r.src_port = t.local.port;
     r.dst_port = t.remote.port;
@@ -155,27 +162,17 @@ void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<cons
         r.window = w;
         if (t.state == State::kSynReceived) t.rcv_adv = seq_max(t.rcv_adv, t.rcv_nxt + w);
     } else {
-        // An earlier ACK point of a batch names the same right edge as the
-        // final ACK (RFC 9293 3.8.6: the edge must not appear to move left);
-        // output() only asks for points whose window is expressible.
-        const std::uint8_t shift = t.wscale_ok ? t.rcv_wscale : 0;
-        r.window = ack_point ? static_cast<std::uint16_t>(
-                                   SeqNum::distance(t.rcv_nxt + (std::uint32_t{window_field(t)} << shift), *ack_point) >>
-                                   shift)
-                             : window_field(t);
+        r.window = window_field(t);
         // RFC 7323 3.2: once negotiated, every segment carries timestamps
         // (TSecr = TS.Recent, 4.3 (3)); RFC 2018: SACK blocks while data
         // is held out of order.
         if (t.ts_ok) r.options.timestamps = wire::TcpTimestamps{ts_now(t), t.ts_recent};
-        if (flags & wire::tcp_flag::kAck) fill_sack_blocks(t, r.options);
+        if (flags & wire::tcp_flag::kAck) fill_sack_blocks(t, r.options, payload.empty());
     }
-    if (ack_point) {
-        r.ack = ack_point->raw();
-    } else if (flags & wire::tcp_flag::kAck) {
+    if (flags & wire::tcp_flag::kAck) {
         r.ack = t.rcv_nxt.raw();
         t.rcv_acked = t.rcv_nxt;
         t.ack_mark = t.rcv_nxt;
-        t.ack_point_count = 0;
         t.ack_now = false;
         t.delack_deadline = kNever;
     }
@@ -242,10 +239,11 @@ void TcpStack::Impl::send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t le
     if (len > 0 && seq + len == t.data_end()) flags |= wire::tcp_flag::kPsh;
     // Longer than one segment only with TSO (send_one()): the device cuts it.
     const std::uint32_t room = segment_payload_room(t);
-    emit(t, seq, flags, payload, {}, std::nullopt, payload.size() > room ? room : 0);
+    emit(t, seq, flags, payload, {}, payload.size() > room ? room : 0);
     if (retransmission) {
         counters.inc(Counter::retransmissions);
         ++t.retransmissions;
+        if (t.sack_ok) t.rtx_log.record(now, seq, seq + len + (fin ? 1u : 0u), t.snd_max);
         t.rtt_timing = false;  // Karn: no sample across a retransmission
     } else if (!t.rtt_timing && len > 0) {
         t.rtt_timing = true;
@@ -341,15 +339,47 @@ bool TcpStack::Impl::send_one(Instant now, Tcb& t, SeqNum cwnd_edge) {
     return false;
 }
 
+// RFC 7661 / RFC 9438 4.6: remember whether cwnd, rather than the peer's
+// window, the send buffer or the application, stopped this transmission,
+// for a window's worth of data (Linux tcp_cwnd_validate()).
+void TcpStack::Impl::note_cwnd_use(Tcb& t, std::uint32_t cwnd) {
+    const bool limited_now = t.flight() + t.eff_mss() > cwnd;
+    if (t.snd_una >= t.cwnd_usage_seq || limited_now) {
+        t.cwnd_limited = limited_now;
+        t.cwnd_usage_seq = t.snd_max;
+    }
+}
+
+// Once recovery has started, a hole below the highest SACKed byte is lost
+// (RFC 8985 6.2: the reordering window is zero in recovery when no
+// reordering has been seen; we do not track reordering, see
+// retransmit_log.hpp). RFC 6675's DupThresh test would count a hole with
+// fewer than three segments SACKed above it as still in flight, so with a
+// small cwnd pipe stays at cwnd and recovery stalls into the RTO.
+constexpr SackScoreboard::LossRule kRecoveryLossRule = SackScoreboard::LossRule::kSentBeforeSacked;
+
 bool TcpStack::Impl::sack_recovery_output(Instant now, Tcb& t) {
     const std::uint32_t mss = t.eff_mss();
     const std::uint32_t cwnd = std::max(t.cc->ssthresh(), mss);  // RFC 6675 5 (4.2): cwnd = ssthresh
     bool sent = false;
     for (std::size_t guard = 0; guard < 4096; ++guard) {
         if (t.high_rxt < t.snd_una) t.high_rxt = t.snd_una;
-        const std::uint32_t pipe = t.scoreboard.pipe(t.snd_una, t.snd_max, t.high_rxt, mss);
+        // SetPipe, less the retransmissions known lost (no longer in flight).
+        const std::uint32_t counted = t.scoreboard.pipe(t.snd_una, t.snd_max, t.high_rxt, mss, kRecoveryLossRule);
+        const std::uint32_t gone = t.rtx_log.lost_bytes(t.snd_una, t.scoreboard);
+        const std::uint32_t pipe = counted > gone ? counted - gone : 0;
         if (pipe + mss > cwnd) break;  // (C.1): cwnd - pipe >= 1 SMSS
-        const SackScoreboard::Hole hole = t.scoreboard.next_hole(t.snd_una, t.high_rxt, mss);
+        // Before NextSeg: a lost retransmission goes again (RFC 8985 6.2;
+        // it lies below HighRxt, where NextSeg never looks again).
+        if (const auto lost = t.rtx_log.next_lost(t.snd_una, t.scoreboard)) {
+            const std::uint32_t n = retransmit_from(now, t, lost->begin, lost->end);
+            if (n == 0) break;
+            counters.inc(Counter::sack_retransmits);
+            t.rtx_log.taken(lost->begin, n);
+            sent = true;
+            continue;
+        }
+        const SackScoreboard::Hole hole = t.scoreboard.next_hole(t.snd_una, t.high_rxt, mss, kRecoveryLossRule);
         const bool have_hole = hole.begin < hole.end;
         // NextSeg rule 1: the first lost unSACKed segment above HighRxt.
         if (have_hole && hole.lost) {
@@ -417,29 +447,10 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
         default: break;
     }
 
-    // The cumulative ACK points of this batch but the last (which the next
-    // ACK, pure or on data, carries anyway).
-    // Was an ACK point owed at RCV.NXT itself (every-second-segment rule)?
-    // Then the ACK below is that cumulative ACK and not yet a duplicate.
+    // Did in-order data of this batch earn a cumulative ACK (two full
+    // segments, see step7_text)? Then the ACK below is that one and not a
+    // duplicate answering an out-of-order segment.
     const bool cumulative_owed = t.rcv_acked < t.rcv_nxt && t.ack_mark == t.rcv_nxt;
-    SeqNum last_ack = t.rcv_acked;  // what the peer saw last from us
-    if (t.ack_point_count > 0) {
-        // Every point names the right edge the final ACK will name (the
-        // edge must not appear to move left, RFC 9293 3.8.6). With a window
-        // scale the distance must be a multiple of 2^S, so the point
-        // acknowledges up to 2^S - 1 bytes more (all of them received).
-        const std::uint8_t shift = t.wscale_ok ? t.rcv_wscale : 0;
-        const SeqNum edge = t.rcv_nxt + (std::uint32_t{window_field(t)} << shift);
-        for (std::uint32_t i = 0; i < t.ack_point_count; ++i) {
-            const std::uint32_t span = SeqNum::distance(edge, t.ack_points[i]);
-            const SeqNum point = t.ack_points[i] + (span & ((1u << shift) - 1));
-            if (!(point < t.rcv_nxt && point > last_ack)) continue;
-            if ((SeqNum::distance(edge, point) >> shift) > 65535) continue;  // not expressible
-            emit(t, t.snd_max, wire::tcp_flag::kAck, {}, {}, point);
-            last_ack = point;
-        }
-        t.ack_point_count = 0;
-    }
     const std::uint32_t dup_acks = t.dup_acks_owed;
     t.dup_acks_owed = 0;
     bool sent = false;
@@ -452,13 +463,20 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
             const std::uint32_t n = retransmit_from(now, t, t.snd_una, limit);
             if (n > 0) {
                 sent = true;
-                if (t.sack_ok) {
-                    t.high_rxt = seq_max(t.high_rxt, t.snd_una + n);
-                    t.una_rxt_valid = true;
-                    t.una_rxt_seq = t.snd_una;
-                    t.una_rxt_high = t.snd_max;
-                }
+                if (t.sack_ok) t.high_rxt = seq_max(t.high_rxt, t.snd_una + n);
                 arm(t.rtx_deadline, now + t.rtt.rto());
+            }
+        }
+    }
+    if (t.sack_ok && !t.sack_recovery() && t.snd_una < t.snd_max) {
+        // A retransmission outside SACK recovery (after an RTO, or a tail
+        // loss probe) found lost goes again at once, as a fast retransmit
+        // would (one segment, not held back by cwnd).
+        if (const auto lost = t.rtx_log.next_lost(t.snd_una, t.scoreboard)) {
+            const std::uint32_t n = retransmit_from(now, t, lost->begin, lost->end);
+            if (n > 0) {
+                t.rtx_log.taken(lost->begin, n);
+                sent = true;
             }
         }
     }
@@ -473,6 +491,7 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
             if (!t.in_recovery && t.dupacks > 0 && t.snd_nxt == t.snd_max)
                 cwnd += std::min<std::uint32_t>(t.dupacks, 2) * t.eff_mss();
             while (send_one(now, t, t.snd_una + cwnd)) sent = true;
+            note_cwnd_use(t, cwnd);
         }
         t.snd_max = seq_max(t.snd_max, t.snd_nxt);
         if (t.snd_max > t.snd_una && t.rtx_deadline == kNever) arm(t.rtx_deadline, now + t.rtt.rto());
@@ -522,6 +541,7 @@ void TcpStack::Impl::run_timers(Instant now, std::uint32_t index) {
     // First, so that a probe deadline left behind by a connection that has
     // closed meanwhile is cleared (it sends nothing then).
     if (t.tlp_deadline <= now) on_loss_probe_timeout(now, index);
+    if (t.reo_deadline <= now) on_reordering_timeout(now, index);
     if (t.rtx_deadline <= now) on_retransmit_timeout(now, index);
     if (t.state == State::kClosed) {
         release_if_done(index);
@@ -559,6 +579,7 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
     Tcb& t = *tcbs[index];
     t.rtx_deadline = kNever;
     t.tlp_deadline = kNever;  // RFC 8985 7.3: the RTO takes over
+    t.reo_deadline = kNever;
     t.tlp_out = false;
     if (t.snd_max == t.snd_una) return;
     counters.inc(Counter::rto_expiries);
@@ -604,7 +625,7 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
         t.scoreboard.clear();
         t.high_rxt = t.snd_una;
         t.rescue_valid = false;
-        t.una_rxt_valid = false;
+        t.rtx_log.clear();  // go-back-N resends all of it
         t.recover = t.snd_max;
         t.dupacks = 0;
         t.retransmit_pending = false;
@@ -712,7 +733,7 @@ void TcpStack::Impl::on_keepalive_timeout(Instant now, std::uint32_t index) {
 }
 
 void TcpStack::Impl::note_deadlines(const Tcb& t) {
-    next_timer_ = std::min({next_timer_, t.rtx_deadline, t.tlp_deadline, t.persist_deadline, t.linger_deadline,
+    next_timer_ = std::min({next_timer_, t.rtx_deadline, t.tlp_deadline, t.reo_deadline, t.persist_deadline, t.linger_deadline,
                             t.delack_deadline, t.sws_deadline, t.keepalive_deadline});
 }
 

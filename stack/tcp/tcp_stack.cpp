@@ -116,6 +116,8 @@ void TcpStack::Impl::free_tcb(std::uint32_t index) {
     table_remove(index);
     remove_from_listener(index);
     (void)t;
+    wheel_.cancel(index);
+    reclaim_wheel_.cancel(index);
     tcbs[index].reset();
     ++generations_[index];  // stale handles stop matching at once
     if (generations_[index] == 0) generations_[index] = 1;
@@ -198,6 +200,7 @@ void TcpStack::Impl::init_send_side(Tcb& t, Instant now) {
     t.snd_max = t.iss;
     t.snd_buf_seq = t.iss + 1;
     t.recover = t.iss;
+    t.cwnd_usage_seq = t.iss;
     t.persist_interval = t.rtt.rto();
     // RFC 7323 5.4: a per-connection offset for our timestamp clock, drawn
     // from the (secret-keyed) ISN so it is not predictable either.
@@ -229,7 +232,65 @@ void TcpStack::Impl::mark_dirty(std::uint32_t index) {
 
 void TcpStack::Impl::arm(Instant& deadline, Instant when) {
     deadline = when;
-    next_timer_ = std::min(next_timer_, when);
+    armed_ = true;
+}
+
+Instant TcpStack::Impl::earliest_deadline(const Tcb& t) {
+    // note_deadlines() (next to the timers in tcp_output.cpp) is the one
+    // list of every deadline a TCB has.
+    next_timer_ = kNever;
+    note_deadlines(t);
+    return next_timer_;
+}
+
+void TcpStack::Impl::reschedule(std::uint32_t index) {
+    if (index >= tcbs.size() || !tcbs[index]) return;
+    wheel_.schedule(index, earliest_deadline(*tcbs[index]));
+}
+
+namespace {
+// Whether the connection may hold buffer storage (allocated on first use).
+bool may_hold_buffers(const Tcb& t) {
+    return t.bytes_sent > 0 || t.bytes_received > 0 || t.ooo_segments > 0 || !t.send_buf.empty() ||
+           !t.recv_buf.empty();
+}
+}  // namespace
+
+// An idle connection that once carried data keeps its buffers' storage
+// (touched pages stay resident: up to the whole buffer after a bulk
+// transfer). The reclaim check is lazy, as Linux's keepalive timer: the
+// wheel entry is set once and, when it fires early because the connection
+// was active since, moved to last activity + kBufferReclaimIdle; so an
+// active connection costs one vector store per visit, not a wheel move.
+void TcpStack::Impl::note_active(std::uint32_t index, Instant now) {
+    if (index >= tcbs.size() || !tcbs[index]) return;
+    if (last_active_.size() <= index) last_active_.resize(std::size_t{index} + 1);
+    last_active_[index] = now;
+    if (!reclaim_wheel_.scheduled(index) && may_hold_buffers(*tcbs[index]))
+        reclaim_wheel_.schedule(index, now + kBufferReclaimIdle);
+}
+
+void TcpStack::Impl::reclaim_buffers(Instant now) {
+    reclaim_wheel_.expire(now, due_);
+    for (const std::uint32_t i : due_) {
+        if (i >= tcbs.size() || !tcbs[i]) continue;
+        Tcb& t = *tcbs[i];
+        const Instant quiet_from = last_active_[i] + kBufferReclaimIdle;
+        if (quiet_from > now) {
+            reclaim_wheel_.schedule(i, quiet_from);  // active meanwhile
+        } else if (t.send_buf.empty() && t.recv_buf.empty() && t.ooo.empty()) {
+            // Nothing queued either way, nothing held out of order: the
+            // storage holds no byte anybody needs. Capacities (and so the
+            // advertised window) are unchanged.
+            t.send_buf.release();
+            t.recv_buf.release();
+            counters.inc(Counter::buffers_reclaimed);
+        }
+        // Otherwise data waits for the application or the peer: no periodic
+        // re-check; the next activity (the read that drains it, the ACK
+        // that frees it: both visit or note the TCB) schedules one again.
+    }
+    due_.clear();
 }
 
 // ---------------------------------------------------------------- Impl: state changes
@@ -442,6 +503,7 @@ std::size_t TcpStack::recv(Instant now, ConnId conn, std::span<std::uint8_t> dat
     if (n > 0) m.autotune(now, conn.index);
     // The window update itself is decided in output() (receiver SWS rules).
     if (n > 0 && m.window_update_due(*t)) m.mark_dirty(conn.index);
+    if (n > 0) m.note_active(conn.index, now);
     return n;
 }
 
@@ -602,6 +664,7 @@ void TcpStack::set_keepalive(ConnId conn, bool on) {
         m.arm(t->keepalive_deadline, m.last_now_ + m.config.keepalive_idle);
     else
         t->keepalive_deadline = kNever;
+    m.reschedule(conn.index);
 }
 
 void TcpStack::receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) {
@@ -627,7 +690,16 @@ void TcpStack::receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<
         m.counters.inc(Counter::rx_not_our_address);
         return;
     }
+    m.armed_ = false;
     m.segment_arrives(now, src, dst, repr);
+    if (m.armed_) {
+        // A deadline set while the segment was processed (a delayed ACK,
+        // keepalive, TIME-WAIT): the wheel entry follows now. Only that
+        // TCB can have been armed; a TCB marked dirty is rescheduled again
+        // after its output at poll().
+        m.armed_ = false;
+        m.reschedule(m.lookup(TupleKey{dst.value, src.value, repr.dst_port, repr.src_port}));
+    }
 }
 
 void TcpStack::host_unreachable(Instant now, Ipv4Address dst) {
@@ -648,33 +720,45 @@ void TcpStack::poll(Instant now) {
     Impl& m = *impl_;
     m.last_now_ = std::max(m.last_now_, now);
     m.flush_resets();
-    if (now >= m.next_timer_) {
-        m.next_timer_ = kNever;
-        for (std::uint32_t i = 0; i < m.tcbs.size(); ++i) {
-            if (!m.tcbs[i]) continue;
+    // Only the TCBs with a deadline <= now (in deadline order across 1 ms
+    // ticks), each once.
+    m.wheel_.expire(now, m.due_);
+    if (!m.due_.empty()) {
+        for (const std::uint32_t i : m.due_) {
+            if (i >= m.tcbs.size() || !m.tcbs[i]) continue;
+            m.counters.inc(Counter::poll_timer_visits);
             m.run_timers(now, i);
             if (m.tcbs[i]) m.output(now, i);
-            if (m.tcbs[i]) m.note_deadlines(*m.tcbs[i]);
+            m.reschedule(i);
+            m.note_active(i, now);
         }
+        m.due_.clear();
     }
-    // output() never marks another TCB dirty, but loop until the list is
-    // empty anyway so nothing marked during this poll waits for the next.
+    // Then the TCBs with pending output. output() never marks another TCB
+    // dirty, but loop until the list is empty anyway so nothing marked
+    // during this poll waits for the next.
     while (!m.dirty_list.empty()) {
-        std::vector<std::uint32_t> list;
+        std::vector<std::uint32_t>& list = m.dirty_work_;
+        list.clear();
         list.swap(m.dirty_list);
         for (std::uint32_t i : list) {
             if (i >= m.tcbs.size() || !m.tcbs[i]) continue;
             m.tcbs[i]->dirty = false;
+            m.counters.inc(Counter::poll_output_visits);
             m.output(now, i);
+            m.reschedule(i);
+            m.note_active(i, now);
         }
     }
+    m.reclaim_buffers(now);
+    m.armed_ = false;
     m.flush_resets();
 }
 
 Instant TcpStack::poll_at() const {
     const Impl& m = *impl_;
     if (!m.dirty_list.empty() || !m.resets.empty()) return m.last_now_;
-    return m.next_timer_;
+    return std::min(m.wheel_.next_wake(), m.reclaim_wheel_.next_wake());
 }
 
 void TcpStack::drain_events(std::vector<Event>& out) {

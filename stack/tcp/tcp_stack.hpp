@@ -32,7 +32,17 @@
 //
 // Memory: every connection has bounded send and receive buffers (sizes from
 // TcpConfig), bounded out-of-order storage, and the number of TCBs and of
-// embryonic (SYN-RECEIVED) connections per listener are capped.
+// embryonic (SYN-RECEIVED) connections per listener are capped. Buffers are
+// allocated on first use, so an idle ESTABLISHED connection that never
+// carried data costs about 1.3 KiB of heap (TCB, table entry, timer entry,
+// congestion state); tests/sim/tcp/test_scale.cpp runs 10,000 of them. A
+// connection that carried data gives its buffers' storage back once it has
+// been quiet for 10 s with both buffers empty (counter buffers_reclaimed);
+// poll_at() includes that check.
+//
+// Cost of time: every timer operation is O(1) (stack/tcp/timer_wheel.hpp,
+// 1 ms slots, exact deadlines); poll() visits only connections with a due
+// timer or pending output, never the whole table.
 //
 // Behaviour callers can rely on (the implementation is in stack/tcp/*.cpp):
 //   * After any user call or receive(), poll_at() returns a time <= now when
@@ -66,25 +76,40 @@
 //     then hold MSS - 12 payload bytes), TS.Recent follows RFC 7323 4.3,
 //     RTTM feeds RFC 6298, PAWS drops old duplicates (24-day idle rule).
 //     A segment lacking the negotiated timestamp is accepted (as Linux).
-//   * With SACK: RFC 6675 recovery (scoreboard, IsLost, pipe, NextSeg with
-//     the rescue retransmission, DupThresh 3) plus detection of a lost
-//     retransmission of the first hole from later SACKs; without: NewReno
-//     (RFC 5681, RFC 6582). RFC 6298 5.7 (RTO 3 s after a SYN timeout). Both with RFC 3042 limited transmit. Congestion control by
-//     name (`congestion_control`): "cubic" (default) or "newreno".
-//   * Receiver: SACK blocks newest first (RFC 2018 4); every out-of-order
-//     segment gets its own duplicate ACK and every second full segment its
-//     own cumulative ACK even when many arrive between two poll()s; delayed
-//     ACK otherwise (`delayed_ack_timeout`, <= 200 ms); immediate ACK for
-//     out-of-order data, a filled hole and a FIN. While out-of-order data is
+//   * With SACK: RFC 6675 recovery (scoreboard, pipe, NextSeg with the
+//     rescue retransmission, DupThresh 3 or RFC 5827 early retransmit to
+//     start it), with RACK's rules (RFC 8985 6) where RFC 6675 waits for
+//     the RTO: a hole at SND.UNA with data SACKed above it starts recovery
+//     after a reordering window of SRTT/4 (at least 1 ms); in recovery every
+//     hole below the highest SACK counts as lost; a retransmission still
+//     missing after later data was delivered is sent again
+//     (retransmit_log.hpp); tail loss probes (RFC 8985 7) outside recovery.
+//     Without SACK: NewReno (RFC 5681, RFC 6582). Both with RFC 3042
+//     limited transmit; RFC 6298 5.7 (RTO 3 s after a SYN timeout).
+//     Congestion control by name (`congestion_control`): "cubic" (default,
+//     ssthresh from cwnd and cwnd grown only while it limits the sender, as
+//     Linux; cwnd = ssthresh when recovery ends) or "newreno".
+//   * Receiver: SACK blocks newest first (RFC 2018 4), and a D-SACK block
+//     (RFC 2883) first on the ACK after a duplicate segment. Segments received
+//     between two poll()s are one batch: its in-order data gets ONE
+//     cumulative ACK at poll() (a stretch ACK, as Linux with GRO; RFC 9293
+//     3.8.6.3 and RFC 5681 4.2 allow it), sent at that poll() once two full
+//     segments' worth are unacknowledged, otherwise after the delayed-ACK
+//     timer (`delayed_ack_timeout`, <= 200 ms). Every out-of-order segment
+//     still gets its own duplicate ACK, and a filled hole and a FIN are
+//     acknowledged at once (at that poll()). While out-of-order data is
 //     held the advertised right edge stays put (duplicate ACKs stay
-//     duplicates). The receive buffer grows with the measured delivery per
-//     RTT up to `receive_buffer_max`; the right edge never moves left.
+//     duplicates). Slow start counts every byte a (stretch) ACK covers, so
+//     a sender facing such receivers still doubles cwnd per RTT. The
+//     receive buffer grows with the measured delivery per RTT up to
+//     `receive_buffer_max`; the right edge never moves left.
 //   * Sender: Nagle unless no-delay (config `no_delay`, set_nodelay()),
 //     sender SWS avoidance with a 200 ms override, persist probes with
 //     backoff, keepalive (config or set_keepalive()) ending a dead
 //     connection with kTimedOut.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -142,7 +167,7 @@ struct TcpConfig {
     std::uint32_t receive_buffer = 256 * 1024;  // bytes held for the application; bounds rcv.wnd
     std::uint16_t ephemeral_port_min = 49152;
     std::uint16_t ephemeral_port_max = 65535;
-    std::uint32_t max_connections = 16384;   // TCBs of every state together
+    std::uint32_t max_connections = 65536;   // TCBs of every state together (see "Memory" above)
     std::uint32_t default_backlog = 128;     // cap on a listener's embryonic + unaccepted queue
     Duration msl = seconds(30);              // TIME-WAIT lasts 2*msl
     Duration initial_rto = seconds(1);       // RFC 6298 2.1
@@ -153,8 +178,9 @@ struct TcpConfig {
     bool window_scaling = true;              // RFC 7323 section 2
     bool timestamps = true;                  // RFC 7323 3/4/5: offered on SYN, used only if both offer
     bool sack = true;                        // RFC 2018: SACK-permitted offered on SYN, used only if both offer
-    // Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): at least every second
-    // full segment, otherwise after this long (clamped to 200 ms; 0 = never delay).
+    // Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): at once (one ACK per
+    // poll() batch) when two full segments' worth arrived, otherwise after
+    // this long (clamped to 200 ms; 0 = never delay).
     Duration delayed_ack_timeout = milliseconds(40);
     // Nagle (RFC 896) is on unless no_delay; set_nodelay() overrides per connection.
     bool no_delay = false;
@@ -306,6 +332,25 @@ public:
     // RECEIVE: copies up to data.size() in-order bytes out and frees that much
     // receive window (a window update follows at poll() when worth sending).
     std::size_t recv(Instant now, ConnId conn, std::span<std::uint8_t> data);
+    // Adds (issue 5): the same two calls without the copy, for scatter/gather
+    // I/O straight between a socket and TCP's buffers (readv()/writev()).
+    // The spans stay valid until the next call into this TcpStack other than
+    // send_spans()/recv_spans() (an ACK frees send space, recv_consume() may
+    // enlarge the receive buffer): take them, do the I/O, commit/consume.
+    //
+    // The send buffer's free space in order, as at most two runs (the second
+    // non-empty when the space wraps); both empty whenever send() would
+    // accept nothing (full, write side shut, state forbids sending).
+    std::array<std::span<std::uint8_t>, 2> send_spans(ConnId conn);
+    // Queues the first n bytes written into send_spans() (at most what send()
+    // would accept now) with exactly send()'s bookkeeping; returns the count.
+    std::size_t send_commit(Instant now, ConnId conn, std::size_t n);
+    // The bytes recv() would return, in order, as at most two runs.
+    std::array<std::span<const std::uint8_t>, 2> recv_spans(ConnId conn) const;
+    // Drops the first n of those bytes (at most recv_available) with exactly
+    // recv()'s bookkeeping (window update, auto-tuning; info().eof once FIN
+    // arrived and everything before it was consumed); returns the count.
+    std::size_t recv_consume(Instant now, ConnId conn, std::size_t n);
     // Half-close: FIN after all queued data (CLOSE in ESTABLISHED/CLOSE-WAIT).
     void shutdown_write(Instant now, ConnId conn);
     // The application releases the handle. With unread received data the

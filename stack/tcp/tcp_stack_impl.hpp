@@ -8,9 +8,22 @@
 // connections are also in a hash map keyed by the 4-tuple for O(1) demux,
 // listeners in a map keyed by port. Nothing is sent from receive() or from a
 // user call: they mark the TCB dirty (or queue an RST for a segment that has
-// no TCB), and poll() emits. Timers are per-TCB deadlines; `next_timer_` is a
-// lower bound of all of them, so poll() scans every TCB only when some
-// deadline may be due and otherwise only the dirty ones.
+// no TCB), and poll() emits.
+// Timers are per-TCB deadlines (tcb.hpp); each TCB with any deadline has one
+// entry in `wheel_` (timer_wheel.hpp, 1 ms slots, O(1) per operation) at
+// the earliest of them. poll() visits only the TCBs the wheel hands out as
+// due (run_timers(), then output()) and the TCBs on `dirty_list` (output()),
+// never the whole table; `poll_timer_visits` / `poll_output_visits` count
+// those visits. After a visit `reschedule()` moves the TCB's entry to its
+// new earliest deadline. A deadline armed outside a visit (arm() while a
+// segment is processed, a user call) is rescheduled at the end of that
+// entry point. A deadline cleared outside a visit leaves the entry early:
+// the TCB is then visited once for nothing and rescheduled (run_timers()
+// acts only on deadlines <= now), which keeps cancelling O(1) for callers
+// that only write `deadline = kNever`.
+// A second wheel, `reclaim_wheel_`, frees the buffer storage of connections
+// quiet for kBufferReclaimIdle with empty buffers (note_active(),
+// reclaim_buffers()); it never changes protocol state.
 // A TCB that reaches kClosed while nobody owns it (see tcb.hpp) is freed by
 // `release_if_done()`, which is called only at the end of an entry point,
 // never in the middle of processing a segment.
@@ -26,6 +39,7 @@
 #include "stack/tcp/isn.hpp"
 #include "stack/tcp/tcb.hpp"
 #include "stack/tcp/tcp_stack.hpp"
+#include "stack/tcp/timer_wheel.hpp"
 #include "stack/wire/tcp_header.hpp"
 
 namespace tapstack::tcp {
@@ -114,7 +128,17 @@ struct TcpStack::Impl {
     void notify(std::uint32_t index);
     void notify_listener(std::uint32_t listener_index);
     void mark_dirty(std::uint32_t index);
+    // Sets one of a TCB's deadlines; the TCB's wheel entry follows at the
+    // next reschedule() (end of the visit or of the entry point).
     void arm(Instant& deadline, Instant when);
+    // Puts the TCB's wheel entry at its earliest deadline (or removes it).
+    void reschedule(std::uint32_t index);
+    // Buffer reclaim: the TCB was just active (visited by poll(), data read);
+    // once it has been quiet for kBufferReclaimIdle with both buffers empty,
+    // reclaim_buffers() frees their storage (see tcp_stack.cpp).
+    void note_active(std::uint32_t index, Instant now);
+    void reclaim_buffers(Instant now);
+    Instant earliest_deadline(const Tcb& t);
 
     // ---- state changes ----
     void set_state(std::uint32_t index, State s);
@@ -150,6 +174,10 @@ struct TcpStack::Impl {
     void measure_rcv_rtt(Instant now, Tcb& t, const Segment& seg);
     void note_peer_alive(Instant now, Tcb& t);
     void enter_loss_recovery(Instant now, std::uint32_t index);
+    void note_duplicate(Tcb& t, SeqNum left, SeqNum right);
+    void arm_reordering_timer(Instant now, Tcb& t);
+    bool reordering_hole(const Tcb& t) const;
+    void on_reordering_timeout(Instant now, std::uint32_t index);
     void queue_reset(const PendingReset& r);
 
     // ---- output and timers (tcp_output.cpp) ----
@@ -157,6 +185,7 @@ struct TcpStack::Impl {
     void run_timers(Instant now, std::uint32_t index);
     void on_retransmit_timeout(Instant now, std::uint32_t index);
     void arm_loss_probe(Instant now, Tcb& t);
+    void note_cwnd_use(Tcb& t, std::uint32_t cwnd);
     bool early_retransmit_due(const Tcb& t) const;
     void on_loss_probe_timeout(Instant now, std::uint32_t index);
     void on_persist_timeout(Instant now, std::uint32_t index);
@@ -176,12 +205,11 @@ struct TcpStack::Impl {
     std::uint32_t ts_now(const Tcb& t) const;
     std::size_t sack_blocks_to_send(const Tcb& t) const;
     std::uint32_t segment_payload_room(const Tcb& t) const;
-    void fill_sack_blocks(Tcb& t, wire::TcpOptions& o);
+    void fill_sack_blocks(Tcb& t, wire::TcpOptions& o, bool pure_ack);
     std::unique_ptr<CongestionControl> make_congestion_control(std::uint32_t mss) const;
-    // `ack_point`: acknowledge only up to there (an earlier ACK of a batch).
+    // `gso_size` > 0: a TSO super-segment the device cuts into that size.
     void emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<const std::uint8_t> payload,
-              const wire::TcpOptions& options, std::optional<SeqNum> ack_point = std::nullopt,
-              std::uint32_t gso_size = 0);
+              const wire::TcpOptions& options, std::uint32_t gso_size = 0);
     // Largest payload send_one() may put in one segment: the payload room,
     // or with TcpConfig::tso a whole number of them up to 64 KiB of IPv4.
     std::uint32_t max_send_len(std::uint32_t room) const;
@@ -208,7 +236,13 @@ struct TcpStack::Impl {
     std::vector<Event> events;
     std::vector<std::uint32_t> dirty_list;
     std::vector<PendingReset> resets;
-    Instant next_timer_ = kNever;
+    Instant next_timer_ = kNever;  // unused since the wheel (note_deadlines() still writes it)
+    TimerWheel wheel_;
+    std::vector<std::uint32_t> due_;  // TCBs the wheel handed out in this poll()
+    std::vector<std::uint32_t> dirty_work_;  // dirty_list being worked through (capacity reused)
+    TimerWheel reclaim_wheel_;               // buffer reclaim checks, by TCB index
+    std::vector<Instant> last_active_;       // by TCB index: last note_active()
+    bool armed_ = false;              // arm() was called since the last reschedule point
     Instant last_now_{};
     std::uint32_t port_counter = 0;  // RFC 6056 algorithm 3 "next_ephemeral"
 
@@ -219,6 +253,9 @@ struct TcpStack::Impl {
 
 // Timing constants not (yet) in TcpConfig.
 inline constexpr Duration kMaxDelayedAck = milliseconds(200);  // RFC 5681 4.2 / RFC 1122 4.2.3.2 ceiling
+// A connection quiet this long with empty send and receive buffers gives
+// their storage back (allocated again on the next byte).
+inline constexpr Duration kBufferReclaimIdle = seconds(10);
 inline constexpr Duration kSwsOverride = milliseconds(200);    // RFC 9293 3.8.6.2.1 override (0.1-1 s)
 inline constexpr Duration kPawsIdle = std::chrono::hours(24 * 24);  // RFC 7323 5.5: TS.Recent invalid after 24 days
 inline constexpr std::uint32_t kMaxOwedDupAcks = 32;   // duplicate ACKs owed within one batch

@@ -22,6 +22,14 @@ the namespace deleted, the temporary directory removed. If the `with` block
 raised, the daemon's log is printed to stderr so the failure can be read in
 `meson test --print-errorlogs`.
 
+Offload mode: every config the harness writes names `interface.offloads`.
+Daemon(offloads=None) (the default) takes it from the environment variable
+TAPSTACK_TEST_OFFLOADS ("on" or "off", default "off"; anything else is an
+error), so the whole suite can run once per mode (tests/run-all does, via
+the Meson test setup "offloads"); offloads=True/False pins it for tests
+that are about one mode. Tests never write the interface section
+themselves: they go through config_text().
+
 Privilege: the tests need root (netns, TAP). Without it `require_root()`
 exits 77 (Meson's "skip") with a clear message, except under CI=true where
 it exits 1: CI must never skip real tests silently.
@@ -29,8 +37,9 @@ it exits 1: CI must never skip real tests silently.
 Stable API (other test files import it; extend, do not change):
     require_root()
     tapstackd_path()                    -> path from $TAPSTACKD (or argv)
+    offloads_from_env()                 -> bool from $TAPSTACK_TEST_OFFLOADS
     Daemon(...)                         context manager, see its docstring
-        .ns .tap .address .host_address .socket_path .config_path .workdir
+        .ns .tap .address .host_address .socket_path .config_path .workdir .offloads
         .pid .proc .tapstackd .wrapper .expect_exit_status .exit_status
         .setup() .start() .config_text() .write_config()   (for start=False)
         .run(cmd, timeout=, check=, input=, capture=) -> CompletedProcess
@@ -108,6 +117,20 @@ def tapstackd_path():
     return path
 
 
+OFFLOADS_ENV = "TAPSTACK_TEST_OFFLOADS"
+
+
+def offloads_from_env():
+    """interface.offloads for daemons whose test does not pin it:
+    $TAPSTACK_TEST_OFFLOADS "on" or "off" (unset or empty: off)."""
+    value = os.environ.get(OFFLOADS_ENV, "").strip().lower()
+    if value in ("", "off"):
+        return False
+    if value == "on":
+        return True
+    raise RuntimeError(f"{OFFLOADS_ENV}={value!r}: expected 'on' or 'off'")
+
+
 def _ip(*args, check=True, timeout=10):
     return subprocess.run(["ip", *args], check=check, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -131,7 +154,10 @@ class Daemon:
     Daemon(tapstackd=None, tap="tap0", address="10.0.0.2/24",
            host_address="10.0.0.1/24", gateway=None, mtu=1500, mac=None,
            log_level="debug", extra_yaml="", wait_ping=True, start=True,
-           start_timeout=10, wrapper=())
+           start_timeout=10, wrapper=(), offloads=None)
+
+    `offloads` is written as `interface.offloads`; None takes it from
+    $TAPSTACK_TEST_OFFLOADS (offloads_from_env()).
 
     `wrapper` is put in front of the daemon's command line inside the
     namespace (e.g. ["setpriv", "--reuid=65534", ...] to run unprivileged).
@@ -150,8 +176,9 @@ class Daemon:
     def __init__(self, tapstackd=None, *, tap="tap0", address="10.0.0.2/24",
                  host_address="10.0.0.1/24", gateway=None, mtu=1500, mac=None,
                  log_level="debug", extra_yaml="", wait_ping=True, start=True,
-                 start_timeout=10.0, wrapper=()):
+                 start_timeout=10.0, wrapper=(), offloads=None):
         self.tapstackd = tapstackd or tapstackd_path()
+        self.offloads = offloads_from_env() if offloads is None else bool(offloads)
         self.ns = f"tapstack-{os.getpid()}-{next(_counter)}-{random.randrange(1 << 24):06x}"
         self.tap = tap
         self.address_cidr = address
@@ -211,7 +238,8 @@ class Daemon:
         self.write_config()
 
     def config_text(self):
-        lines = ["interface:", f"  name: {self.tap}", f"  mtu: {self.mtu}"]
+        lines = ["interface:", f"  name: {self.tap}", f"  mtu: {self.mtu}",
+                 f"  offloads: {'true' if self.offloads else 'false'}"]
         if self.mac:
             lines.append(f"  mac: {self.mac}")
         if self.host_address_cidr:

@@ -24,10 +24,21 @@ are parsed with scapy. Every frame in either direction is kept in a short
 log with a one-line summary: a failing check prints the frames it exchanged,
 which is the evidence a stack engineer needs.
 
+With interface.offloads on (TAPSTACK_TEST_OFFLOADS=on), the daemon hands
+the kernel TSO super-segments and partial checksums in the virtio-net
+header; a packet socket sees such a frame before anything cuts it. The
+socket therefore asks for that header too (PACKET_VNET_HDR) and the peer
+does what the device would: completes a partial checksum (NEEDS_CSUM) and
+cuts a TCPV4 super-frame into gso_size segments as Linux's TCP GSO does
+(consecutive IPv4 IDs, sequence numbers advanced, FIN/PSH only on the last
+segment, CWR only on the first), so the checks see what would reach a
+wire. With offloads off the header is all zero and changes nothing.
+
 Non-goals: no TCP state machine here; the checks track sequence numbers
 themselves, in the open, so each check reads like a packetdrill script.
 """
 
+import collections
 import ctypes
 import logging
 import os
@@ -44,6 +55,12 @@ from scapy.packet import Raw  # noqa: E402
 CLONE_NEWNET = 0x40000000
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
+SOL_PACKET = 263           # linux/socket.h (Python has no name for it)
+PACKET_VNET_HDR = 15       # linux/if_packet.h
+VNET_HDR_LEN = 10          # struct virtio_net_hdr (no num_buffers)
+VNET_F_NEEDS_CSUM = 1
+VNET_GSO_TCPV4 = 1
+VNET_GSO_ECN = 0x80
 _libc = ctypes.CDLL(None, use_errno=True)
 
 FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
@@ -81,6 +98,7 @@ def packet_socket_in_netns(ns, ifname):
         try:
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+            s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
             s.bind((ifname, ETH_P_ALL))
         finally:
             _setns(own)
@@ -89,6 +107,59 @@ def packet_socket_in_netns(ns, ifname):
         os.close(target)
     s.setblocking(False)
     return s
+
+
+# ---- what the device does to an offloaded frame --------------------------------
+
+def _tcp_checksum_fixed(ip, ihl):
+    """`ip` (bytearray, one IPv4/TCP datagram) with its TCP checksum computed afresh."""
+    tcp = ip[ihl:]
+    tcp[16:18] = b"\0\0"
+    pseudo = bytes(ip[12:20]) + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp[16:18] = struct.pack("!H", inet_checksum(pseudo + bytes(tcp)))
+    return ip[:ihl] + tcp
+
+
+def device_output(vnet, frame):
+    """The frames a virtio-net device would put on the wire for `frame` with
+    virtio-net header `vnet` (virtio 1.x 5.1.6.2): the checksum completed,
+    a TCPV4 GSO frame cut into gso_size segments."""
+    flags, gso_type, _hdr_len, gso_size, csum_start, csum_offset = struct.unpack("<BBHHHH", vnet)
+    frame = bytearray(frame)
+    if flags & VNET_F_NEEDS_CSUM:
+        field = csum_start + csum_offset
+        if field + 2 <= len(frame):
+            # The field holds the folded pseudo-header sum: summing from
+            # csum_start over it completes the checksum.
+            frame[field:field + 2] = struct.pack("!H", inet_checksum(bytes(frame[csum_start:])))
+    if gso_type & ~VNET_GSO_ECN != VNET_GSO_TCPV4 or gso_size == 0 or len(frame) < 14 + 20:
+        return [bytes(frame)]
+    eth, ip = frame[:14], frame[14:]
+    ihl = (ip[0] & 15) * 4
+    total = struct.unpack("!H", ip[2:4])[0]
+    doff = (ip[ihl + 12] >> 4) * 4
+    headers, payload = ip[:ihl + doff], ip[ihl + doff:total]
+    ident = struct.unpack("!H", ip[4:6])[0]
+    seq = struct.unpack("!I", ip[ihl + 4:ihl + 8])[0]
+    tcp_flags = ip[ihl + 13]
+    out = []
+    offsets = list(range(0, len(payload), gso_size)) or [0]
+    for i, off in enumerate(offsets):
+        chunk = payload[off:off + gso_size]
+        seg = bytearray(headers) + chunk
+        seg[2:4] = struct.pack("!H", len(seg))
+        seg[4:6] = struct.pack("!H", (ident + i) & 0xFFFF)
+        seg[10:12] = b"\0\0"
+        seg[10:12] = struct.pack("!H", inet_checksum(bytes(seg[:ihl])))
+        seg[ihl + 4:ihl + 8] = struct.pack("!I", (seq + off) & 0xFFFFFFFF)
+        f = tcp_flags
+        if i < len(offsets) - 1:
+            f &= ~(FIN | PSH) & 0xFF
+        if i > 0:
+            f &= ~0x80 & 0xFF  # CWR only on the first segment
+        seg[ihl + 13] = f
+        out.append(bytes(eth + _tcp_checksum_fixed(seg, ihl)))
+    return out
 
 
 # ---- building TCP by hand ---------------------------------------------------
@@ -216,6 +287,7 @@ class Peer:
         self.answer_arp = True
         self.log = []          # (monotonic time, ">" sent / "<" received, summary)
         self.arp_requests = 0  # daemon's ARP requests for us seen so far
+        self._pending = collections.deque()  # segments of a cut super-frame not yet yielded
 
     def close(self):
         self.sock.close()
@@ -236,7 +308,7 @@ class Peer:
 
     def send_frame(self, frame):
         data = bytes(frame)
-        self.sock.send(data)
+        self.sock.send(bytes(VNET_HDR_LEN) + data)  # no offload requested
         self.log.append((time.monotonic(), ">", summarize_bytes(data)))
 
     def eth(self, ethertype, payload, dst=None, src=None):
@@ -277,6 +349,8 @@ class Peer:
     def frames(self, timeout):
         """Yields every frame from the DUT until `timeout` seconds pass."""
         deadline = time.monotonic() + timeout
+        while self._pending:  # the rest of a super-frame a caller stopped in
+            yield self._pending.popleft()
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -286,19 +360,22 @@ class Peer:
                 return
             while True:
                 try:
-                    data, addr = self.sock.recvfrom(65536)
+                    data, addr = self.sock.recvfrom(1 << 17)
                 except BlockingIOError:
                     break
-                if addr[2] == PACKET_OUTGOING:
+                if addr[2] == PACKET_OUTGOING or len(data) < VNET_HDR_LEN:
                     continue
-                try:
-                    p = Ether(data)
-                except Exception:
-                    continue
-                if not self._handle(p):
-                    continue
-                self.log.append((time.monotonic(), "<", summarize(p)))
-                yield p
+                for wire_frame in device_output(data[:VNET_HDR_LEN], data[VNET_HDR_LEN:]):
+                    try:
+                        p = Ether(wire_frame)
+                    except Exception:
+                        continue
+                    if not self._handle(p):
+                        continue
+                    self.log.append((time.monotonic(), "<", summarize(p)))
+                    self._pending.append(p)
+                while self._pending:
+                    yield self._pending.popleft()
 
     def expect(self, match, timeout=3.0):
         """The first frame from the DUT for which match(frame) holds, or None."""

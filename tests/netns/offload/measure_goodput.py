@@ -19,7 +19,6 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "tcp"))
 import harness  # noqa: E402
 import tcp_util as u  # noqa: E402
-from test_offload_matrix import OffloadDaemon  # noqa: E402
 
 
 def to_daemon(d, src, size, port):
@@ -64,8 +63,7 @@ def main():
     results = {}
     port = 30000
     for offloads in (False, True):
-        cls = OffloadDaemon if offloads else harness.Daemon
-        with cls(log_level="info") as d:
+        with harness.Daemon(log_level="info", offloads=offloads) as d:
             src, _ = u.make_file(d, "send.bin", size)
             for name, fn in (("host -> daemon app", to_daemon), ("daemon app -> host", from_daemon)):
                 for _ in range(runs):

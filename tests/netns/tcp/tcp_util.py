@@ -102,10 +102,13 @@ def api_exchange(d, request, timeout=10.0, send_eof=False):
     s.settimeout(timeout)
     s.connect(d.socket_path)
     try:
-        if request:
-            s.sendall(request)
-        if send_eof:
-            s.shutdown(socket.SHUT_WR)
+        try:
+            if request:
+                s.sendall(request)
+            if send_eof:
+                s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the daemon may answer and close first (e.g. "ERR no-resources"): read what it said
         out = b""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

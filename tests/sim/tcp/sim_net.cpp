@@ -123,8 +123,18 @@ bool SimNet::step() {
     return true;
 }
 
+void SimNet::kick() {
+    // Applications added or changed since the last step get to run now even
+    // when nothing else is due (poll_at() is exact: no spurious wake-up
+    // would run them).
+    for (SimApp* app : apps_) app->run(now_);
+    a_->poll(now_);
+    b_->poll(now_);
+}
+
 bool SimNet::run_until(const std::function<bool()>& pred, Duration limit) {
     const Instant end = now_ + limit;
+    if (!pred()) kick();
     while (!pred()) {
         if (next_due() > end) return pred();
         if (!step()) return pred();
@@ -134,6 +144,7 @@ bool SimNet::run_until(const std::function<bool()>& pred, Duration limit) {
 
 void SimNet::run_for(Duration d) {
     const Instant end = now_ + d;
+    kick();
     while (next_due() <= end) {
         if (!step()) break;
     }

@@ -81,6 +81,9 @@ public:
 
     // Advances to the next due thing; false when nothing is scheduled.
     bool step();
+    // Runs the applications and polls both stacks at the current time
+    // (run_until() and run_for() start with it).
+    void kick();
     // Steps until pred() holds or virtual time passes `limit`.
     bool run_until(const std::function<bool()>& pred, Duration limit);
     // Steps until virtual time reaches now + d (or nothing is scheduled).

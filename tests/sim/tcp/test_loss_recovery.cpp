@@ -36,6 +36,7 @@ struct Result {
     std::uint64_t rescues = 0;
     std::uint64_t lost_retransmits = 0;
     std::uint64_t tlp_probes = 0;
+    std::uint64_t reorder_timeouts = 0;
     tcp::ConnStats sender_stats;
     tcp::ConnStats receiver_stats;
 };
@@ -88,6 +89,7 @@ Result one_way(std::uint64_t seed, std::size_t size, const Options& o, LinkFault
     res.rescues = net.counter(false, "tcp.sack_rescue_retransmits");
     res.lost_retransmits = net.counter(false, "tcp.lost_retransmits");
     res.tlp_probes = net.counter(false, "tcp.tlp_probes");
+    res.reorder_timeouts = net.counter(false, "tcp.rack_reorder_timeouts");
     res.sender_stats = net.b().stats(client);
     res.receiver_stats = net.a().stats(server);
     return res;
@@ -235,6 +237,42 @@ TEST_CASE("a lost retransmission: SACKs of later data reveal it and it goes agai
             CHECK(r.rto_expiries >= 1);
         }
     }
+}
+
+TEST_CASE("RFC 8985 6.2: a lost retransmission of a hole above SND.UNA is found by later deliveries and goes again without an RTO") {
+    std::uint32_t second_hole = 0;
+    const Result r = one_way(9, 100 * kFullPayload, Options{}, LinkFaults{},
+                             [&, n = 0](std::size_t idx, bool first, const wire::TcpRepr& seg) mutable {
+                                 if (first && idx == 20) return true;
+                                 if (first && idx == 25) {
+                                     second_hole = seg.seq;
+                                     return true;
+                                 }
+                                 // The first retransmission of the second hole.
+                                 return !first && seg.seq == second_hole && n++ == 0;
+                             });
+    CHECK(r.finished);
+    CHECK(r.exact);
+    CHECK(r.lost_retransmits == 1);
+    CHECK(r.rto_expiries == 0);
+}
+
+TEST_CASE("RFC 8985 6.3: holes with too few SACKs above them for DupThresh or early retransmit are repaired after the reordering window") {
+    // 5 segments, 0, 2 and 3 lost: only 1 and 4 are SACKed (2 ranges, 2
+    // segments), so RFC 6675 IsLost and RFC 5827 (fewer than 4 outstanding)
+    // both say wait; the tail loss probe would come after 10 ms at least,
+    // the RTO after 200 ms. The reordering timer starts recovery first.
+    const Result r = one_way(10, 5 * kFullPayload, Options{}, LinkFaults{},
+                             [](std::size_t idx, bool first, const wire::TcpRepr&) {
+                                 return first && (idx == 0 || idx == 2 || idx == 3);
+                             });
+    CHECK(r.finished);
+    CHECK(r.exact);
+    CHECK(r.reorder_timeouts == 1);
+    CHECK(r.sack_recoveries == 1);
+    CHECK(r.tlp_probes == 0);
+    CHECK(r.rto_expiries == 0);
+    CHECK(r.retransmissions == 3);
 }
 
 TEST_CASE("reordering depth 1 to 10: delivered exactly; depth below DupThresh causes no retransmission") {

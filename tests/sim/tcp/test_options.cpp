@@ -251,6 +251,42 @@ TEST_CASE("RFC 2018 4 case 3: 2nd, 4th, 6th, 8th lost; newest block first, then 
     CHECK(p.read_all(c) == data);
 }
 
+TEST_CASE("RFC 2883 4: a duplicate segment is reported once as the first SACK block (D-SACK), ahead of the out-of-order blocks") {
+    ScriptedPeer p;
+    tcp::ConnId c = p.establish_passive(syn_opts(false, true));
+    p.take();
+    const std::uint32_t base = p.peer_nxt;
+    const auto data = bytes_of(5 * 500);
+    auto piece = [&](std::uint32_t i) {
+        return std::vector<std::uint8_t>(data.begin() + 500 * i, data.begin() + 500 * (i + 1));
+    };
+    p.inject(Seg{.seq = base, .ack = p.our_nxt, .flags = flag::kAck, .payload = piece(0)});
+    p.now = p.now + milliseconds(300);  // the delayed ACK goes
+    p.stack.poll(p.now);
+    p.take();
+    // Segment 0 again (its ACK was lost, say), with 2 held out of order.
+    p.inject(Seg{.seq = base + 1000, .ack = p.our_nxt, .flags = flag::kAck, .payload = piece(2)});
+    p.take();
+    p.inject(Seg{.seq = base, .ack = p.our_nxt, .flags = flag::kAck, .payload = piece(0)});
+    Out d = p.expect_one();
+    CHECK(d.h.ack == base + 500);
+    CHECK(blocks_of(d) == std::vector<std::pair<std::uint32_t, std::uint32_t>>{{base, base + 500}, {base + 1000, base + 1500}});
+    // Reported once: the next ACK has only the out-of-order block.
+    p.inject(Seg{.seq = base + 1500, .ack = p.our_nxt, .flags = flag::kAck, .payload = piece(3)});
+    Out n = p.expect_one();
+    CHECK(blocks_of(n) == std::vector<std::pair<std::uint32_t, std::uint32_t>>{{base + 1000, base + 2000}});
+    p.inject(Seg{.seq = base + 500, .ack = p.our_nxt, .flags = flag::kAck, .payload = piece(1)});
+    CHECK(p.expect_one().h.ack == base + 2000);  // the hole filled
+    // A partial duplicate (old bytes followed by new ones): only its old
+    // part is the D-SACK block.
+    std::vector<std::uint8_t> straddling(data.begin() + 1750, data.begin() + 2500);
+    p.inject(Seg{.seq = base + 1750, .ack = p.our_nxt, .flags = flag::kAck, .payload = straddling});
+    Out f = p.expect_one();
+    CHECK(f.h.ack == base + 2500);
+    CHECK(blocks_of(f) == std::vector<std::pair<std::uint32_t, std::uint32_t>>{{base + 1750, base + 2000}});
+    CHECK(p.read_all(c) == data);
+}
+
 TEST_CASE("RFC 2018 3: at most 4 SACK blocks, 3 beside the timestamp option") {
     for (bool ts : {false, true}) {
         INFO("timestamps " << ts);

@@ -633,3 +633,165 @@ TEST_CASE("ACCEPT's stream options apply to the connection it hands out") {
     CHECK(client::find_field(fields.value(), "keepalive") == "off");
     w.peer().abort(clock_now(), peer);
 }
+
+namespace {
+
+// A raw connection to the API socket (no client library): for bytes sent in
+// the same write as the request line.
+int raw_connect(const std::string& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+}
+
+}  // namespace
+
+TEST_CASE("bytes pipelined behind the CONNECT line, then EOF, reach the peer in order before FIN") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(84, 0, &l) == tcp::Error::kNone);
+    const std::string data = pattern(200003, 6);
+    PeerStream peer;
+    peer.out = "done";
+    std::atomic<bool> finished{false};
+    std::string reply;
+    std::thread app([&] {
+        int fd = raw_connect(w.socket_path);
+        // One write: the request line and the first stream bytes together,
+        // before the connection even exists; then half-close at once.
+        write_all(fd, "CONNECT 10.0.0.1 84\n" + data);
+        ::shutdown(fd, SHUT_WR);
+        reply = read_all(fd);
+        ::close(fd);
+        finished = true;
+    });
+    bool ok = w.run_until([&] {
+        if (!peer.conn.valid()) {
+            peer.conn = w.peer().accept(l);
+        }
+        peer.pump(w.peer());
+        return finished.load() && peer.done(w.peer());
+    });
+    w.join(app, ok);
+    REQUIRE(ok);
+    CHECK(reply.rfind("OK ", 0) == 0);
+    CHECK(reply.substr(reply.find('\n') + 1) == "done");  // the OK line, then the stream
+    CHECK(peer.in.size() == data.size());
+    CHECK(peer.in == data);
+    w.peer().close(clock_now(), peer.conn);
+}
+
+TEST_CASE("a peer that does not read stops the application's writes; later every byte arrives exactly once") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(85, 0, &l) == tcp::Error::kNone);
+    const std::string data = pattern(6 * 1024 * 1024 + 13, 7);
+    std::atomic<std::size_t> written{0};
+    std::atomic<bool> finished{false};
+    std::thread app([&] {
+        auto stream = client::connect(w.socket_path, "10.0.0.1", 85);
+        if (stream) {
+            std::size_t off = 0;
+            while (off < data.size()) {
+                ssize_t n = ::send(stream->fd, data.data() + off, std::min<std::size_t>(65536, data.size() - off),
+                                   MSG_NOSIGNAL);
+                if (n <= 0) {
+                    break;
+                }
+                off += static_cast<std::size_t>(n);
+                written = off;
+            }
+            ::shutdown(stream->fd, SHUT_WR);
+            (void)read_all(stream->fd);
+            ::close(stream->fd);
+        }
+        finished = true;
+    });
+    tcp::ConnId conn;
+    REQUIRE(w.run_until([&] {
+        if (!conn.valid()) {
+            conn = w.peer().accept(l);
+        }
+        return conn.valid() && written.load() > 0;
+    }));
+    // The peer reads nothing for a while: its window closes, TCP's send
+    // buffer fills, the daemon stops reading and the application blocks.
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+    w.run_until([&] { return std::chrono::steady_clock::now() > until; });
+    const std::size_t stuck_at = written.load();
+    CHECK(stuck_at < data.size());
+    CHECK(w.peer().info(conn).recv_available > 0);
+    std::string got;
+    bool ok = w.run_until([&] {
+        std::uint8_t buf[16384];
+        while (std::size_t n = w.peer().recv(clock_now(), conn, buf)) {
+            got.append(reinterpret_cast<const char*>(buf), n);
+        }
+        return w.peer().info(conn).eof;
+    }, std::chrono::seconds(20));
+    INFO("application wrote " << written.load() << " (stuck at " << stuck_at << "), peer got " << got.size());
+    if (ok) {
+        w.peer().shutdown_write(clock_now(), conn);
+    }
+    ok = ok && w.run_until([&] { return finished.load(); });
+    w.join(app, ok);
+    REQUIRE(ok);
+    CHECK(got.size() == data.size());
+    CHECK(got == data);
+    w.peer().close(clock_now(), conn);
+}
+
+TEST_CASE("after a reply the client reads EOF, and what it still sends never meets a closed socket") {
+    World w;
+    std::atomic<bool> finished{false};
+    std::string first;
+    std::string rest;
+    bool late_write_ok = false;
+    std::uint64_t clients_after = 0;
+    std::thread app([&] {
+        int fd = raw_connect(w.socket_path);
+        write_all(fd, "BOGUS\n");
+        char buf[256];
+        // The whole ERR line (the daemon writes it at once).
+        while (first.find('\n') == std::string::npos) {
+            ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n <= 0) {
+                break;
+            }
+            first.append(buf, static_cast<std::size_t>(n));
+        }
+        // The daemon has replied and shut its side; writing more must still
+        // succeed (it is read and ignored), not fail with EPIPE.
+        late_write_ok = write_all(fd, pattern(100000, 9));
+        rest = read_all(fd);  // EOF, nothing more
+        ::close(fd);
+        // The daemon forgets the client once it closed: only the STATS
+        // client itself is left.
+        for (int i = 0; i < 200; ++i) {
+            auto counters = client::stats(w.socket_path);
+            clients_after = 0;
+            for (const auto& [name, value] : counters ? counters.value() : std::vector<client::Counter>{}) {
+                if (name == "api.clients") {
+                    clients_after = value;
+                }
+            }
+            if (clients_after == 1) {
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        finished = true;
+    });
+    bool ok = w.run_until([&] { return finished.load(); });
+    w.join(app, ok);
+    REQUIRE(ok);
+    CHECK(first.rfind("ERR bad-request ", 0) == 0);
+    CHECK(std::count(first.begin(), first.end(), '\n') == 1);
+    CHECK(late_write_ok);
+    CHECK(rest.empty());
+    CHECK(clients_after == 1);
+}

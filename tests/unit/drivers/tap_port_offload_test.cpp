@@ -85,7 +85,7 @@ struct Pair {
     int peer = -1;
     std::unique_ptr<TapPort> port;
 
-    explicit Pair(bool offloads) {
+    explicit Pair(bool offloads, std::uint16_t mtu = 1500) {
         int sv[2];
         REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
         int size = 1 << 20;
@@ -96,6 +96,7 @@ struct Pair {
         c.name = "pair0";
         c.queue_size = 8;
         c.offloads = offloads;
+        c.mtu = mtu;
         std::string error;
         port = TapPort::adopt(sv[0], "pair0", c, &error);
         REQUIRE_MESSAGE(port, error);
@@ -238,4 +239,74 @@ TEST_CASE("TapPort without offloads: a GSO TX frame is refused by the device hal
     CHECK(p.port->flush_tx() == 0);
     CHECK(p.drain_peer().empty());
     CHECK(p.counter("tap.tx_bad_vnet_hdr") == 1);
+}
+
+TEST_CASE("TapPort: a frame given in parts leaves as the joined bytes, TSO header included; checks count the sum") {
+    Pair p(true);
+    const Frame f = tcp_super_frame(40000);
+    const auto whole = std::span<const std::uint8_t>(f);
+    const std::array<std::span<const std::uint8_t>, 4> parts{whole.first(kEth + 20), whole.subspan(kEth + 20, 20),
+                                                             std::span<const std::uint8_t>{}, whole.subspan(kEth + 40)};
+    wire::TxOffload o;
+    o.gso = wire::GsoType::kTcpv4;
+    o.gso_size = 1448;
+    o.hdr_len = kEth + 40;
+    o.partial_csum = true;
+    o.csum_start = kEth + 20;
+    o.csum_offset = 16;
+    REQUIRE(p.port->transmit(parts, o));
+    CHECK(p.port->flush_tx() == 1);
+    const auto out = p.drain_peer();
+    REQUIRE(out.size() == 1);
+    const auto h = VirtioNetHdr::parse(out[0]);
+    REQUIRE(h);
+    CHECK(h->gso_size == 1448);
+    CHECK(h->hdr_len == kEth + 40);
+    CHECK(Frame(out[0].begin() + VirtioNetHdr::kSize, out[0].end()) == f);
+
+    // Too long as a sum, though every part fits on its own.
+    const Frame big(40000, 0xab);
+    const std::array<std::span<const std::uint8_t>, 2> too_long{std::span<const std::uint8_t>(big),
+                                                                std::span<const std::uint8_t>(big)};
+    CHECK_FALSE(p.port->transmit(too_long, wire::TxOffload{}));
+    CHECK(p.counter("tap.tx_oversize") == 1);
+    // Too short as a sum.
+    const Frame ten(10, 1);
+    const std::array<std::span<const std::uint8_t>, 1> runt{std::span<const std::uint8_t>(ten)};
+    CHECK_FALSE(p.port->transmit(runt, wire::TxOffload{}));
+    CHECK_FALSE(p.port->transmit(std::span<const std::span<const std::uint8_t>>{}, wire::TxOffload{}));
+    CHECK(p.counter("tap.tx_runt") == 2);
+    CHECK(p.port->flush_tx() == 0);
+}
+
+TEST_CASE("TapPort at MTU 65520 (issue 5): a 65534-byte frame fits the RX and TX buffers, offloads on and off") {
+    for (const bool offloads : {false, true}) {
+        CAPTURE(offloads);
+        Pair p(offloads, 65520);
+        CHECK(p.port->buffer_size() >= VirtioNetHdr::kSize + kEth + 4 + 65520);
+        // The largest frame the MTU allows: 65520 bytes of IPv4 (a full
+        // segment: 20 + 32 + 65468), checksum complete.
+        Frame f = tcp_super_frame(65520 - 40);
+        wire::ChecksumAccumulator acc;
+        const auto seg = std::span<const std::uint8_t>(f).subspan(kEth + 20);
+        wire::add_ipv4_pseudo_header(acc, kSrc, kDst, wire::ip_protocol::kTcp,
+                                     static_cast<std::uint16_t>(seg.size()));
+        f[kEth + 20 + 16] = 0;
+        f[kEth + 20 + 17] = 0;
+        acc.add(seg);
+        wire::store_be16(f.data() + kEth + 20 + 16, acc.checksum());
+        REQUIRE(f.size() == kEth + 65520);
+        REQUIRE(tcp_checksum_ok(f));
+        p.inject(VirtioNetHdr{}, f);
+        std::vector<Frame> got;
+        CHECK(p.port->poll_rx([&](std::span<const std::uint8_t> fr) { got.emplace_back(fr.begin(), fr.end()); }) == 1);
+        REQUIRE(got.size() == 1);
+        CHECK(got[0] == f);
+        CHECK(p.counter("tap.rx_truncated") == 0);
+        REQUIRE(p.port->transmit(f));
+        CHECK(p.port->flush_tx() == 1);
+        const auto out = p.drain_peer();
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].size() == VirtioNetHdr::kSize + f.size());
+    }
 }

@@ -75,6 +75,71 @@ TEST_CASE("RingBuffer: storage is allocated lazily and never grows") {
     CHECK(r.size() == 0);
 }
 
+TEST_CASE("RingBuffer: readable_spans cover every queued byte in order, split at the end of storage") {
+    RingBuffer r(8);
+    CHECK(r.readable_spans()[0].empty());
+    CHECK(r.readable_spans()[1].empty());
+    r.write(seq_bytes(6));
+    auto unwrapped = r.readable_spans();
+    CHECK(unwrapped[0].size() == 6);
+    CHECK(unwrapped[1].empty());
+    r.consume(5);               // head at 5, one byte queued
+    r.write(seq_bytes(6, 6));   // positions 6, 7, then 0..3
+    auto spans = r.readable_spans();
+    CHECK(spans[0].size() == 3);
+    CHECK(spans[1].size() == 4);
+    CHECK(spans[0].size() + spans[1].size() == r.size());
+    std::vector<std::uint8_t> joined(spans[0].begin(), spans[0].end());
+    joined.insert(joined.end(), spans[1].begin(), spans[1].end());
+    CHECK(joined == seq_bytes(7, 5));
+    r.consume(3);               // the first run used up: the rest starts at the storage's front
+    spans = r.readable_spans();
+    CHECK(spans[0].size() == 4);
+    CHECK(spans[1].empty());
+    CHECK(spans[0][0] == 8);
+}
+
+TEST_CASE("RingBuffer: writable_spans cover all free space in order; commit queues what was written there") {
+    RingBuffer r(8);
+    auto empty_spans = r.writable_spans();  // allocates; the whole ring is one run
+    CHECK(empty_spans[0].size() == 8);
+    CHECK(empty_spans[1].empty());
+    r.write(seq_bytes(6));
+    r.consume(4);               // 2 queued at positions 4..5; free: 6..7 then 0..3
+    auto spans = r.writable_spans();
+    CHECK(spans[0].size() == 2);
+    CHECK(spans[1].size() == 4);
+    CHECK(spans[0].size() + spans[1].size() == r.free());
+    // Fill across the wrap as readv() would, then commit part of it.
+    const auto data = seq_bytes(5, 6);
+    std::copy_n(data.begin(), 2, spans[0].begin());
+    std::copy_n(data.begin() + 2, 3, spans[1].begin());
+    r.commit(5);
+    CHECK(r.size() == 7);
+    std::vector<std::uint8_t> out(7);
+    CHECK(r.read(out) == 7);
+    CHECK(out == seq_bytes(7, 4));
+    r.write(seq_bytes(8));
+    CHECK(r.full());
+    CHECK(r.writable_spans()[0].empty());
+    CHECK(r.writable_spans()[1].empty());
+}
+
+TEST_CASE("RingBuffer: spans after grow() keep the order of queued bytes") {
+    RingBuffer r(4);
+    r.write(seq_bytes(3));
+    r.consume(2);
+    r.write(seq_bytes(3, 3));   // queued 2,3,4,5 wrapping at the end
+    CHECK(r.readable_spans()[1].size() == 2);
+    r.grow(16);
+    auto spans = r.readable_spans();
+    CHECK(spans[0].size() == 4);
+    CHECK(spans[1].empty());
+    CHECK(std::equal(spans[0].begin(), spans[0].end(), seq_bytes(4, 2).begin()));
+    auto free_spans = r.writable_spans();
+    CHECK(free_spans[0].size() + free_spans[1].size() == 12);
+}
+
 TEST_CASE("Assembler: overlapping and repeated ranges merge; take_front returns the contiguous prefix once") {
     Assembler a(4);
     CHECK(a.add(10, 5));

@@ -96,7 +96,7 @@ TEST_CASE("RFC 9438 4.10 / RFC 5681 3.1: slow start doubles cwnd every RTT, with
     }
 }
 
-TEST_CASE("RFC 9438 4.6: a loss sets ssthresh to 0.7*FlightSize and cwnd ends recovery at 0.7 of its size") {
+TEST_CASE("RFC 9438 4.6: a loss sets ssthresh to 0.7*cwnd and cwnd ends recovery at ssthresh") {
     auto cc = make_cubic(kMss);
     while (cc->cwnd() < 100 * kMss) cc->on_ack(at(0), kMss, cc->cwnd());
     REQUIRE(cc->cwnd() == 100 * kMss);
@@ -112,16 +112,30 @@ TEST_CASE("RFC 9438 4.6: a loss sets ssthresh to 0.7*FlightSize and cwnd ends re
     CHECK(cubic_state(*cc)->cwnd_prior == doctest::Approx(100));
 }
 
-TEST_CASE("RFC 9438 4.6: ssthresh follows FlightSize, not cwnd, and is never below 2 segments") {
+TEST_CASE("RFC 9438 4.6 / RFC 7661: cwnd grows only while it limits the sender; ssthresh is 0.7*cwnd, at least 2 segments") {
     auto cc = make_cubic(kMss);
     while (cc->cwnd() < 100 * kMss) cc->on_ack(at(0), kMss, cc->cwnd());
-    cc->on_enter_recovery(at(1), 50 * kMss);  // application-limited: half the window in flight
-    CHECK(cc->ssthresh() == 35 * kMss);
-    cc->on_exit_recovery(50 * kMss);
-    CHECK(cc->cwnd() == 35 * kMss);
+    // Application- or peer-limited: half the window in use. Neither slow
+    // start (needs half in use) ... 
+    cc->on_ack(at(0), kMss, 40 * kMss);
+    CHECK(cc->cwnd() == 100 * kMss);
+    // ... nor, once past ssthresh, congestion avoidance grows it.
+    cc->on_enter_recovery(at(1), 100 * kMss);
+    cc->on_exit_recovery(10 * kMss);  // little left in flight: cwnd is still ssthresh
+    CHECK(cc->cwnd() == 70 * kMss);
+    cc->on_ack(at(2), kMss, 50 * kMss);
+    CHECK(cc->cwnd() == 70 * kMss);
+    cc->on_ack(at(2), kMss, 70 * kMss);
+    CHECK(cc->cwnd() > 70 * kMss);
+    // The loss at 50 segments in flight still cuts from cwnd (Linux).
+    const std::uint32_t cwnd = cc->cwnd();
+    cc->on_enter_recovery(at(3), 50 * kMss);
+    CHECK(cc->ssthresh() == static_cast<std::uint32_t>(std::llround(cwnd * kBeta)));
 
     auto small = make_cubic(kMss);
-    small->on_enter_recovery(at(1), 2 * kMss);
+    small->on_rto(at(1), 10 * kMss);  // cwnd = 1 segment
+    small->on_ack(at(2), kMss, kMss);
+    small->on_enter_recovery(at(3), 2 * kMss);
     CHECK(small->ssthresh() == 2 * kMss);
     small->on_exit_recovery(0);
     CHECK(small->cwnd() == 2 * kMss);
@@ -235,10 +249,11 @@ TEST_CASE("RFC 9438 4.7: fast convergence lowers W_max to cwnd*(1+beta)/2 when c
     cc->on_exit_recovery(bytes(70));
     const double w_max = cwnd_at_loss * (1 + kBeta) / 2;
     CHECK(cubic_state(*cc)->w_max == doctest::Approx(w_max));
-    CHECK(cc->ssthresh() == 49 * kMss);
-    // The new curve plateaus at the lowered W_max: K from cwnd_epoch = 49.
+    const double ss = segs(cc->ssthresh());
+    CHECK(ss == doctest::Approx(cwnd_at_loss * kBeta).epsilon(1e-4));
+    // The new curve plateaus at the lowered W_max: K from cwnd_epoch = ssthresh.
     cc->on_ack(at(2), kMss, cc->cwnd());
-    const double k = std::cbrt((w_max - 49) / kC);
+    const double k = std::cbrt((w_max - ss) / kC);
     CHECK(cubic_state(*cc)->k == doctest::Approx(k));
     CHECK(aimed_target(*cc, at(2 + k - rtt), 10) == doctest::Approx(w_max).epsilon(1e-3));
 }
@@ -255,33 +270,34 @@ TEST_CASE("RFC 9438 4.7: a loss at or above W_max keeps W_max = cwnd (no fast co
     CHECK(cubic_state(*cc)->w_max == doctest::Approx(cwnd_at_loss));
 }
 
-TEST_CASE("RFC 9438 4.8: an RTO sets cwnd to one segment and ssthresh to 0.7*FlightSize, once per event") {
+TEST_CASE("RFC 9438 4.8: an RTO sets cwnd to one segment and ssthresh to 0.7*cwnd, once per event") {
     constexpr double rtt = 0.1;
     auto cc = after_loss(100, rtt);  // cwnd 70
     cc->on_ack(at(1), kMss, cc->cwnd());
     const double cwnd_before = segs(cc->cwnd());
     cc->on_rto(at(2), 60 * kMss);
     CHECK(cc->cwnd() == kMss);
-    CHECK(cc->ssthresh() == 42 * kMss);
+    const double ss = segs(cc->ssthresh());
+    CHECK(ss == doctest::Approx(cwnd_before * kBeta).epsilon(1e-4));
     // W_max is remembered as for a loss (below the old W_max of 100: fast
     // convergence), for a loss that might come before the next epoch.
     CHECK(cubic_state(*cc)->w_max == doctest::Approx(cwnd_before * (1 + kBeta) / 2).epsilon(1e-4));
     cc->on_rto(at(3), kMss);  // the retransmission timed out again: same congestion event
     CHECK(cc->cwnd() == kMss);
-    CHECK(cc->ssthresh() == 42 * kMss);
+    CHECK(segs(cc->ssthresh()) == ss);
     // Slow start back up to ssthresh, then congestion avoidance with K = 0
     // and W_max = cwnd_epoch: the curve is convex from the start.
     while (cc->cwnd() < cc->ssthresh()) cc->on_ack(at(4), kMss, cc->cwnd());
-    CHECK(cc->cwnd() == 42 * kMss);
+    CHECK(segs(cc->cwnd()) == ss);
     cc->on_ack(at(5), kMss, cc->cwnd());
     const auto st = cubic_state(*cc);
     CHECK(st->k == 0.0);
-    CHECK(st->w_max == doctest::Approx(42));
-    CHECK(st->w_est == doctest::Approx(42).epsilon(1e-3));
+    CHECK(st->w_max == doctest::Approx(ss));
+    CHECK(st->w_est == doctest::Approx(ss).epsilon(1e-3));
     const double cwnd = segs(cc->cwnd());
     for (const double t : {1.0, 2.0, 3.0}) {
         CAPTURE(t);
-        const double expected = std::clamp(w_cubic(t + rtt, 0, 42), cwnd, 1.5 * cwnd);
+        const double expected = std::clamp(w_cubic(t + rtt, 0, ss), cwnd, 1.5 * cwnd);
         auto copy = after_loss(100, rtt);  // fresh controller through the same steps
         copy->on_ack(at(1), kMss, copy->cwnd());
         copy->on_rto(at(2), 60 * kMss);
@@ -294,19 +310,23 @@ TEST_CASE("RFC 9438 4.8: an RTO sets cwnd to one segment and ssthresh to 0.7*Fli
 TEST_CASE("RFC 9438 4.8: an RTO during fast recovery does not cut ssthresh a second time") {
     auto cc = after_loss(100, 0.1);
     cc->on_ack(at(1), kMss, cc->cwnd());
+    const std::uint32_t cwnd = cc->cwnd();
     cc->on_enter_recovery(at(2), 70 * kMss);
-    CHECK(cc->ssthresh() == 49 * kMss);
+    const std::uint32_t ss = cc->ssthresh();
+    CHECK(ss == static_cast<std::uint32_t>(std::llround(cwnd * kBeta)));
     cc->on_rto(at(3), 70 * kMss);
-    CHECK(cc->ssthresh() == 49 * kMss);
+    CHECK(cc->ssthresh() == ss);
     CHECK(cc->cwnd() == kMss);
 }
 
 TEST_CASE("CUBIC: partial ACKs deflate as in RFC 6582 3.2 step 3 and cwnd never drops below one segment") {
     auto cc = after_loss(100, 0.1);
     cc->on_ack(at(1), kMss, cc->cwnd());
-    cc->on_enter_recovery(at(2), 70 * kMss);  // cwnd = 49 + 3
+    cc->on_enter_recovery(at(2), 70 * kMss);  // cwnd = ssthresh + 3 segments
+    const std::uint32_t inflated = cc->ssthresh() + 3 * kMss;
+    CHECK(cc->cwnd() == inflated);
     cc->on_partial_ack(10 * kMss);
-    CHECK(cc->cwnd() == (52 - 10 + 1) * kMss);
+    CHECK(cc->cwnd() == inflated - 10 * kMss + kMss);
     cc->on_partial_ack(100 * kMss);
     CHECK(cc->cwnd() == 2 * kMss);  // deflated to one segment, plus one for a full segment acknowledged
     CHECK_FALSE(cubic_state(*make_new_reno(kMss)).has_value());

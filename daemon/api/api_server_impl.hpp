@@ -1,0 +1,232 @@
+// ApiServer::Impl: the state the API server's parts share. Each part is a
+// file with its own theory of operation:
+//   api_server.cpp     the public calls, the service turn, client bookkeeping
+//   unix_listener.cpp  the listening Unix socket: start, accept, stop
+//   client_io.cpp      one client's socket: readiness, request line, replies
+//   requests.cpp       CONNECT/LISTEN/ACCEPT/STATUS/... and the TCP listeners
+//   stream_bridge.cpp  a stream's bytes between the socket and TCP's buffers
+//
+// Theory of operation
+// -------------------
+// Every accepted Unix connection is a Client with a phase:
+//
+//   kRequest ──CONNECT──> kConnecting ──established──> kStreaming ──> closed
+//      │ ──ACCEPT───> kWaiting ────accepted──────────────┘
+//      │ ──LISTEN───> kHolding (holds the port's listener until it goes away)
+//      └─STATUS/INFO/CONNECTIONS/STATS/error──> kReplying (one reply, then closed)
+//
+// A client is a non-blocking socket descriptor watched by one uv_poll_t plus
+// a uv_timer_t for deadlines; the server does its own I/O on the descriptor
+// (no libuv stream, so no libuv-owned buffers). Callbacks do only the I/O
+// that needs no TCP (the request line, replies, a holder's ignored input)
+// and otherwise set readiness flags and mark the client dirty; every TCP call
+// happens in service(now), which has the stack's clock. TCP events mark the
+// owning client dirty too.
+//
+// Memory: a client owns no data buffer. The request line is read into a
+// string that is released once parsed; stream bytes move between the socket
+// and TCP's own ring buffers (see stream_bridge.cpp); replies are short
+// strings. An idle stream costs this struct, its map entries and its TCB.
+//
+// The process must ignore SIGPIPE or rely on MSG_NOSIGNAL (all writes here
+// use it): a write to a vanished application fails with EPIPE.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/api/api_server.hpp"
+#include "daemon/api/outcome_table.hpp"
+#include "daemon/api/request.hpp"
+#include "daemon/client/protocol.hpp"
+#include "stack/tcp/tcp_stack.hpp"
+
+namespace tapstack::daemon {
+
+namespace api {
+
+enum class Phase : std::uint8_t { kRequest, kConnecting, kWaiting, kHolding, kStreaming, kReplying, kClosing };
+
+inline constexpr std::uint64_t kTickMs = 1000;     // deadline and POLLHUP checks
+inline constexpr std::size_t kDiscardSize = 4096;  // a holder's ignored input, one read
+inline constexpr int kAcceptBatch = 64;            // accept4() calls per readiness callback
+
+client::ErrorCode error_code_for(tcp::Error e);
+client::Outcome outcome_for(tcp::Error e);
+std::string message_for(tcp::Error e);
+// A name as one lower-case word for STATUS ("close-wait").
+std::string state_word_of(std::string_view name);
+std::string state_word(tcp::State s);
+// True when the peer of a Unix stream socket has closed it entirely (both
+// directions), as opposed to shutdown(SHUT_WR), which only gives EOF.
+bool peer_hung_up(int fd);
+
+}  // namespace api
+
+struct ApiServer::Impl {
+    struct Client {
+        Impl* server = nullptr;
+        std::uint64_t key = 0;
+        int fd = -1;
+        uv_poll_t poll{};
+        uv_timer_t timer{};
+        int open_handles = 0;
+        int watched = 0;  // uv_poll events being watched now
+        bool timer_running = false;
+        api::Phase phase = api::Phase::kRequest;
+        std::uint32_t peer_uid = 0;
+        bool peer_uid_known = false;
+
+        std::string line;           // the request line read so far (kRequest only)
+        std::string outbox;         // replies and the OK line, written before any stream data
+        std::size_t outbox_sent = 0;
+
+        bool in_ready = false;      // the socket may have input (readable, or never tried)
+        bool out_blocked = false;   // the last write stopped short: wait for writable
+        bool read_paused = false;   // input waits because TCP's send buffer is full
+        bool hup_seen = false;      // the socket reported RDHUP (EOF or full close) while not read
+        bool app_eof = false;       // read EOF: shutdown(SHUT_WR) or close()
+        bool app_closed = false;    // EOF and POLLHUP: the socket is closed
+        bool app_vanished = false;  // read or write error: it died
+        bool dirty = false;
+        bool tick = false;          // the timer fired
+
+        std::optional<api::Request> request;  // parsed, waiting for service()
+        std::uint64_t request_deadline = 0;   // uv_now() ms, kRequest/kReplying
+        std::uint64_t op_deadline = 0;        // connect/accept timeout, 0 = none
+
+        // kConnecting / kStreaming
+        tcp::ConnId conn;
+        std::uint64_t stream_id = 0;
+        bool tcp_write_shut = false;
+        bool unix_write_shut = false;  // shutdown(SHUT_WR) done (end of a stream or of a reply)
+
+        // kWaiting / kHolding
+        std::uint16_t port = 0;
+        api::StreamOptions stream_options;  // ACCEPT's, applied to the accepted connection
+    };
+
+    struct Listener {
+        tcp::ListenerId id;
+        Client* holder = nullptr;
+        std::deque<Client*> waiters;
+    };
+
+    struct Counters {
+        std::uint64_t clients_accepted = 0;
+        std::uint64_t clients_rejected = 0;
+        std::uint64_t bad_requests = 0;
+        std::uint64_t request_timeouts = 0;
+        std::uint64_t connects = 0;
+        std::uint64_t accepts = 0;
+        std::uint64_t streams_orderly = 0;
+        std::uint64_t streams_failed = 0;
+        std::uint64_t app_vanished = 0;
+        std::uint64_t bytes_to_tcp = 0;
+        std::uint64_t bytes_to_app = 0;
+        std::uint64_t read_stops = 0;
+        std::uint64_t accept_errors = 0;
+    };
+
+    uv_loop_t* loop;
+    iface::Interface& iface;
+    ApiServerConfig config;
+    std::function<void()> request_service;
+    int listen_fd = -1;
+    uv_poll_t listen_poll{};
+    bool listen_open = false;
+    bool accept_paused = false;  // out of descriptors: resumes when a client closes
+    bool stopping = false;
+    bool socket_created = false;
+    Instant now{};
+
+    std::uint64_t next_key = 1;
+    std::uint64_t next_stream_id = 1;
+    std::unordered_map<std::uint64_t, std::unique_ptr<Client>> clients;
+    std::unordered_map<std::uint32_t, Client*> by_conn;          // ConnId.index -> stream owner
+    std::unordered_map<std::uint64_t, Client*> live_streams;     // stream id -> client
+    std::map<std::uint16_t, Listener> listeners;                 // port -> listener
+    std::unordered_map<std::uint32_t, std::uint16_t> listener_ports;  // ListenerId.index -> port
+    std::vector<std::uint64_t> dirty;
+    std::vector<tcp::Event> tcp_events;
+    std::vector<char> scratch;  // request-line peeks and ignored input; shared, never holds data across calls
+    api::OutcomeTable outcomes;
+    Counters counters;
+
+    Impl(uv_loop_t* l, iface::Interface& i, const ApiServerConfig& c, std::function<void()> rs);
+
+    tcp::TcpStack& tcp() { return iface.tcp(); }
+
+    // ---- bookkeeping (api_server.cpp) ----
+    void mark_dirty(Client* c);
+    void wake(Client* c);
+    void close_client(Client* c);
+    void record_outcome(Client* c, client::Outcome outcome, std::string detail);
+    void release_conn(Client* c);
+    void step(Client* c);
+    void service(Instant t);
+
+    // ---- the listening socket (unix_listener.cpp) ----
+    bool start(std::string* error);
+    void stop();
+    static bool socket_in_use(const std::string& path);
+    void accept_clients();
+    void accept_client(int fd);
+    void resume_accepting();
+
+    // ---- one client's socket (client_io.cpp) ----
+    void watch(Client* c, int events);
+    void sync_timer(Client* c);
+    void arm_timer(Client* c);
+    void stop_timer(Client* c);
+    void on_ready(Client* c, int status, int events);
+    void read_request(Client* c);
+    void parse_line(Client* c);
+    void discard_input(Client* c, std::size_t limit);
+    void note_eof(Client* c);
+    bool flush_outbox(Client* c);
+    void send_control(Client* c, std::string text);
+    void reply_and_close(Client* c, std::string text);
+    void finish_reply(Client* c);
+    void reply_error(Client* c, client::ErrorCode code, std::string_view message);
+
+    // ---- requests and listeners (requests.cpp) ----
+    bool may_bind(const Client* c, std::uint16_t port) const;
+    void dispatch(Client* c);
+    void handle(Client* c, const api::ConnectRequest& r);
+    void handle(Client* c, const api::ListenRequest& r);
+    void handle(Client* c, const api::AcceptRequest& r);
+    void handle(Client* c, const api::StatusRequest& r);
+    void handle(Client* c, const api::InfoRequest& r);
+    void handle(Client* c, const api::ConnectionsRequest& r);
+    void handle(Client* c, const api::StatsRequest& r);
+    void apply_stream_options(tcp::ConnId conn, const api::StreamOptions& o);
+    Listener* find_or_open_listener(Client* c, std::uint16_t port, std::uint32_t backlog);
+    void release_listener_if_unused(std::uint16_t port);
+    void detach_from_listener(Client* c);
+    void pump_accepts(std::uint16_t port);
+    void step_connecting(Client* c);
+    void step_waiting(Client* c);
+    void step_holding(Client* c);
+
+    // ---- streams (stream_bridge.cpp) ----
+    void start_stream(Client* c);
+    void fail_stream(Client* c, client::Outcome outcome, std::string detail);
+    void step_streaming(Client* c);
+    void pull_from_app(Client* c);
+    void push_to_app(Client* c);
+    void watch_stream(Client* c);
+};
+
+}  // namespace tapstack::daemon

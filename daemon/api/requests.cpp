@@ -1,0 +1,348 @@
+// ApiServer, requests: what each request line does, the TCP listeners
+// behind LISTEN/ACCEPT, and the phases before a stream exists.
+//
+// Theory of operation
+// -------------------
+// dispatch() runs in service() once a request line was parsed (client_io.cpp)
+// and hands it to one handle() per request kind:
+//   CONNECT  -> tcp.connect(), kConnecting until established, refused, timed
+//               out or the application goes away;
+//   LISTEN   -> holds the port's listener (kHolding) until the client closes;
+//   ACCEPT   -> waits (kWaiting) for an established connection of the port;
+//   STATUS, INFO, CONNECTIONS, STATS -> one reply, then the client closes.
+//
+// Listeners: one TCP listener per port, alive while a LISTEN holder or ACCEPT
+// waiters need it; waiters are served in arrival order, and a waiter is
+// checked for life before a connection is accepted for it, so a connection
+// is never accepted for nobody.
+//
+// Per-stream options (CONNECT/ACCEPT `nodelay`, `keepalive`) go to the stack
+// the moment the ConnId exists: right after connect(), or right after
+// accept() for a waiter. INFO and CONNECTIONS read info()/stats() of live
+// streams only (those with a stream id); ended ones are STATUS's business.
+//
+// Input an application sends after its request line (pipelined stream data)
+// stays in its socket until the stream starts; only RDHUP is watched meanwhile.
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "daemon/api/api_server_impl.hpp"
+
+namespace tapstack::daemon {
+
+using api::Phase;
+using client::ErrorCode;
+using client::Outcome;
+
+bool ApiServer::Impl::may_bind(const Client* c, std::uint16_t port) const {
+    if (port >= 1024) {
+        return true;
+    }
+    return c->peer_uid_known && (c->peer_uid == 0 || c->peer_uid == ::geteuid());
+}
+
+void ApiServer::Impl::dispatch(Client* c) {
+    api::Request req = *c->request;
+    c->request.reset();
+    std::visit([&](const auto& r) { handle(c, r); }, req);
+}
+
+void ApiServer::Impl::handle(Client* c, const api::ConnectRequest& r) {
+    tcp::ConnId conn;
+    tcp::Error e = tcp().connect(now, wire::Ipv4Endpoint{r.address, r.port}, 0, &conn);
+    if (e != tcp::Error::kNone) {
+        reply_error(c, api::error_code_for(e),
+                    "connect " + wire::Ipv4Endpoint{r.address, r.port}.to_string() + ": " + api::message_for(e));
+        return;
+    }
+    ++counters.connects;
+    apply_stream_options(conn, r.options);
+    c->conn = conn;
+    by_conn[conn.index] = c;
+    c->phase = Phase::kConnecting;
+    c->op_deadline = r.timeout_s ? uv_now(loop) + std::uint64_t{r.timeout_s} * 1000 : 0;
+    sync_timer(c);
+    if (!c->app_eof && !c->hup_seen) {
+        watch(c, UV_DISCONNECT);
+    }
+    step_connecting(c);
+}
+
+void ApiServer::Impl::handle(Client* c, const api::ListenRequest& r) {
+    if (!may_bind(c, r.port)) {
+        reply_error(c, ErrorCode::kPermission,
+                    "listen on port " + std::to_string(r.port) + " (below 1024) needs root or the daemon's user");
+        return;
+    }
+    Listener* l = find_or_open_listener(c, r.port, r.backlog);
+    if (!l) {
+        return;
+    }
+    if (l->holder) {
+        reply_error(c, ErrorCode::kInUse, "port " + std::to_string(r.port) + " is already held by a LISTEN");
+        release_listener_if_unused(r.port);
+        return;
+    }
+    l->holder = c;
+    c->port = r.port;
+    c->phase = Phase::kHolding;
+    c->in_ready = true;  // anything pipelined is read away and ignored
+    send_control(c, api::format_listen_ok(wire::Ipv4Endpoint{iface.config().address.address, r.port}));
+    step_holding(c);
+}
+
+void ApiServer::Impl::handle(Client* c, const api::AcceptRequest& r) {
+    if (!may_bind(c, r.port)) {
+        reply_error(c, ErrorCode::kPermission,
+                    "accept on port " + std::to_string(r.port) + " (below 1024) needs root or the daemon's user");
+        return;
+    }
+    Listener* l = find_or_open_listener(c, r.port, 0);
+    if (!l) {
+        return;
+    }
+    l->waiters.push_back(c);
+    c->port = r.port;
+    c->stream_options = r.options;
+    c->phase = Phase::kWaiting;
+    c->op_deadline = r.timeout_s ? uv_now(loop) + std::uint64_t{r.timeout_s} * 1000 : 0;
+    sync_timer(c);
+    if (!c->app_eof && !c->hup_seen) {
+        watch(c, UV_DISCONNECT);
+    }
+    pump_accepts(r.port);
+}
+
+void ApiServer::Impl::handle(Client* c, const api::StatusRequest& r) {
+    if (auto it = live_streams.find(r.id); it != live_streams.end()) {
+        Client* s = it->second;
+        tcp::ConnInfo info = tcp().info(s->conn);
+        reply_and_close(c, api::format_status_ok(r.id, api::state_word(info.state), Outcome::kOpen));
+        return;
+    }
+    if (auto e = outcomes.find(r.id)) {
+        reply_and_close(c, api::format_status_ok(r.id, e->detail, e->outcome));
+        return;
+    }
+    reply_error(c, ErrorCode::kNotFound, "no connection " + std::to_string(r.id) + " among the recent ones");
+}
+
+// As soon as the connection exists: a SYN-SENT connection is already owned
+// by the application, and an accepted one has not yet carried data the
+// application wrote.
+void ApiServer::Impl::apply_stream_options(tcp::ConnId conn, const api::StreamOptions& o) {
+    if (o.nodelay) {
+        tcp().set_nodelay(conn, *o.nodelay);
+    }
+    if (o.keepalive) {
+        tcp().set_keepalive(conn, *o.keepalive);
+    }
+}
+
+void ApiServer::Impl::handle(Client* c, const api::InfoRequest& r) {
+    if (auto it = live_streams.find(r.id); it != live_streams.end()) {
+        const tcp::ConnId conn = it->second->conn;
+        const tcp::ConnInfo info = tcp().info(conn);
+        reply_and_close(c, api::format_info_ok(r.id, api::state_word(info.state), info, tcp().stats(conn)));
+        return;
+    }
+    if (auto e = outcomes.find(r.id)) {
+        reply_error(c, ErrorCode::kNotFound,
+                    "connection " + std::to_string(r.id) + " has ended (outcome " +
+                        std::string(client::to_string(e->outcome)) + "); STATUS " + std::to_string(r.id) +
+                        " tells how");
+        return;
+    }
+    reply_error(c, ErrorCode::kNotFound, "no live connection " + std::to_string(r.id));
+}
+
+void ApiServer::Impl::handle(Client* c, const api::ConnectionsRequest&) {
+    std::vector<std::uint64_t> ids;
+    ids.reserve(live_streams.size());
+    for (const auto& [id, s] : live_streams) {
+        ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    std::string out(api::kConnectionsOk);
+    for (std::uint64_t id : ids) {
+        const tcp::ConnId conn = live_streams.at(id)->conn;
+        const tcp::ConnInfo info = tcp().info(conn);
+        out += api::format_connection_line(id, api::state_word(info.state), info, tcp().stats(conn));
+    }
+    out.append(client::kListEnd);
+    out += '\n';
+    reply_and_close(c, std::move(out));
+}
+
+void ApiServer::Impl::handle(Client* c, const api::StatsRequest&) {
+    std::string out = "OK stats\n";
+    auto add = [&out](std::string_view name, std::uint64_t value) {
+        out.append(name);
+        out += ' ';
+        out += std::to_string(value);
+        out += '\n';
+    };
+    if (config.extra_counters) config.extra_counters(add);
+    iface.visit_counters(add);
+    add("tcp.connections", tcp().connection_count());
+    add("api.clients", clients.size());
+    add("api.streams", live_streams.size());
+    add("api.listeners", listeners.size());
+    add("api.clients_accepted", counters.clients_accepted);
+    add("api.clients_rejected", counters.clients_rejected);
+    add("api.bad_requests", counters.bad_requests);
+    add("api.request_timeouts", counters.request_timeouts);
+    add("api.connects", counters.connects);
+    add("api.accepts", counters.accepts);
+    add("api.streams_orderly", counters.streams_orderly);
+    add("api.streams_failed", counters.streams_failed);
+    add("api.app_vanished", counters.app_vanished);
+    add("api.bytes_to_tcp", counters.bytes_to_tcp);
+    add("api.bytes_to_app", counters.bytes_to_app);
+    add("api.read_stops", counters.read_stops);
+    add("api.accept_errors", counters.accept_errors);
+    out.append(client::kStatsEnd);
+    out += '\n';
+    reply_and_close(c, std::move(out));
+}
+
+// ---- listeners ---------------------------------------------------------------------
+
+ApiServer::Impl::Listener* ApiServer::Impl::find_or_open_listener(Client* c, std::uint16_t port,
+                                                                  std::uint32_t backlog) {
+    if (auto it = listeners.find(port); it != listeners.end()) {
+        return &it->second;
+    }
+    tcp::ListenerId id;
+    tcp::Error e = tcp().listen(port, backlog, &id);
+    if (e != tcp::Error::kNone) {
+        reply_error(c, api::error_code_for(e), "listen on port " + std::to_string(port) + ": " + api::message_for(e));
+        return nullptr;
+    }
+    Listener& l = listeners[port];
+    l.id = id;
+    listener_ports[id.index] = port;
+    return &l;
+}
+
+void ApiServer::Impl::release_listener_if_unused(std::uint16_t port) {
+    auto it = listeners.find(port);
+    if (it == listeners.end() || it->second.holder || !it->second.waiters.empty()) {
+        return;
+    }
+    tcp().close_listener(it->second.id);
+    listener_ports.erase(it->second.id.index);
+    listeners.erase(it);
+}
+
+void ApiServer::Impl::detach_from_listener(Client* c) {
+    if (c->phase != Phase::kHolding && c->phase != Phase::kWaiting) {
+        return;
+    }
+    auto it = listeners.find(c->port);
+    if (it == listeners.end()) {
+        return;
+    }
+    if (it->second.holder == c) {
+        it->second.holder = nullptr;
+    }
+    auto& w = it->second.waiters;
+    w.erase(std::remove(w.begin(), w.end(), c), w.end());
+    release_listener_if_unused(c->port);
+}
+
+void ApiServer::Impl::pump_accepts(std::uint16_t port) {
+    auto it = listeners.find(port);
+    if (it == listeners.end()) {
+        return;
+    }
+    Listener& l = it->second;
+    while (!l.waiters.empty()) {
+        Client* w = l.waiters.front();
+        if (w->app_vanished || w->app_closed || api::peer_hung_up(w->fd)) {
+            l.waiters.pop_front();
+            w->phase = Phase::kRequest;  // no longer attached to the listener
+            close_client(w);
+            continue;
+        }
+        tcp::ConnId conn = tcp().accept(l.id);
+        if (!conn.valid()) {
+            break;
+        }
+        l.waiters.pop_front();
+        ++counters.accepts;
+        apply_stream_options(conn, w->stream_options);
+        w->conn = conn;
+        by_conn[conn.index] = w;
+        start_stream(w);
+    }
+    release_listener_if_unused(port);
+}
+
+// ---- before the stream ------------------------------------------------------------------
+
+void ApiServer::Impl::step_connecting(Client* c) {
+    if (c->app_vanished || c->app_closed) {
+        ++counters.app_vanished;
+        tcp().abort(now, c->conn);
+        release_conn(c);
+        close_client(c);
+        return;
+    }
+    tcp::ConnInfo info = tcp().info(c->conn);
+    if (info.state == tcp::State::kSynSent || info.state == tcp::State::kSynReceived) {
+        if (c->op_deadline != 0 && uv_now(loop) >= c->op_deadline) {
+            tcp().abort(now, c->conn);
+            release_conn(c);
+            reply_error(c, ErrorCode::kTimedOut, "connect " + info.remote.to_string() + ": connection timed out");
+        }
+        return;
+    }
+    if (!info.established) {
+        tcp::Error e = info.error == tcp::Error::kNone ? tcp::Error::kRefused : info.error;
+        tcp().abort(now, c->conn);
+        release_conn(c);
+        reply_error(c, api::error_code_for(e), "connect " + info.remote.to_string() + ": " + api::message_for(e));
+        return;
+    }
+    start_stream(c);
+}
+
+void ApiServer::Impl::step_waiting(Client* c) {
+    if (c->app_vanished || c->app_closed) {
+        close_client(c);
+        return;
+    }
+    if (c->op_deadline != 0 && uv_now(loop) >= c->op_deadline) {
+        reply_error(c, ErrorCode::kTimedOut, "accept on port " + std::to_string(c->port) + ": timed out");
+    }
+}
+
+void ApiServer::Impl::step_holding(Client* c) {
+    if (c->app_vanished || c->app_closed) {
+        close_client(c);
+        return;
+    }
+    if (c->in_ready && !c->app_eof) {
+        discard_input(c, 16 * api::kDiscardSize);
+        if (c->app_vanished || c->app_closed) {
+            close_client(c);
+            return;
+        }
+    }
+    int events = 0;
+    if (!c->app_eof && !c->in_ready) {
+        events |= UV_READABLE;  // to notice the holder going away
+    }
+    if (c->out_blocked) {
+        events |= UV_WRITABLE;
+    }
+    watch(c, events);
+    sync_timer(c);
+    if (c->in_ready && !c->app_eof) {
+        wake(c);  // more ignored input than one step reads away
+    }
+}
+
+}  // namespace tapstack::daemon
