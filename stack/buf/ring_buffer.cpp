@@ -99,6 +99,15 @@ std::array<std::span<const std::uint8_t>, 2> RingBuffer::readable_spans() const 
             std::span<const std::uint8_t>(storage_.get(), size_ - first)};
 }
 
+std::array<std::span<const std::uint8_t>, 2> RingBuffer::peek_spans(std::size_t offset, std::size_t n) const {
+    if (offset >= size_) return {};
+    n = std::min(n, size_ - offset);
+    const std::size_t pos = wrap(head_ + offset);
+    const std::size_t first = std::min(n, capacity_ - pos);
+    return {std::span<const std::uint8_t>(storage_.get() + pos, first),
+            std::span<const std::uint8_t>(storage_.get(), n - first)};
+}
+
 std::array<std::span<std::uint8_t>, 2> RingBuffer::writable_spans() {
     if (free() == 0) return {};
     ensure_storage();

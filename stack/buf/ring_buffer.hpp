@@ -66,6 +66,9 @@ public:
     // Every queued byte, in order, as at most two runs (the second is empty
     // unless the queue wraps around the end of the storage).
     std::array<std::span<const std::uint8_t>, 2> readable_spans() const;
+    // Up to `n` queued bytes starting `offset` bytes after the front, as at
+    // most two runs, without copying (what peek() would copy).
+    std::array<std::span<const std::uint8_t>, 2> peek_spans(std::size_t offset, std::size_t n) const;
     // All free space, in order, as at most two runs; commit(n) queues the
     // first n bytes written there (allocates storage if needed).
     std::array<std::span<std::uint8_t>, 2> writable_spans();

@@ -176,10 +176,15 @@ struct Interface::Impl final : tcp::SegmentSink {
     std::optional<NextHop> route(Ipv4Address dst) const;
     bool send_ipv4(Instant now, wire::Ipv4Repr header, Bytes payload);
     bool emit_fragments(MacAddress dst, const wire::Ipv4Repr& header, Bytes payload);
-    void send_ipv4_frame(MacAddress dst, const wire::Ipv4Repr& header, Bytes payload, const wire::TxOffload& offload);
+    void send_ipv4_frame(MacAddress dst, const wire::Ipv4Repr& header, std::span<const Bytes> payload_parts,
+                         const wire::TxOffload& offload);
     void send_segment(Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) override;
     void send_segment_offload(Ipv4Address src, Ipv4Address dst, std::span<std::uint8_t> segment,
                               const wire::TxOffload& offload) override;
+    void send_segment_parts(Ipv4Address src, Ipv4Address dst, tcp::SegmentSink::Parts parts,
+                            const wire::TxOffload& offload) override;
+    wire::Ipv4Repr tcp_datagram_header(Ipv4Address src, Ipv4Address dst, std::size_t segment_len,
+                                       const wire::TxOffload& offload);
     // interface_counters.cpp
     void visit_counters(const CounterVisitor& v) const;
     // interface.cpp

@@ -20,6 +20,11 @@
 
 namespace tapstack::iface {
 
+namespace {
+// A TCP segment comes as its header and at most two payload runs.
+constexpr std::size_t kMaxSegmentParts = 3;
+}  // namespace
+
 std::optional<NextHop> Interface::Impl::route(Ipv4Address dst) const {
     if (is_broadcast(dst)) return NextHop{true, dst};
     if (dst.is_multicast() || dst.is_unspecified() || dst == our_ip() || dst.is_loopback()) return std::nullopt;
@@ -79,7 +84,7 @@ bool Interface::Impl::send_ipv4(Instant now, wire::Ipv4Repr header, Bytes payloa
 bool Interface::Impl::emit_fragments(MacAddress dst, const wire::Ipv4Repr& header, Bytes payload) {
     const std::size_t n = fragment_ipv4(header, payload, config.mtu, [&](const wire::Ipv4Repr& f, Bytes chunk) {
         ++st.ipv4_tx_packets;
-        send_ipv4_frame(dst, f, chunk, wire::TxOffload{});
+        send_ipv4_frame(dst, f, std::span<const Bytes>(&chunk, 1), wire::TxOffload{});
     });
     if (n == 0) {
         ++st.ipv4_tx_too_big;
@@ -114,6 +119,16 @@ void Interface::Impl::send_segment_offload(Ipv4Address src, Ipv4Address dst, std
         ++st.ipv4_tx_tso_unresolved;
         return;
     }
+    const wire::Ipv4Repr header = tcp_datagram_header(src, dst, segment.size(), offload);
+    const Bytes whole(segment);
+    send_ipv4_frame(*mac, header, std::span<const Bytes>(&whole, 1), offload.prepended(kEthLen + header.header_len()));
+}
+
+// The IPv4 header of a TCP segment that leaves as one frame; numbers it
+// (a TSO super-segment takes one ID per segment the device cuts, as Linux's
+// TCPV4 GSO without FIXEDID does) and counts it.
+wire::Ipv4Repr Interface::Impl::tcp_datagram_header(Ipv4Address src, Ipv4Address dst, std::size_t segment_len,
+                                                    const wire::TxOffload& offload) {
     wire::Ipv4Repr header;
     header.src = src;
     header.dst = dst;
@@ -121,27 +136,55 @@ void Interface::Impl::send_segment_offload(Ipv4Address src, Ipv4Address dst, std
     header.ttl = config.ttl;
     header.dont_fragment = true;
     header.identification = next_ip_id;
-    header.payload_len = static_cast<std::uint16_t>(segment.size());
-    // The device numbers the segments it cuts with consecutive IDs from this
-    // one (Linux's TCPV4 GSO without FIXEDID); skip past them.
-    const std::size_t payload = segment.size() > offload.hdr_len ? segment.size() - offload.hdr_len : 0;
-    const std::size_t count = offload.gso_size > 0 ? (payload + offload.gso_size - 1) / offload.gso_size : 1;
-    next_ip_id = static_cast<std::uint16_t>(next_ip_id + std::max<std::size_t>(count, 1));
+    header.payload_len = static_cast<std::uint16_t>(segment_len);
+    std::size_t count = 1;
+    if (offload.gso != wire::GsoType::kNone) {
+        const std::size_t payload = segment_len > offload.hdr_len ? segment_len - offload.hdr_len : 0;
+        count = std::max<std::size_t>(offload.gso_size > 0 ? (payload + offload.gso_size - 1) / offload.gso_size : 1, 1);
+        ++st.ipv4_tx_tso_frames;
+    }
+    next_ip_id = static_cast<std::uint16_t>(next_ip_id + count);
     ++st.ipv4_tx_packets;
-    ++st.ipv4_tx_tso_frames;
-    send_ipv4_frame(*mac, header, segment, offload.prepended(kEthLen + header.header_len()));
+    return header;
+}
+
+// TCP's data segments (issue 5, copies): framed from TCP's own parts (its
+// header, then the payload where it lies in the send buffer), so the data is
+// copied once, by the sink into the device. A segment that cannot leave at
+// once as one frame (no route, broadcast, next hop unresolved, or larger
+// than the MTU without TSO) is joined and takes send_segment() /
+// send_segment_offload(), which count, queue for ARP or drop.
+void Interface::Impl::send_segment_parts(Ipv4Address src, Ipv4Address dst, tcp::SegmentSink::Parts parts,
+                                         const wire::TxOffload& offload) {
+    std::size_t len = 0;
+    for (const auto& p : parts) len += p.size();
+    const bool gso = offload.gso != wire::GsoType::kNone;
+    const auto hop = route(dst);
+    std::optional<MacAddress> mac;
+    if (hop && !hop->broadcast && len + wire::Ipv4View::kMinHeaderLen <= (gso ? 65535 : config.mtu))
+        mac = arp.lookup(now_for_tcp, hop->ip);
+    if (!mac || parts.size() > kMaxSegmentParts) {
+        tcp::SegmentSink::send_segment_parts(src, dst, parts, offload);
+        return;
+    }
+    const wire::Ipv4Repr header = tcp_datagram_header(src, dst, len, offload);
+    send_ipv4_frame(*mac, header, parts,
+                    offload.none() ? offload : offload.prepended(kEthLen + header.header_len()));
 }
 
 // One IPv4 frame to the sink: Ethernet + IPv4 header (options included)
 // built in a buffer on the stack, then the payload as a second part.
-void Interface::Impl::send_ipv4_frame(MacAddress dst, const wire::Ipv4Repr& header, Bytes payload,
-                                      const wire::TxOffload& offload) {
+void Interface::Impl::send_ipv4_frame(MacAddress dst, const wire::Ipv4Repr& header,
+                                      std::span<const Bytes> payload_parts, const wire::TxOffload& offload) {
     std::array<std::uint8_t, kEthLen + wire::Ipv4View::kMaxHeaderLen> headers{};
     const std::size_t hlen = kEthLen + header.header_len();
     wire::EthernetRepr{dst, config.mac, wire::ethertype::kIpv4}.emit(headers);
     header.emit(wire::MutBytes(headers).subspan(kEthLen, header.header_len()));
-    const std::array<Bytes, 2> parts{Bytes(headers.data(), hlen), payload};
-    if (sink.transmit_parts(parts, offload)) {
+    std::array<Bytes, 1 + kMaxSegmentParts> parts{};
+    parts[0] = Bytes(headers.data(), hlen);
+    const std::size_t n = std::min(payload_parts.size(), kMaxSegmentParts);
+    std::copy_n(payload_parts.begin(), n, parts.begin() + 1);
+    if (sink.transmit_parts(std::span<const Bytes>(parts.data(), 1 + n), offload)) {
         ++st.eth_tx_frames;
     } else {
         ++st.eth_tx_dropped;

@@ -148,7 +148,8 @@ std::uint32_t TcpStack::Impl::max_send_len(std::uint32_t room) const {
 }
 
 void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<const std::uint8_t> payload,
-                          const wire::TcpOptions& options, std::uint32_t gso_size) {
+                          const wire::TcpOptions& options, std::uint32_t gso_size,
+                          std::span<const std::uint8_t> payload_tail) {
     wire::TcpRepr r;
     r.src_port = t.local.port;
     r.dst_port = t.remote.port;
@@ -167,7 +168,7 @@ void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<cons
         // (TSecr = TS.Recent, 4.3 (3)); RFC 2018: SACK blocks while data
         // is held out of order.
         if (t.ts_ok) r.options.timestamps = wire::TcpTimestamps{ts_now(t), t.ts_recent};
-        if (flags & wire::tcp_flag::kAck) fill_sack_blocks(t, r.options, payload.empty());
+        if (flags & wire::tcp_flag::kAck) fill_sack_blocks(t, r.options, payload.empty() && payload_tail.empty());
     }
     if (flags & wire::tcp_flag::kAck) {
         r.ack = t.rcv_nxt.raw();
@@ -176,25 +177,42 @@ void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<cons
         t.ack_now = false;
         t.delack_deadline = kNever;
     }
-    const std::size_t len = r.buffer_len();
     counters.inc(Counter::tx_segments);
     ++t.segments_sent;
-    t.bytes_sent += payload.size();
-    if (gso_size > 0 && payload.size() > gso_size) {
-        r.emit_partial(std::span<std::uint8_t>(tx_buf).first(len), t.local.address, t.remote.address);
-        wire::TxOffload offload;
-        offload.gso = wire::GsoType::kTcpv4;
-        offload.gso_size = static_cast<std::uint16_t>(gso_size);
-        offload.hdr_len = static_cast<std::uint16_t>(r.header_len());
+    const std::size_t payload_len = payload.size() + payload_tail.size();
+    t.bytes_sent += payload_len;
+    if (payload_len == 0) {
+        const std::size_t len = r.buffer_len();
+        r.emit(std::span<std::uint8_t>(tx_buf).first(len), t.local.address, t.remote.address);
+        sink.send_segment(t.local.address, t.remote.address, std::span<const std::uint8_t>(tx_buf).first(len));
+        return;
+    }
+    // Data leaves from the send buffer itself: the header is built in
+    // tx_buf and the payload runs follow it as parts (issue 5, copies).
+    // With TcpConfig::tso the device also takes the checksum (a partial
+    // one, virtio 1.x 5.1.6.2) and cuts a super-segment.
+    const std::size_t hlen = r.header_len();
+    const std::array<std::span<const std::uint8_t>, 2> data{payload, payload_tail};
+    const std::span<const std::span<const std::uint8_t>> data_parts(data.data(), payload_tail.empty() ? 1 : 2);
+    wire::TxOffload offload;
+    if (config.tso) {
         offload.partial_csum = true;
         offload.csum_start = 0;
         offload.csum_offset = 16;  // the TCP checksum field (RFC 9293 3.1)
-        sink.send_segment_offload(t.local.address, t.remote.address, std::span<std::uint8_t>(tx_buf).first(len),
-                                  offload);
-        return;
+        if (gso_size > 0 && payload_len > gso_size) {
+            offload.gso = wire::GsoType::kTcpv4;
+            offload.gso_size = static_cast<std::uint16_t>(gso_size);
+            offload.hdr_len = static_cast<std::uint16_t>(hlen);
+        }
     }
-    r.emit(std::span<std::uint8_t>(tx_buf).first(len), t.local.address, t.remote.address);
-    sink.send_segment(t.local.address, t.remote.address, std::span<const std::uint8_t>(tx_buf).first(len));
+    r.payload = {};
+    r.emit_header(std::span<std::uint8_t>(tx_buf).first(hlen), t.local.address, t.remote.address, data_parts,
+                  offload.partial_csum);
+    const std::array<std::span<const std::uint8_t>, 3> parts{std::span<const std::uint8_t>(tx_buf).first(hlen),
+                                                              payload, payload_tail};
+    sink.send_segment_parts(t.local.address, t.remote.address,
+                            std::span<const std::span<const std::uint8_t>>(parts.data(), 1 + data_parts.size()),
+                            offload);
 }
 
 void TcpStack::Impl::send_syn(Instant now, Tcb& t) {
@@ -227,19 +245,16 @@ void TcpStack::Impl::send_syn(Instant now, Tcb& t) {
 }
 
 void TcpStack::Impl::send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t len, bool fin, bool retransmission) {
-    std::span<const std::uint8_t> payload;
-    if (len > 0) {
-        const std::size_t offset = SeqNum::distance(seq, t.snd_buf_seq);
-        const std::size_t n = t.send_buf.peek(offset, std::span<std::uint8_t>(payload_buf).first(len));
-        payload = std::span<const std::uint8_t>(payload_buf).first(n);
-    }
+    std::array<std::span<const std::uint8_t>, 2> payload{};  // two runs across the ring's end
+    if (len > 0) payload = t.send_buf.peek_spans(SeqNum::distance(seq, t.snd_buf_seq), len);
+    const std::size_t payload_len = payload[0].size() + payload[1].size();
     std::uint8_t flags = wire::tcp_flag::kAck;
     if (fin) flags |= wire::tcp_flag::kFin;
     // PSH on the segment that empties what the application queued.
     if (len > 0 && seq + len == t.data_end()) flags |= wire::tcp_flag::kPsh;
     // Longer than one segment only with TSO (send_one()): the device cuts it.
     const std::uint32_t room = segment_payload_room(t);
-    emit(t, seq, flags, payload, {}, payload.size() > room ? room : 0);
+    emit(t, seq, flags, payload[0], {}, payload_len > room ? room : 0, payload[1]);
     if (retransmission) {
         counters.inc(Counter::retransmissions);
         ++t.retransmissions;

@@ -61,7 +61,6 @@ TcpStack::Impl::Impl(const TcpConfig& cfg, SegmentSink& s, std::uint64_t secret)
     config.keepalive_count = std::max<std::uint32_t>(config.keepalive_count, 1);
     if (!is_known_congestion_control(config.congestion_control)) config.congestion_control = "newreno";
     tx_buf.resize(wire::kTcpHeaderMaxLen + 65536);
-    payload_buf.resize(65536);
 }
 
 Tcb* TcpStack::Impl::get(ConnId id) {

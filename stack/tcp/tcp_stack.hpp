@@ -259,6 +259,22 @@ public:
         wire::complete_partial_checksum(segment, offload);
         send_segment(src, dst, std::span<const std::uint8_t>(segment));
     }
+    // Adds (issue 5, copies): a segment carrying data, as consecutive parts
+    // (TCP header with options, then the payload straight from the send
+    // buffer, one or two runs). `offload` as for send_segment_offload();
+    // none() when the checksum is complete. Spans are valid only during the
+    // call. The default joins the parts and uses the calls above; the
+    // Interface frames them without joining (one copy, into the device).
+    using Parts = std::span<const std::span<const std::uint8_t>>;
+    virtual void send_segment_parts(Ipv4Address src, Ipv4Address dst, Parts parts, const wire::TxOffload& offload) {
+        std::vector<std::uint8_t> segment;
+        for (const auto& p : parts) segment.insert(segment.end(), p.begin(), p.end());
+        if (offload.none()) {
+            send_segment(src, dst, std::span<const std::uint8_t>(segment));
+        } else {
+            send_segment_offload(src, dst, std::span<std::uint8_t>(segment), offload);
+        }
+    }
 };
 
 // Adds (issue 5): whether receive() verifies the TCP checksum. kTrusted only

@@ -208,8 +208,11 @@ struct TcpStack::Impl {
     void fill_sack_blocks(Tcb& t, wire::TcpOptions& o, bool pure_ack);
     std::unique_ptr<CongestionControl> make_congestion_control(std::uint32_t mss) const;
     // `gso_size` > 0: a TSO super-segment the device cuts into that size.
+    // The payload is `payload` followed by `payload_tail` (the send ring's
+    // two runs); both are sent from where they lie.
     void emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<const std::uint8_t> payload,
-              const wire::TcpOptions& options, std::uint32_t gso_size = 0);
+              const wire::TcpOptions& options, std::uint32_t gso_size = 0,
+              std::span<const std::uint8_t> payload_tail = {});
     // Largest payload send_one() may put in one segment: the payload room,
     // or with TcpConfig::tso a whole number of them up to 64 KiB of IPv4.
     std::uint32_t max_send_len(std::uint32_t room) const;
@@ -248,7 +251,6 @@ struct TcpStack::Impl {
 
     std::size_t sack_first_anchor_ = 0;     // which recent out-of-order segment the next ACK names first
     std::vector<std::uint8_t> tx_buf;       // one outgoing segment
-    std::vector<std::uint8_t> payload_buf;  // payload copied out of a send ring
 };
 
 // Timing constants not (yet) in TcpConfig.

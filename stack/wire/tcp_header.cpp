@@ -72,6 +72,25 @@ void TcpRepr::emit_partial(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Add
     store_be16(out.data() + 16, acc.folded_sum());
 }
 
+void TcpRepr::emit_header(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst,
+                          std::span<const std::span<const std::uint8_t>> payload_parts, bool partial) const {
+    TcpRepr header = *this;
+    header.payload = {};
+    header.emit_fields(out);
+    const std::size_t hlen = header_len();
+    std::size_t total = hlen;
+    for (const auto& p : payload_parts) total += p.size();
+    ChecksumAccumulator acc;
+    add_ipv4_pseudo_header(acc, src, dst, kIpProtoTcp, static_cast<std::uint16_t>(total));
+    if (partial) {
+        store_be16(out.data() + 16, acc.folded_sum());
+        return;
+    }
+    acc.add(out.first(hlen));
+    for (const auto& p : payload_parts) acc.add(p);
+    store_be16(out.data() + 16, acc.checksum());
+}
+
 void TcpRepr::emit_fields(std::span<std::uint8_t> out) const {
     const std::size_t hlen = header_len();
     std::uint8_t* p = out.data();

@@ -96,6 +96,13 @@ struct TcpRepr {
     // with checksum offload expects (virtio 1.x 5.1.6.2, Linux
     // CHECKSUM_PARTIAL); the payload is not summed.
     void emit_partial(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst) const;
+    // Adds (issue 5, copies): writes only the header (header_len() bytes)
+    // of a segment whose payload is `payload_parts` (in order; `payload` is
+    // ignored), so the payload can leave from where it lies. The checksum
+    // covers header and parts, or with `partial` is the pseudo-header sum
+    // as in emit_partial().
+    void emit_header(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst,
+                     std::span<const std::span<const std::uint8_t>> payload_parts, bool partial) const;
 
 private:
     void emit_fields(std::span<std::uint8_t> out) const;

@@ -42,6 +42,7 @@ constexpr std::size_t kEth = 14;
 
 struct Stats {
     std::uint64_t tso_frames = 0;     // super-frames sent with a TxOffload
+    std::uint64_t csum_frames = 0;    // single segments sent with checksum offload only
     std::uint64_t pieces = 0;         // segments cut from them
     std::uint64_t dropped = 0;
     std::uint64_t bad_offload = 0;    // TxOffload fields the kernel would refuse
@@ -115,6 +116,25 @@ public:
         Frame f(bytes.begin(), bytes.end());
         const int to = 1 - from;
         if (offload == nullptr || offload->none()) return queue(to, std::move(f), {}, true);
+        if (offload->gso == wire::GsoType::kNone) {
+            // Checksum offload alone (NEEDS_CSUM, one segment): the kernel
+            // completes the checksum (A -> B) or hands the frame on with it
+            // partial (B -> A).
+            ++stats.csum_frames;
+            if (!partial_checksum_ok(f, *offload)) {
+                ++stats.bad_offload;
+                return;
+            }
+            if (from == 0) {
+                wire::complete_partial_checksum(f, *offload);
+                return queue(to, std::move(f), {}, true);
+            }
+            wire::RxOffload rx;
+            rx.csum_partial = true;
+            rx.csum_start = offload->csum_start;
+            rx.csum_offset = offload->csum_offset;
+            return queue(to, std::move(f), rx, true);
+        }
         ++stats.tso_frames;
         if (!kernel_accepts(f, *offload)) {
             ++stats.bad_offload;
@@ -167,11 +187,19 @@ public:
 private:
     // What virtio_net_hdr_to_skb() and tcp_gso_segment() rely on.
     bool kernel_accepts(const Frame& f, const wire::TxOffload& o) const {
-        if (o.gso != wire::GsoType::kTcpv4 || !o.partial_csum || o.gso_size == 0) return false;
+        if (o.gso != wire::GsoType::kTcpv4 || o.gso_size == 0) return false;
         if (f.size() < kEth + 40) return false;
         const std::size_t ihl = std::size_t{f[kEth] & 0x0fu} * 4;
         const std::size_t thl = static_cast<std::size_t>(f[kEth + ihl + 12] >> 4) * 4;
-        if (o.csum_start != kEth + ihl || o.csum_offset != 16 || o.hdr_len != kEth + ihl + thl) return false;
+        if (o.hdr_len != kEth + ihl + thl) return false;
+        return partial_checksum_ok(f, o);
+    }
+
+    // NEEDS_CSUM at the TCP checksum field, holding the pseudo-header sum.
+    bool partial_checksum_ok(const Frame& f, const wire::TxOffload& o) const {
+        if (!o.partial_csum || f.size() < kEth + 40) return false;
+        const std::size_t ihl = std::size_t{f[kEth] & 0x0fu} * 4;
+        if (o.csum_start != kEth + ihl || o.csum_offset != 16) return false;
         if (wire::load_be16(f.data() + kEth + 2) != f.size() - kEth) return false;
         if (wire::internet_checksum(std::span<const std::uint8_t>(f.data() + kEth, ihl)) != 0) return false;
         // The field holds the pseudo-header sum (not complemented).
@@ -279,6 +307,9 @@ void transfer(std::uint64_t seed, double loss, std::size_t size) {
     CHECK(a.in == b_to_a);
     // Offloads were really used in both directions.
     CHECK(link.stats.pieces > link.stats.tso_frames);
+    // Single segments (the last of a burst, retransmissions) leave with
+    // checksum offload alone: the device, not the stack, sums the payload.
+    CHECK(link.stats.csum_frames > 0);
     std::uint64_t gso_rx = 0, offloaded = 0, bad_csum = 1;
     link.a.ifc->visit_counters([&](std::string_view n, std::uint64_t v) {
         if (n == "ipv4.rx_gso_frames") gso_rx = v;

@@ -221,3 +221,24 @@ TEST_CASE("Assembler: random overlapping segments, exactly-once delivery (seeded
         CHECK(delivered == stream);
     }
 }
+
+TEST_CASE("RingBuffer::peek_spans(): the bytes peek() would copy, as at most two runs across the ring's end") {
+    RingBuffer rb(16);
+    std::vector<std::uint8_t> in(12);
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<std::uint8_t>(i + 1);
+    rb.write(in);
+    rb.consume(10);  // head at 10
+    rb.write(in);    // 14 queued: 2 old bytes, then 12 new ones wrapping at 16
+    for (std::size_t off = 0; off < 15; ++off) {
+        for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{5}, std::size_t{20}}) {
+            CAPTURE(off);
+            CAPTURE(n);
+            std::vector<std::uint8_t> copied(n);
+            copied.resize(rb.peek(off, copied));
+            const auto spans = rb.peek_spans(off, n);
+            std::vector<std::uint8_t> joined(spans[0].begin(), spans[0].end());
+            joined.insert(joined.end(), spans[1].begin(), spans[1].end());
+            CHECK(joined == copied);
+        }
+    }
+}
