@@ -59,6 +59,7 @@ std::size_t RingBuffer::write(std::span<const std::uint8_t> data) {
 std::size_t RingBuffer::peek(std::size_t offset, std::span<std::uint8_t> out) const {
     if (offset >= size_) return 0;
     const std::size_t n = std::min(out.size(), size_ - offset);
+    if (n == 0) return 0;  // memcpy must not see an empty span's null data()
     const std::size_t pos = wrap(head_ + offset);
     const std::size_t first = std::min(n, capacity_ - pos);
     std::memcpy(out.data(), storage_.get() + pos, first);
