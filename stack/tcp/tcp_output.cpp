@@ -747,9 +747,11 @@ void TcpStack::Impl::on_keepalive_timeout(Instant now, std::uint32_t index) {
     arm(t.keepalive_deadline, now + config.keepalive_interval);
 }
 
-void TcpStack::Impl::note_deadlines(const Tcb& t) {
-    next_timer_ = std::min({next_timer_, t.rtx_deadline, t.tlp_deadline, t.reo_deadline, t.persist_deadline, t.linger_deadline,
-                            t.delack_deadline, t.sws_deadline, t.keepalive_deadline});
+// The one list of every deadline a TCB has (run_timers() acts on each); the
+// timer wheel keeps the TCB at the earliest of them.
+Instant TcpStack::Impl::earliest_deadline(const Tcb& t) const {
+    return std::min({t.rtx_deadline, t.tlp_deadline, t.reo_deadline, t.persist_deadline, t.linger_deadline,
+                     t.delack_deadline, t.sws_deadline, t.keepalive_deadline});
 }
 
 void TcpStack::Impl::flush_resets() {

@@ -234,14 +234,6 @@ void TcpStack::Impl::arm(Instant& deadline, Instant when) {
     armed_ = true;
 }
 
-Instant TcpStack::Impl::earliest_deadline(const Tcb& t) {
-    // note_deadlines() (next to the timers in tcp_output.cpp) is the one
-    // list of every deadline a TCB has.
-    next_timer_ = kNever;
-    note_deadlines(t);
-    return next_timer_;
-}
-
 void TcpStack::Impl::reschedule(std::uint32_t index) {
     if (index >= tcbs.size() || !tcbs[index]) return;
     wheel_.schedule(index, earliest_deadline(*tcbs[index]));

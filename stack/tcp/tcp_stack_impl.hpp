@@ -138,7 +138,7 @@ struct TcpStack::Impl {
     // reclaim_buffers() frees their storage (see tcp_stack.cpp).
     void note_active(std::uint32_t index, Instant now);
     void reclaim_buffers(Instant now);
-    Instant earliest_deadline(const Tcb& t);
+    Instant earliest_deadline(const Tcb& t) const;  // tcp_output.cpp, next to the timers
 
     // ---- state changes ----
     void set_state(std::uint32_t index, State s);
@@ -219,7 +219,6 @@ struct TcpStack::Impl {
     std::uint16_t window_field(Tcb& t);
     bool window_update_due(const Tcb& t) const;
     void flush_resets();
-    void note_deadlines(const Tcb& t);
 
     TcpConfig config;
     SegmentSink& sink;
@@ -239,7 +238,6 @@ struct TcpStack::Impl {
     std::vector<Event> events;
     std::vector<std::uint32_t> dirty_list;
     std::vector<PendingReset> resets;
-    Instant next_timer_ = kNever;  // unused since the wheel (note_deadlines() still writes it)
     TimerWheel wheel_;
     std::vector<std::uint32_t> due_;  // TCBs the wheel handed out in this poll()
     std::vector<std::uint32_t> dirty_work_;  // dirty_list being worked through (capacity reused)

@@ -63,6 +63,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "netns", "lossy"))
 import lossy_util as lu  # noqa: E402 (also puts harness and tcp_util on the path)
 import harness  # noqa: E402
+import release_build  # noqa: E402
 import tcp_util as u  # noqa: E402
 
 DAEMON_COUNTERS = ("tcp.tx_segments", "tcp.rx_segments", "tcp.retransmissions", "tcp.rto_expiries",
@@ -100,13 +101,8 @@ def parse_args():
 
 
 def build(build_dir):
-    """A release build of the two binaries (meson setup once, then ninja)."""
-    if not os.path.exists(os.path.join(build_dir, "build.ninja")):
-        subprocess.run(["meson", "setup", "--buildtype=release", build_dir, ROOT], check=True,
-                       stdout=subprocess.DEVNULL)
-    subprocess.run(["ninja", "-C", build_dir, "-j2", "daemon/tapstackd", "daemon/cli/tapstack"], check=True,
-                   stdout=subprocess.DEVNULL)
-    return os.path.join(build_dir, "daemon", "tapstackd"), os.path.join(build_dir, "daemon", "cli", "tapstack")
+    """A release build of the two binaries (tests/bench/release_build.py)."""
+    return release_build.build(build_dir, ('daemon/tapstackd', 'daemon/cli/tapstack'))
 
 
 def ns_exec(ns, cmd):

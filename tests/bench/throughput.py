@@ -72,6 +72,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "netns"))
 import harness  # noqa: E402  (also turns SIGTERM into SystemExit, so cleanup runs)
+import release_build  # noqa: E402
 
 PREFIX = "tstput"
 GiB = 1 << 30
@@ -123,13 +124,8 @@ def parse_args():
 
 
 def build(build_dir):
-    """A release build of tapstackd and tapstack_bench (meson setup once, then ninja)."""
-    if not os.path.exists(os.path.join(build_dir, "build.ninja")):
-        subprocess.run(["meson", "setup", "--buildtype=release", build_dir, ROOT], check=True,
-                       stdout=subprocess.DEVNULL)
-    subprocess.run(["ninja", "-C", build_dir, "-j2", "daemon/tapstackd", "tests/bench/tapstack_bench"], check=True,
-                   stdout=subprocess.DEVNULL)
-    return os.path.join(build_dir, "daemon", "tapstackd"), os.path.join(build_dir, "tests", "bench", "tapstack_bench")
+    """A release build of tapstackd and tapstack_bench (tests/bench/release_build.py)."""
+    return release_build.build(build_dir, ('daemon/tapstackd', 'tests/bench/tapstack_bench'))
 
 
 # ---- namespaces and processes ---------------------------------------------------
