@@ -14,6 +14,7 @@
 // Message shape, relied on by tests and users:
 //   FILE:LINE:COL: KEY: "VALUE" is not WHAT (allowed: ...)
 // with 1-based LINE/COL of the value (of the key for unknown/duplicate keys).
+#include <grp.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -29,6 +30,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/config_values.hpp"
+#include "daemon/connect_rules.hpp"
 #include "stack/tcp/tcp_stack.hpp"
 
 namespace tapstack::daemon {
@@ -60,6 +62,19 @@ constexpr std::string_view kReceiveBufferMaxAllowed =
     "0 to turn auto-tuning off, or bytes from 4KiB to 1GiB, optionally with KiB, MiB or GiB, e.g. 4MiB";
 
 bool mark_known(const YAML::Mark& m) { return m.line >= 0 && m.column >= 0; }
+
+// A group by name (the group database) or by number.
+std::optional<std::uint32_t> resolve_group(const std::string& text) {
+    if (auto gid = parse_uint(text, 0, 4294967294u)) return static_cast<std::uint32_t>(*gid);
+    std::vector<char> buf(16384);
+    group g{};
+    group* found = nullptr;
+    while (::getgrnam_r(text.c_str(), &g, buf.data(), buf.size(), &found) == ERANGE && buf.size() < (1u << 20)) {
+        buf.resize(buf.size() * 2);
+    }
+    if (found == nullptr) return std::nullopt;
+    return static_cast<std::uint32_t>(found->gr_gid);
+}
 
 // How a value appears in a message: scalars quoted, others by kind.
 std::string describe(const YAML::Node& v) {
@@ -327,6 +342,39 @@ private:
         };
     }
 
+    // A list of connect rules; an empty value is an empty list.
+    Apply connect_rules_field(std::vector<ConnectRule>& out) {
+        return [this, &out](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+            if (v.IsNull()) {
+                out.clear();
+                return;
+            }
+            if (!v.IsSequence()) {
+                return bad(v, m, key, "a list of connect rules", "[" + std::string(kConnectRuleSyntax) + ", ...]");
+            }
+            std::vector<ConnectRule> rules;
+            bool ok = true;
+            std::size_t i = 0;
+            for (const auto& item : v) {
+                const std::string item_key = key + "[" + std::to_string(i++) + "]";
+                const YAML::Mark im = mark_known(item.Mark()) ? item.Mark() : m;
+                auto s = scalar(item, im, item_key, "a connect rule", kConnectRuleSyntax);
+                if (!s) {
+                    ok = false;
+                    continue;
+                }
+                auto parsed = parse_connect_rule(*s);
+                if (auto* why = std::get_if<std::string>(&parsed)) {
+                    bad(item, im, item_key, "a connect rule: " + *why, kConnectRuleSyntax);
+                    ok = false;
+                    continue;
+                }
+                rules.push_back(std::get<ConnectRule>(std::move(parsed)));
+            }
+            if (ok) out = std::move(rules);
+        };
+    }
+
     // ---- sections ------------------------------------------------------
 
     void root(const YAML::Node& doc) {
@@ -533,7 +581,34 @@ private:
                          if (!mode) return bad(v, m, key, what, allowed);
                          a.socket_mode = *mode;
                      }},
+                    {"socket_group", false, "",
+                     [this, &a](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         constexpr std::string_view what = "a known group";
+                         constexpr std::string_view allowed = "a group name from the group database or a gid";
+                         auto s = scalar(v, m, key, what, allowed);
+                         if (!s) return;
+                         auto gid = s->empty() ? std::nullopt : resolve_group(*s);
+                         if (!gid) return bad(v, m, key, what, allowed);
+                         a.socket_gid = *gid;
+                         a.socket_group = *s;
+                     }},
                     {"max_clients", false, "", uint_field(a.max_clients, 1, 1u << 20)},
+                    {"max_clients_per_user", false, "", uint_field(a.access.per_user.max_clients, 1, 1u << 20)},
+                    {"max_listeners_per_user", false, "", uint_field(a.access.per_user.max_listeners, 1, 65535)},
+                    {"max_memory_per_user", false, "",
+                     [this, &a](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         constexpr std::string_view allowed =
+                             "bytes from 64KiB to 1024GiB, optionally with KiB, MiB or GiB, e.g. 1GiB";
+                         auto s = scalar(v, m, key, "a size", allowed);
+                         if (!s) return;
+                         auto n = parse_size(*s);
+                         if (!n || *n < (64u << 10) || *n > (std::uint64_t{1} << 40)) {
+                             return bad(v, m, key, "a size", allowed);
+                         }
+                         a.access.per_user.max_memory = *n;
+                     }},
+                    {"connect_allow", false, "", connect_rules_field(a.access.connect.allow)},
+                    {"connect_deny", false, "", connect_rules_field(a.access.connect.deny)},
                     {"request_timeout", false, "",
                      [this, &a](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
                          Duration d = milliseconds(a.request_timeout_ms);

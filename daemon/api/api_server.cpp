@@ -32,7 +32,7 @@
 //
 // Non-goals: SCM_RIGHTS hand-over (one Unix connection per stream is
 // simpler and works by hand); authentication beyond the socket file's mode
-// and the uid check for ports below 1024.
+// and group and the peer's uid (user_access.cpp).
 #include "daemon/api/api_server.hpp"
 
 #include <poll.h>
@@ -124,7 +124,8 @@ ApiServer::Impl::Impl(uv_loop_t* l, iface::Interface& i, const ApiServerConfig& 
       config(c),
       request_service(std::move(rs)),
       scratch(std::max<std::size_t>(api::kDiscardSize, std::max<std::size_t>(c.max_request_line, 2))),
-      outcomes(c.outcome_history) {}
+      outcomes(c.outcome_history),
+      users(static_cast<std::uint32_t>(::geteuid())) {}
 
 // ---- bookkeeping --------------------------------------------------------------
 
@@ -147,6 +148,7 @@ void ApiServer::Impl::close_client(Client* c) {
         return;
     }
     detach_from_listener(c);
+    release_user(c);
     if (c->conn.valid()) {
         by_conn.erase(c->conn.index);
     }
@@ -179,7 +181,7 @@ void ApiServer::Impl::record_outcome(Client* c, client::Outcome outcome, std::st
     if (c->stream_id == 0) {
         return;
     }
-    outcomes.record(c->stream_id, outcome, std::move(detail));
+    outcomes.record(c->stream_id, c->peer_uid, outcome, std::move(detail));
     live_streams.erase(c->stream_id);
     if (outcome == client::Outcome::kOrderly) {
         ++counters.streams_orderly;
@@ -286,5 +288,7 @@ bool ApiServer::start(std::string* error) { return impl_->start(error); }
 void ApiServer::stop() { impl_->stop(); }
 
 void ApiServer::service(Instant now) { impl_->service(now); }
+
+void ApiServer::set_access_policy(const AccessPolicy& policy) { impl_->config.access = policy; }
 
 }  // namespace tapstack::daemon

@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "daemon/api/access_policy.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/time.hpp"
 
@@ -22,12 +24,17 @@ namespace tapstack::daemon {
 struct ApiServerConfig {
     std::string socket_path = "/run/tapstack/tapstack.sock";
     std::uint32_t socket_mode = 0660;     // permission bits of the socket file
+    std::optional<std::uint32_t> socket_gid;  // group of the socket file (api.socket_group), if set
+    std::string socket_group;                 // api.socket_group as written, for messages
     std::uint32_t max_clients = 16384;    // Unix connections at once (each stream is one)
     std::uint32_t max_request_line = 512; // bytes, newline included
     // A client that has not sent a complete request line after this long
     // gets `ERR bad-request` and is closed (also bounds an unread reply).
     std::uint32_t request_timeout_ms = 10000;
     std::uint32_t outcome_history = 1024; // ended streams STATUS remembers
+    // Per-user limits and where CONNECT may go (access_policy.hpp); can be
+    // replaced while running with set_access_policy().
+    AccessPolicy access;
     // Adds (daemon engineer): counters of parts the server does not see,
     // reported by STATS before the interface's; tapstackd passes the TAP
     // port's (tap.*, and fault.* while fault injection is on).
@@ -50,6 +57,9 @@ public:
     // Consumes TCP events and moves data both ways between TCP and the
     // applications' sockets.
     void service(Instant now);
+    // Replaces the per-user limits and connect rules (e.g. on reload): they
+    // apply to requests from now on; nothing admitted earlier is disturbed.
+    void set_access_policy(const AccessPolicy& policy);
 
 private:
     struct Impl;

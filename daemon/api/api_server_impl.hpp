@@ -5,6 +5,9 @@
 //   client_io.cpp      one client's socket: readiness, request line, replies
 //   requests.cpp       CONNECT/LISTEN/ACCEPT/STATUS/... and the TCP listeners
 //   stream_bridge.cpp  a stream's bytes between the socket and TCP's buffers
+//   user_access.cpp    who may use which listener and stream, per-user limits
+//   socket_file.cpp    creating the socket file safely (pure helpers)
+//   user_table.cpp     per-user accounting (pure)
 //
 // Theory of operation
 // -------------------
@@ -22,6 +25,10 @@
 // and otherwise set readiness flags and mark the client dirty; every TCP call
 // happens in service(now), which has the stack's clock. TCP events mark the
 // owning client dirty too.
+//
+// Users: every client carries its peer's uid and pid (SO_PEERCRED, read at
+// accept). Listeners belong to a uid, streams to their client's uid; see
+// user_access.cpp for who may use and see what.
 //
 // Memory: a client owns no data buffer. The request line is read into a
 // string that is released once parsed; stream bytes move between the socket
@@ -49,6 +56,7 @@
 #include "daemon/api/api_server.hpp"
 #include "daemon/api/outcome_table.hpp"
 #include "daemon/api/request.hpp"
+#include "daemon/api/user_table.hpp"
 #include "daemon/client/protocol.hpp"
 #include "stack/tcp/tcp_stack.hpp"
 
@@ -61,6 +69,12 @@ enum class Phase : std::uint8_t { kRequest, kConnecting, kWaiting, kHolding, kSt
 inline constexpr std::uint64_t kTickMs = 1000;     // deadline and POLLHUP checks
 inline constexpr std::size_t kDiscardSize = 4096;  // a holder's ignored input, one read
 inline constexpr int kAcceptBatch = 64;            // accept4() calls per readiness callback
+// Clients refused at accept (over a limit) linger for their ERR line like any
+// reply; beyond this many at once a refused client is closed at once, so
+// refusals cannot pile up descriptors.
+inline constexpr std::size_t kMaxRefusedLingering = 64;
+// At most one refusal log line per uid per this interval.
+inline constexpr std::uint64_t kRefusalLogIntervalMs = 10000;
 
 client::ErrorCode error_code_for(tcp::Error e);
 client::Outcome outcome_for(tcp::Error e);
@@ -86,7 +100,10 @@ struct ApiServer::Impl {
         bool timer_running = false;
         api::Phase phase = api::Phase::kRequest;
         std::uint32_t peer_uid = 0;
+        std::int32_t peer_pid = 0;
         bool peer_uid_known = false;
+        bool admitted = false;  // counted in admitted_clients and in users
+        bool refused = false;   // refused at accept, counted in refused_lingering
 
         std::string line;           // the request line read so far (kRequest only)
         std::string outbox;         // replies and the OK line, written before any stream data
@@ -119,6 +136,7 @@ struct ApiServer::Impl {
 
     struct Listener {
         tcp::ListenerId id;
+        std::uint32_t owner_uid = 0;  // the LISTEN holder's, or the first ACCEPT's
         Client* holder = nullptr;
         std::deque<Client*> waiters;
     };
@@ -137,6 +155,9 @@ struct ApiServer::Impl {
         std::uint64_t bytes_to_app = 0;
         std::uint64_t read_stops = 0;
         std::uint64_t accept_errors = 0;
+        std::uint64_t permission_denied = 0;    // another user's port, or below 1024
+        std::uint64_t connect_denied = 0;       // api.connect_allow / api.connect_deny
+        std::uint64_t user_limit_refusals = 0;  // api.max_*_per_user
     };
 
     uv_loop_t* loop;
@@ -163,6 +184,11 @@ struct ApiServer::Impl {
     std::vector<char> scratch;  // request-line peeks and ignored input; shared, never holds data across calls
     api::OutcomeTable outcomes;
     Counters counters;
+    // config.access is the live AccessPolicy: set_access_policy() replaces it whole.
+    api::UserTable users;
+    api::RefusalLog refusal_log{api::kRefusalLogIntervalMs};
+    std::size_t admitted_clients = 0;   // clients counted against max_clients
+    std::size_t refused_lingering = 0;  // refused at accept, still open for their ERR line
 
     Impl(uv_loop_t* l, iface::Interface& i, const ApiServerConfig& c, std::function<void()> rs);
 
@@ -180,7 +206,6 @@ struct ApiServer::Impl {
     // ---- the listening socket (unix_listener.cpp) ----
     bool start(std::string* error);
     void stop();
-    static bool socket_in_use(const std::string& path);
     void accept_clients();
     void accept_client(int fd);
     void resume_accepting();
@@ -201,8 +226,31 @@ struct ApiServer::Impl {
     void finish_reply(Client* c);
     void reply_error(Client* c, client::ErrorCode code, std::string_view message);
 
-    // ---- requests and listeners (requests.cpp) ----
+    // ---- users (user_access.cpp) ----
+    bool privileged(const Client* c) const;
     bool may_bind(const Client* c, std::uint16_t port) const;
+    bool may_use_listener(const Client* c, const Listener& l) const;
+    // Whether `c` may see (STATUS, INFO, CONNECTIONS) a stream of `owner_uid`.
+    bool may_see(const Client* c, std::uint32_t owner_uid) const;
+    // The TCP buffer memory charged to a stream, and to all of a user's.
+    std::uint64_t stream_memory(tcp::ConnId conn);
+    std::uint64_t user_memory(std::uint32_t uid);
+    // Why a new stream of `c` would exceed its user's memory share, if it would.
+    std::optional<std::string> memory_refusal(Client* c);
+    // ERR no-resources for `why`, counted and logged.
+    void refuse_stream(Client* c, const std::string& why);
+    // Before a CONNECT or ACCEPT of `c` creates a stream: false after
+    // refusing it when the user's memory share is used up.
+    bool admit_stream(Client* c);
+    // ERR permission unless `c` may LISTEN/ACCEPT (`verb`) on `port`.
+    bool may_take_port(Client* c, std::string_view verb, std::uint16_t port);
+    // Counts and logs (rate-limited per uid) a refusal of `c`.
+    void note_refusal(const Client* c, std::string_view what);
+    // A client refused at accept gets `text` as its ERR line.
+    void refuse_at_accept(Client* c, std::string_view message);
+    void release_user(Client* c);
+
+    // ---- requests and listeners (requests.cpp) ----
     void dispatch(Client* c);
     void handle(Client* c, const api::ConnectRequest& r);
     void handle(Client* c, const api::ListenRequest& r);
@@ -213,6 +261,7 @@ struct ApiServer::Impl {
     void handle(Client* c, const api::StatsRequest& r);
     void apply_stream_options(tcp::ConnId conn, const api::StreamOptions& o);
     Listener* find_or_open_listener(Client* c, std::uint16_t port, std::uint32_t backlog);
+    void close_listener(std::map<std::uint16_t, Listener>::iterator it);
     void release_listener_if_unused(std::uint16_t port);
     void detach_from_listener(Client* c);
     void pump_accepts(std::uint16_t port);

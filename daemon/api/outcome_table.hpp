@@ -26,13 +26,14 @@ class OutcomeTable {
 public:
     struct Entry {
         std::uint64_t id = 0;
+        std::uint32_t uid = 0;  // the stream's owner: only they (and root) may ask
         client::Outcome outcome = client::Outcome::kOpen;
         std::string detail;  // the TCP state or error at the end, e.g. "closed"
     };
 
     explicit OutcomeTable(std::size_t capacity);
 
-    void record(std::uint64_t id, client::Outcome outcome, std::string detail);
+    void record(std::uint64_t id, std::uint32_t uid, client::Outcome outcome, std::string detail);
     // The outcome of `id` if it is still remembered.
     std::optional<Entry> find(std::uint64_t id) const;
     std::size_t size() const { return count_; }

@@ -272,13 +272,13 @@ std::string format_listen_ok(const wire::Ipv4Endpoint& local) {
     return "OK " + local.to_string() + " listening\n";
 }
 
-std::string format_status_ok(std::uint64_t id, std::string_view state, client::Outcome outcome) {
+std::string format_status_ok(std::uint64_t id, std::string_view state, client::Outcome outcome, std::uint32_t uid) {
     std::string word;
     for (char c : state) {
         word += (c == ' ' || c == '\t' || !std::isprint(static_cast<unsigned char>(c))) ? '-' : c;
     }
     return "OK id=" + std::to_string(id) + " outcome=" + std::string(client::to_string(outcome)) +
-           " state=" + (word.empty() ? "unknown" : word) + "\n";
+           " state=" + (word.empty() ? "unknown" : word) + " uid=" + std::to_string(uid) + "\n";
 }
 
 std::string format_error(client::ErrorCode code, std::string_view message) {
@@ -340,7 +340,7 @@ std::string ssthresh_text(std::uint32_t ssthresh) {
 }  // namespace
 
 std::string format_info_ok(std::uint64_t id, std::string_view state, const tcp::ConnInfo& info,
-                           const tcp::ConnStats& st) {
+                           const tcp::ConnStats& st, std::uint32_t uid) {
     Fields f;
     add_common(f, id, state, info);
     f.add("cc", st.congestion_control.empty() ? std::string_view("unknown") : st.congestion_control)
@@ -373,12 +373,13 @@ std::string format_info_ok(std::uint64_t id, std::string_view state, const tcp::
         .add_switch("wscale", st.window_scaling)
         .add_switch("nodelay", st.no_delay)
         .add_switch("keepalive", st.keepalive)
-        .add_switch("recovery", st.in_recovery);
+        .add_switch("recovery", st.in_recovery)
+        .add("uid", uid);
     return "OK " + f.take() + "\n";
 }
 
 std::string format_connection_line(std::uint64_t id, std::string_view state, const tcp::ConnInfo& info,
-                                   const tcp::ConnStats& st) {
+                                   const tcp::ConnStats& st, std::uint32_t uid) {
     Fields f;
     add_common(f, id, state, info);
     f.add_us("srtt_us", st.srtt)
@@ -387,7 +388,8 @@ std::string format_connection_line(std::uint64_t id, std::string_view state, con
         .add("in_flight", st.bytes_in_flight)
         .add("retransmissions", st.retransmissions)
         .add("send_queued", info.send_queued)
-        .add("recv_queued", info.recv_available);
+        .add("recv_queued", info.recv_available)
+        .add("uid", uid);
     return f.take() + "\n";
 }
 

@@ -87,17 +87,18 @@ inline constexpr std::uint32_t kMaxBacklog = 65535;
 // Reply lines, newline included.
 std::string format_stream_ok(const wire::Ipv4Endpoint& local, const wire::Ipv4Endpoint& remote, std::uint64_t id);
 std::string format_listen_ok(const wire::Ipv4Endpoint& local);
-std::string format_status_ok(std::uint64_t id, std::string_view state, client::Outcome outcome);
+// Every STATUS, INFO and CONNECTIONS line ends with the stream owner's `uid=`.
+std::string format_status_ok(std::uint64_t id, std::string_view state, client::Outcome outcome, std::uint32_t uid);
 // `message` is sanitized to one printable line.
 std::string format_error(client::ErrorCode code, std::string_view message);
 
 // INFO: "OK id=<n> state=<word> local=... remote=... <figure>=<value> ...\n",
 // every field documented in PROTOCOL.md; `state` is the one STATUS gives.
 std::string format_info_ok(std::uint64_t id, std::string_view state, const tcp::ConnInfo& info,
-                           const tcp::ConnStats& stats);
+                           const tcp::ConnStats& stats, std::uint32_t uid);
 // One CONNECTIONS body line: a subset of INFO's fields, same names.
 std::string format_connection_line(std::uint64_t id, std::string_view state, const tcp::ConnInfo& info,
-                                   const tcp::ConnStats& stats);
+                                   const tcp::ConnStats& stats, std::uint32_t uid);
 // The first line of a CONNECTIONS reply; the body ends with client::kListEnd.
 inline constexpr std::string_view kConnectionsOk = "OK connections\n";
 

@@ -14,7 +14,9 @@
 // Listeners: one TCP listener per port, alive while a LISTEN holder or ACCEPT
 // waiters need it; waiters are served in arrival order, and a waiter is
 // checked for life before a connection is accepted for it, so a connection
-// is never accepted for nobody.
+// is never accepted for nobody. Each listener has an owning uid, and every
+// request passes the checks of user_access.cpp (ownership, visibility,
+// per-user limits, connect rules) before it touches TCP.
 //
 // Per-stream options (CONNECT/ACCEPT `nodelay`, `keepalive`) go to the stack
 // the moment the ConnId exists: right after connect(), or right after
@@ -35,13 +37,6 @@ using api::Phase;
 using client::ErrorCode;
 using client::Outcome;
 
-bool ApiServer::Impl::may_bind(const Client* c, std::uint16_t port) const {
-    if (port >= 1024) {
-        return true;
-    }
-    return c->peer_uid_known && (c->peer_uid == 0 || c->peer_uid == ::geteuid());
-}
-
 void ApiServer::Impl::dispatch(Client* c) {
     api::Request req = *c->request;
     c->request.reset();
@@ -49,11 +44,21 @@ void ApiServer::Impl::dispatch(Client* c) {
 }
 
 void ApiServer::Impl::handle(Client* c, const api::ConnectRequest& r) {
+    const wire::Ipv4Endpoint remote{r.address, r.port};
+    if (const auto verdict = config.access.connect.check(remote); !verdict.allowed) {
+        ++counters.connect_denied;
+        const std::string why = "connect " + remote.to_string() + ": " + describe_refusal(verdict);
+        note_refusal(c, why);
+        reply_error(c, ErrorCode::kPermission, why);
+        return;
+    }
+    if (!admit_stream(c)) {
+        return;
+    }
     tcp::ConnId conn;
-    tcp::Error e = tcp().connect(now, wire::Ipv4Endpoint{r.address, r.port}, 0, &conn);
+    tcp::Error e = tcp().connect(now, remote, 0, &conn);
     if (e != tcp::Error::kNone) {
-        reply_error(c, api::error_code_for(e),
-                    "connect " + wire::Ipv4Endpoint{r.address, r.port}.to_string() + ": " + api::message_for(e));
+        reply_error(c, api::error_code_for(e), "connect " + remote.to_string() + ": " + api::message_for(e));
         return;
     }
     ++counters.connects;
@@ -69,10 +74,24 @@ void ApiServer::Impl::handle(Client* c, const api::ConnectRequest& r) {
     step_connecting(c);
 }
 
+// Refuses `c` with ERR permission when it may not LISTEN/ACCEPT on `port`.
+bool ApiServer::Impl::may_take_port(Client* c, std::string_view verb, std::uint16_t port) {
+    std::string why;
+    if (!may_bind(c, port)) {
+        why = std::string(verb) + " on port " + std::to_string(port) + " (below 1024) needs root or the daemon's user";
+    } else if (auto it = listeners.find(port); it != listeners.end() && !may_use_listener(c, it->second)) {
+        why = std::string(verb) + " on port " + std::to_string(port) + ": the port belongs to another user";
+    } else {
+        return true;
+    }
+    ++counters.permission_denied;
+    note_refusal(c, why);
+    reply_error(c, ErrorCode::kPermission, why);
+    return false;
+}
+
 void ApiServer::Impl::handle(Client* c, const api::ListenRequest& r) {
-    if (!may_bind(c, r.port)) {
-        reply_error(c, ErrorCode::kPermission,
-                    "listen on port " + std::to_string(r.port) + " (below 1024) needs root or the daemon's user");
+    if (!may_take_port(c, "listen", r.port)) {
         return;
     }
     Listener* l = find_or_open_listener(c, r.port, r.backlog);
@@ -84,6 +103,12 @@ void ApiServer::Impl::handle(Client* c, const api::ListenRequest& r) {
         release_listener_if_unused(r.port);
         return;
     }
+    if (l->owner_uid != c->peer_uid) {
+        // A privileged LISTEN takes over a transient listener: the holder owns it.
+        users.remove_listener(l->owner_uid);
+        users.add_listener(c->peer_uid, config.access.per_user);
+        l->owner_uid = c->peer_uid;
+    }
     l->holder = c;
     c->port = r.port;
     c->phase = Phase::kHolding;
@@ -93,9 +118,7 @@ void ApiServer::Impl::handle(Client* c, const api::ListenRequest& r) {
 }
 
 void ApiServer::Impl::handle(Client* c, const api::AcceptRequest& r) {
-    if (!may_bind(c, r.port)) {
-        reply_error(c, ErrorCode::kPermission,
-                    "accept on port " + std::to_string(r.port) + " (below 1024) needs root or the daemon's user");
+    if (!may_take_port(c, "accept", r.port) || !admit_stream(c)) {
         return;
     }
     Listener* l = find_or_open_listener(c, r.port, 0);
@@ -114,15 +137,17 @@ void ApiServer::Impl::handle(Client* c, const api::AcceptRequest& r) {
     pump_accepts(r.port);
 }
 
+// STATUS and INFO answer another user's id exactly as an id that never
+// existed (user_access.cpp).
 void ApiServer::Impl::handle(Client* c, const api::StatusRequest& r) {
-    if (auto it = live_streams.find(r.id); it != live_streams.end()) {
+    if (auto it = live_streams.find(r.id); it != live_streams.end() && may_see(c, it->second->peer_uid)) {
         Client* s = it->second;
         tcp::ConnInfo info = tcp().info(s->conn);
-        reply_and_close(c, api::format_status_ok(r.id, api::state_word(info.state), Outcome::kOpen));
+        reply_and_close(c, api::format_status_ok(r.id, api::state_word(info.state), Outcome::kOpen, s->peer_uid));
         return;
     }
-    if (auto e = outcomes.find(r.id)) {
-        reply_and_close(c, api::format_status_ok(r.id, e->detail, e->outcome));
+    if (auto e = outcomes.find(r.id); e && may_see(c, e->uid)) {
+        reply_and_close(c, api::format_status_ok(r.id, e->detail, e->outcome, e->uid));
         return;
     }
     reply_error(c, ErrorCode::kNotFound, "no connection " + std::to_string(r.id) + " among the recent ones");
@@ -141,13 +166,14 @@ void ApiServer::Impl::apply_stream_options(tcp::ConnId conn, const api::StreamOp
 }
 
 void ApiServer::Impl::handle(Client* c, const api::InfoRequest& r) {
-    if (auto it = live_streams.find(r.id); it != live_streams.end()) {
+    if (auto it = live_streams.find(r.id); it != live_streams.end() && may_see(c, it->second->peer_uid)) {
         const tcp::ConnId conn = it->second->conn;
         const tcp::ConnInfo info = tcp().info(conn);
-        reply_and_close(c, api::format_info_ok(r.id, api::state_word(info.state), info, tcp().stats(conn)));
+        reply_and_close(c, api::format_info_ok(r.id, api::state_word(info.state), info, tcp().stats(conn),
+                                               it->second->peer_uid));
         return;
     }
-    if (auto e = outcomes.find(r.id)) {
+    if (auto e = outcomes.find(r.id); e && may_see(c, e->uid)) {
         reply_error(c, ErrorCode::kNotFound,
                     "connection " + std::to_string(r.id) + " has ended (outcome " +
                         std::string(client::to_string(e->outcome)) + "); STATUS " + std::to_string(r.id) +
@@ -161,14 +187,16 @@ void ApiServer::Impl::handle(Client* c, const api::ConnectionsRequest&) {
     std::vector<std::uint64_t> ids;
     ids.reserve(live_streams.size());
     for (const auto& [id, s] : live_streams) {
-        ids.push_back(id);
+        if (may_see(c, s->peer_uid)) {
+            ids.push_back(id);
+        }
     }
     std::sort(ids.begin(), ids.end());
     std::string out(api::kConnectionsOk);
     for (std::uint64_t id : ids) {
-        const tcp::ConnId conn = live_streams.at(id)->conn;
-        const tcp::ConnInfo info = tcp().info(conn);
-        out += api::format_connection_line(id, api::state_word(info.state), info, tcp().stats(conn));
+        const Client* s = live_streams.at(id);
+        const tcp::ConnInfo info = tcp().info(s->conn);
+        out += api::format_connection_line(id, api::state_word(info.state), info, tcp().stats(s->conn), s->peer_uid);
     }
     out.append(client::kListEnd);
     out += '\n';
@@ -202,6 +230,10 @@ void ApiServer::Impl::handle(Client* c, const api::StatsRequest&) {
     add("api.bytes_to_app", counters.bytes_to_app);
     add("api.read_stops", counters.read_stops);
     add("api.accept_errors", counters.accept_errors);
+    add("api.users", users.users());
+    add("api.permission_denied", counters.permission_denied);
+    add("api.connect_denied", counters.connect_denied);
+    add("api.user_limit_refusals", counters.user_limit_refusals);
     out.append(client::kStatsEnd);
     out += '\n';
     reply_and_close(c, std::move(out));
@@ -214,16 +246,36 @@ ApiServer::Impl::Listener* ApiServer::Impl::find_or_open_listener(Client* c, std
     if (auto it = listeners.find(port); it != listeners.end()) {
         return &it->second;
     }
+    const UserLimits& limits = config.access.per_user;
+    if (users.add_listener(c->peer_uid, limits) != api::LimitHit::kNone) {
+        ++counters.user_limit_refusals;
+        const std::string why = "uid " + std::to_string(c->peer_uid) + " already has " +
+                                std::to_string(users.listeners(c->peer_uid)) + " listeners (" +
+                                std::string(api::limit_key(api::LimitHit::kListeners)) + " " +
+                                std::to_string(limits.max_listeners) + ")";
+        note_refusal(c, why);
+        reply_error(c, ErrorCode::kNoResources, why);
+        return nullptr;
+    }
     tcp::ListenerId id;
     tcp::Error e = tcp().listen(port, backlog, &id);
     if (e != tcp::Error::kNone) {
+        users.remove_listener(c->peer_uid);
         reply_error(c, api::error_code_for(e), "listen on port " + std::to_string(port) + ": " + api::message_for(e));
         return nullptr;
     }
     Listener& l = listeners[port];
     l.id = id;
+    l.owner_uid = c->peer_uid;
     listener_ports[id.index] = port;
     return &l;
+}
+
+void ApiServer::Impl::close_listener(std::map<std::uint16_t, Listener>::iterator it) {
+    tcp().close_listener(it->second.id);
+    users.remove_listener(it->second.owner_uid);
+    listener_ports.erase(it->second.id.index);
+    listeners.erase(it);
 }
 
 void ApiServer::Impl::release_listener_if_unused(std::uint16_t port) {
@@ -231,9 +283,7 @@ void ApiServer::Impl::release_listener_if_unused(std::uint16_t port) {
     if (it == listeners.end() || it->second.holder || !it->second.waiters.empty()) {
         return;
     }
-    tcp().close_listener(it->second.id);
-    listener_ports.erase(it->second.id.index);
-    listeners.erase(it);
+    close_listener(it);
 }
 
 void ApiServer::Impl::detach_from_listener(Client* c) {
@@ -264,6 +314,13 @@ void ApiServer::Impl::pump_accepts(std::uint16_t port) {
             l.waiters.pop_front();
             w->phase = Phase::kRequest;  // no longer attached to the listener
             close_client(w);
+            continue;
+        }
+        if (auto why = memory_refusal(w)) {
+            // The user's share was used up while this ACCEPT waited.
+            l.waiters.pop_front();
+            w->phase = Phase::kRequest;  // detached from the listener already
+            refuse_stream(w, *why);
             continue;
         }
         tcp::ConnId conn = tcp().accept(l.id);

@@ -6,36 +6,36 @@
 // The listening socket is a plain non-blocking AF_UNIX stream socket watched
 // by one uv_poll_t; on readiness up to kAcceptBatch accept4() calls take
 // waiting connections (non-blocking, close-on-exec). Each becomes a Client
-// in kRequest with a request deadline, its peer's uid (SO_PEERCRED, for
-// ports below 1024) and a watch for its request line. Beyond max_clients a
-// client gets `ERR no-resources` and is closed.
+// in kRequest with a request deadline, its peer's uid and pid (SO_PEERCRED,
+// see user_access.cpp) and a watch for its request line. Beyond max_clients,
+// or beyond its user's api.max_clients_per_user, a client gets
+// `ERR no-resources` and is closed.
 //
 // Out of descriptors (EMFILE/ENFILE): the level-triggered readiness would
 // fire again at once, so accepting pauses and resumes when a client closes
 // (freeing a descriptor). Other accept errors are counted and skipped.
 //
-// start() refuses a path that is not a socket and a socket another process
-// still serves; a stale socket file from an earlier run is removed.
+// start() creates the socket file through socket_file.hpp (directory
+// checks, umask 0177 during bind, then group and mode), refusing a path that
+// is not a socket and a socket another process still serves; a stale socket
+// file from an earlier run is removed.
 // stop() resets every stream (outcome "aborted", detail "daemon-stopped"),
 // closes every client and TCP listener and removes the socket file.
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <system_error>
 
 #include "daemon/api/api_server_impl.hpp"
+#include "daemon/api/socket_file.hpp"
 
 namespace tapstack::daemon {
 
 using api::Phase;
 
 bool ApiServer::Impl::start(std::string* error) {
-    namespace fs = std::filesystem;
     const std::string& path = config.socket_path;
     auto fail = [&](std::string why) {
         if (error) {
@@ -43,43 +43,15 @@ bool ApiServer::Impl::start(std::string* error) {
         }
         return false;
     };
-    if (path.empty() || path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-        return fail("path is empty or longer than " + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes");
-    }
-    std::error_code ec;
-    fs::path parent = fs::path(path).parent_path();
-    if (!parent.empty()) {
-        fs::create_directories(parent, ec);
-        if (ec) {
-            return fail("cannot create " + parent.string() + ": " + ec.message());
-        }
-    }
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            return fail("exists and is not a socket");
-        }
-        if (socket_in_use(path)) {
-            return fail("another process is serving this socket");
-        }
-        ::unlink(path.c_str());  // stale socket from an earlier run
-    }
-    listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    std::string why;
+    listen_fd = api::bind_socket_file(
+        api::SocketFileSpec{path, config.socket_mode, config.socket_gid, config.socket_group, 128}, &why);
     if (listen_fd < 0) {
-        return fail(std::string("socket: ") + std::strerror(errno));
-    }
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    if (::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        return fail(std::string("bind: ") + std::strerror(errno));
+        return fail(why);
     }
     socket_created = true;
-    if (::chmod(path.c_str(), static_cast<mode_t>(config.socket_mode)) != 0) {
-        return fail(std::string("chmod: ") + std::strerror(errno));
-    }
-    if (::listen(listen_fd, 128) != 0) {
-        return fail(std::string("listen: ") + std::strerror(errno));
+    if (auto warning = api::socket_mode_warning(config.socket_mode)) {
+        spdlog::warn("{}", *warning);
     }
     int rc = uv_poll_init(loop, &listen_poll, listen_fd);
     if (rc != 0) {
@@ -97,19 +69,6 @@ bool ApiServer::Impl::start(std::string* error) {
         return fail(std::string("poll: ") + uv_strerror(rc));
     }
     return true;
-}
-
-bool ApiServer::Impl::socket_in_use(const std::string& path) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return false;
-    }
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    bool in_use = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return in_use;
 }
 
 void ApiServer::Impl::accept_clients() {
@@ -166,14 +125,34 @@ void ApiServer::Impl::accept_client(int fd) {
     socklen_t len = sizeof cred;
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
         c->peer_uid = cred.uid;
+        c->peer_pid = cred.pid;
         c->peer_uid_known = true;
-    }
-    if (clients.size() > config.max_clients) {
+    } else {
+        // Without a uid nothing can be owned or limited: refuse.
         ++counters.clients_rejected;
-        reply_error(c, client::ErrorCode::kNoResources,
-                    "too many clients (max_clients " + std::to_string(config.max_clients) + ")");
+        reply_error(c, client::ErrorCode::kInternal,
+                    std::string("cannot read the peer's credentials: ") + std::strerror(errno));
         return;
     }
+    if (admitted_clients >= config.max_clients) {
+        ++counters.clients_rejected;
+        refuse_at_accept(c, "too many clients (max_clients " + std::to_string(config.max_clients) + ")");
+        return;
+    }
+    const UserLimits& limits = config.access.per_user;
+    if (users.add_client(c->peer_uid, c->key, limits) != api::LimitHit::kNone) {
+        ++counters.clients_rejected;
+        ++counters.user_limit_refusals;
+        const std::string why = "uid " + std::to_string(c->peer_uid) + " already has " +
+                                std::to_string(users.clients(c->peer_uid)) + " clients (" +
+                                std::string(api::limit_key(api::LimitHit::kClients)) + " " +
+                                std::to_string(limits.max_clients) + ")";
+        note_refusal(c, why);
+        refuse_at_accept(c, why);
+        return;
+    }
+    c->admitted = true;
+    ++admitted_clients;
     ++counters.clients_accepted;
     c->request_deadline = uv_now(loop) + config.request_timeout_ms;
     arm_timer(c);
@@ -213,11 +192,9 @@ void ApiServer::Impl::stop() {
         }
         close_client(c);
     }
-    for (auto& [port, l] : listeners) {
-        tcp().close_listener(l.id);
+    while (!listeners.empty()) {
+        close_listener(listeners.begin());
     }
-    listeners.clear();
-    listener_ports.clear();
 }
 
 }  // namespace tapstack::daemon

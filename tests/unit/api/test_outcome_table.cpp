@@ -7,12 +7,14 @@
 using tapstack::client::Outcome;
 using tapstack::daemon::api::OutcomeTable;
 
-TEST_CASE("a recorded outcome is found by id; an unknown id is not") {
+TEST_CASE("a recorded outcome is found by id with its owner's uid; an unknown id is not") {
     OutcomeTable t(4);
-    t.record(1, Outcome::kOrderly, "closed");
-    t.record(2, Outcome::kReset, "connection reset");
+    t.record(1, 0, Outcome::kOrderly, "closed");
+    t.record(2, 65534, Outcome::kReset, "connection reset");
     auto e = t.find(2);
     REQUIRE(e.has_value());
+    CHECK(e->uid == 65534);
+    CHECK(t.find(1)->uid == 0);
     CHECK(e->outcome == Outcome::kReset);
     CHECK(e->detail == "connection reset");
     CHECK(t.find(1)->outcome == Outcome::kOrderly);
@@ -22,7 +24,7 @@ TEST_CASE("a recorded outcome is found by id; an unknown id is not") {
 TEST_CASE("the table is bounded: the oldest outcomes are forgotten first") {
     OutcomeTable t(3);
     for (std::uint64_t id = 1; id <= 10; ++id) {
-        t.record(id, id % 2 ? Outcome::kTimedOut : Outcome::kOrderly, "x");
+        t.record(id, 1000, id % 2 ? Outcome::kTimedOut : Outcome::kOrderly, "x");
         CHECK(t.size() <= 3);
     }
     CHECK(t.size() == 3);
@@ -34,6 +36,6 @@ TEST_CASE("the table is bounded: the oldest outcomes are forgotten first") {
 
 TEST_CASE("a zero capacity still keeps the latest outcome") {
     OutcomeTable t(0);
-    t.record(5, Outcome::kAborted, "gone");
+    t.record(5, 1000, Outcome::kAborted, "gone");
     CHECK(t.find(5)->outcome == Outcome::kAborted);
 }

@@ -162,7 +162,8 @@ TEST_CASE("reply lines: OK with endpoints and id, LISTEN OK, STATUS, ERR with a 
     wire::Ipv4Endpoint remote{wire::Ipv4Address::from_octets(10, 0, 0, 1), 80};
     CHECK(format_stream_ok(local, remote, 17) == "OK 10.0.0.2:49152 10.0.0.1:80 id=17\n");
     CHECK(format_listen_ok({wire::Ipv4Address::from_octets(10, 0, 0, 2), 7}) == "OK 10.0.0.2:7 listening\n");
-    CHECK(format_status_ok(17, "closed", client::Outcome::kReset) == "OK id=17 outcome=reset state=closed\n");
+    CHECK(format_status_ok(17, "closed", client::Outcome::kReset, 1000) ==
+          "OK id=17 outcome=reset state=closed uid=1000\n");
     CHECK(format_error(client::ErrorCode::kRefused, "connect 10.0.0.1:80: connection refused") ==
           "ERR refused connect 10.0.0.1:80: connection refused\n");
     std::string e = format_error(client::ErrorCode::kBadRequest, "two\nlines\r\x01");
@@ -219,26 +220,26 @@ tcp::ConnStats sample_stats() {
 }  // namespace
 
 TEST_CASE("INFO reply: every figure of ConnStats and ConnInfo under its documented name") {
-    CHECK(format_info_ok(7, "established", sample_info(), sample_stats()) ==
+    CHECK(format_info_ok(7, "established", sample_info(), sample_stats(), 65534) ==
           "OK id=7 state=established local=10.0.0.2:49152 remote=10.0.0.1:80 cc=cubic srtt_us=1234 rttvar_us=567 "
           "rto_ms=201 mss=1448 cwnd=14480 ssthresh=inf in_flight=2896 snd_wnd=65535 rcv_wnd=262132 "
           "rcv_buffer=262144 send_queued=3000 recv_queued=12 bytes_sent=10 bytes_acked=11 bytes_received=12 "
           "segments_sent=13 segments_received=14 retransmissions=15 rto_expiries=16 fast_retransmits=17 "
           "sack_recoveries=18 dup_segments=19 ooo_segments=20 paws_rejected=21 timestamps=on sack=on wscale=off "
-          "nodelay=on keepalive=off recovery=off\n");
+          "nodelay=on keepalive=off recovery=off uid=65534\n");
     auto st = sample_stats();
     st.ssthresh = 20000;
     st.in_recovery = true;
-    const std::string line = format_info_ok(7, "fin wait=1", sample_info(), st);
+    const std::string line = format_info_ok(7, "fin wait=1", sample_info(), st, 0);
     CHECK(line.find(" ssthresh=20000 ") != std::string::npos);
-    CHECK(line.find(" recovery=on\n") != std::string::npos);
+    CHECK(line.find(" recovery=on uid=0\n") != std::string::npos);
     CHECK(line.find(" state=fin-wait-1 ") != std::string::npos);  // one word, no stray '=' or blank
 }
 
-TEST_CASE("CONNECTIONS line: the listing's subset of INFO's fields, same names, no OK") {
-    CHECK(format_connection_line(7, "close-wait", sample_info(), sample_stats()) ==
+TEST_CASE("CONNECTIONS line: the listing's subset of INFO's fields, same names, no OK, the owner's uid last") {
+    CHECK(format_connection_line(7, "close-wait", sample_info(), sample_stats(), 1000) ==
           "id=7 state=close-wait local=10.0.0.2:49152 remote=10.0.0.1:80 srtt_us=1234 rto_ms=201 cwnd=14480 "
-          "in_flight=2896 retransmissions=15 send_queued=3000 recv_queued=12\n");
+          "in_flight=2896 retransmissions=15 send_queued=3000 recv_queued=12 uid=1000\n");
     CHECK(kConnectionsOk == "OK connections\n");
 }
 

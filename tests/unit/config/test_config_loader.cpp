@@ -121,6 +121,15 @@ TEST_CASE("the shipped config states the defaults: it loads to what leaving ever
     CHECK(a.api.socket_mode == b.api.socket_mode);
     CHECK(a.api.max_clients == b.api.max_clients);
     CHECK(a.api.request_timeout_ms == b.api.request_timeout_ms);
+    CHECK(a.api.socket_gid == b.api.socket_gid);
+    CHECK(a.api.access.per_user.max_clients == b.api.access.per_user.max_clients);
+    CHECK(a.api.access.per_user.max_listeners == b.api.access.per_user.max_listeners);
+    CHECK(a.api.access.per_user.max_memory == b.api.access.per_user.max_memory);
+    REQUIRE(a.api.access.connect.allow.size() == b.api.access.connect.allow.size());
+    for (std::size_t i = 0; i < a.api.access.connect.allow.size(); ++i) {
+        CHECK(a.api.access.connect.allow[i].text == b.api.access.connect.allow[i].text);
+    }
+    CHECK(a.api.access.connect.deny.size() == b.api.access.connect.deny.size());
     CHECK(a.log_level == b.log_level);
     CHECK(a.fault.enabled == b.fault.enabled);
     CHECK(a.fault.seed == b.fault.seed);
@@ -167,6 +176,8 @@ TEST_CASE("every key of every section is applied") {
         "  keepalive_idle: 30s\n  keepalive_interval: 5s\n  keepalive_count: 3\n  receive_buffer_max: 0\n"
         "  congestion_control: newreno\n"
         "api:\n  socket: /tmp/x/api.sock\n  socket_mode: 0600\n  max_clients: 10\n  request_timeout: 1500ms\n"
+        "  socket_group: 0\n  max_clients_per_user: 3\n  max_listeners_per_user: 2\n  max_memory_per_user: 64MiB\n"
+        "  connect_allow: [10.0.0.0/8, 198.19.77.1/32:22]\n  connect_deny:\n    - 0.0.0.0/0:1-1023\n"
         "log:\n  level: debug\n",
         "t.yaml");
     for (const auto& e : r.errors) MESSAGE(e);
@@ -218,6 +229,16 @@ TEST_CASE("every key of every section is applied") {
     CHECK(c.api.socket_mode == 0600);
     CHECK(c.api.max_clients == 10);
     CHECK(c.api.request_timeout_ms == 1500);
+    CHECK(c.api.socket_gid == 0u);
+    CHECK(c.api.socket_group == "0");
+    CHECK(c.api.access.per_user.max_clients == 3);
+    CHECK(c.api.access.per_user.max_listeners == 2);
+    CHECK(c.api.access.per_user.max_memory == 64u << 20);
+    REQUIRE(c.api.access.connect.allow.size() == 2);
+    CHECK(c.api.access.connect.allow[0].text == "10.0.0.0/8");
+    CHECK(c.api.access.connect.allow[1].text == "198.19.77.1/32:22");
+    REQUIRE(c.api.access.connect.deny.size() == 1);
+    CHECK(c.api.access.connect.deny[0].text == "0.0.0.0/0:1-1023");
     CHECK(c.log_level == "debug");
 }
 
@@ -503,6 +524,74 @@ TEST_CASE("api values: socket path and mode") {
           "most 107 bytes)");
     CHECK(only_error(minimal("api:\n  socket_mode: 0888\n")) ==
           "t.yaml:6:16: api.socket_mode: \"0888\" is not a permission mode (allowed: octal 0000 to 0777, e.g. 0660)");
+}
+
+TEST_CASE("api per-user defaults: a quarter of max_clients, 256 listeners, 1GiB; connect allows everything") {
+    auto r = load_config_text(minimal(), "t.yaml");
+    REQUIRE(r.ok());
+    const auto& a = r.config.api;
+    CHECK(a.access.per_user.max_clients == a.max_clients / 4);
+    CHECK(a.access.per_user.max_listeners == 256);
+    CHECK(a.access.per_user.max_memory == std::uint64_t{1} << 30);
+    REQUIRE(a.access.connect.allow.size() == 1);
+    CHECK(a.access.connect.allow[0].text == "0.0.0.0/0");
+    CHECK(a.access.connect.deny.empty());
+    CHECK_FALSE(a.socket_gid.has_value());
+}
+
+TEST_CASE("api.socket_group: a group name or a gid; an unknown name is an error at its position") {
+    auto r = load_config_text(minimal("api:\n  socket_group: root\n"), "t.yaml");
+    REQUIRE(r.ok());
+    CHECK(r.config.api.socket_gid == 0u);
+    CHECK(r.config.api.socket_group == "root");
+    r = load_config_text(minimal("api:\n  socket_group: 4242\n"), "t.yaml");
+    REQUIRE(r.ok());
+    CHECK(r.config.api.socket_gid == 4242u);
+    CHECK(only_error(minimal("api:\n  socket_group: no-such-group-tapstack\n")) ==
+          "t.yaml:6:17: api.socket_group: \"no-such-group-tapstack\" is not a known group (allowed: a group name "
+          "from the group database or a gid)");
+    CHECK(only_error(minimal("api:\n  socket_group: [a]\n")).starts_with("t.yaml:6:17: api.socket_group: a list is not"));
+}
+
+TEST_CASE("api per-user limits: ranges checked, each error at the value") {
+    CHECK(only_error(minimal("api:\n  max_clients_per_user: 0\n")) ==
+          "t.yaml:6:25: api.max_clients_per_user: \"0\" is not an integer (allowed: 1..1048576)");
+    CHECK(only_error(minimal("api:\n  max_listeners_per_user: 70000\n")) ==
+          "t.yaml:6:27: api.max_listeners_per_user: \"70000\" is not an integer (allowed: 1..65535)");
+    CHECK(only_error(minimal("api:\n  max_memory_per_user: 1KiB\n")) ==
+          "t.yaml:6:24: api.max_memory_per_user: \"1KiB\" is not a size (allowed: bytes from 64KiB to 1024GiB, "
+          "optionally with KiB, MiB or GiB, e.g. 1GiB)");
+    auto r = load_config_text(minimal("api:\n  max_memory_per_user: 2048GiB\n"), "t.yaml");
+    CHECK(r.errors.size() == 1);
+    r = load_config_text(minimal("api:\n  max_memory_per_user: 1024GiB\n"), "t.yaml");
+    REQUIRE(r.ok());
+    CHECK(r.config.api.access.per_user.max_memory == std::uint64_t{1} << 40);
+}
+
+TEST_CASE("api.connect_allow/connect_deny: every bad rule reported at its own line and column") {
+    auto r = load_config_text(minimal("api:\n  connect_deny:\n    - 10.0.0.0/8\n    - 10.0.0.300/8\n"
+                                      "    - 198.19.77.1/32:0\n  connect_allow: [10.0.0.1/8, 0.0.0.0/0:80-79]\n"),
+                              "t.yaml");
+    REQUIRE(r.errors.size() == 4);
+    CHECK(r.errors[0] ==
+          "t.yaml:8:7: api.connect_deny[1]: \"10.0.0.300/8\" is not a connect rule: \"10.0.0.300\" is not an IPv4 "
+          "address (allowed: an IPv4 ADDRESS[/PREFIX][:PORT[-PORT]], e.g. 10.0.0.0/8, 198.19.77.1/32:22, "
+          "0.0.0.0/0:1-1023)");
+    CHECK(r.errors[1].starts_with("t.yaml:9:7: api.connect_deny[2]: \"198.19.77.1/32:0\" is not a connect rule: "
+                                  "\"0\" is not a port 1..65535 (allowed: "));
+    CHECK(r.errors[2].starts_with("t.yaml:10:19: api.connect_allow[0]: \"10.0.0.1/8\" is not a connect rule: "
+                                  "\"10.0.0.1/8\" has address bits set beyond /8 (10.0.0.0/8 would match)"));
+    CHECK(r.errors[3].starts_with("t.yaml:10:31: api.connect_allow[1]: \"0.0.0.0/0:80-79\" is not a connect rule: "
+                                  "\"80-79\" is not a port range"));
+    CHECK(only_error(minimal("api:\n  connect_deny: 10.0.0.0/8\n")).starts_with(
+        "t.yaml:6:17: api.connect_deny: \"10.0.0.0/8\" is not a list of connect rules (allowed: ["));
+    CHECK(only_error(minimal("api:\n  connect_deny: [[10.0.0.0/8]]\n")).starts_with(
+        "t.yaml:6:18: api.connect_deny[0]: a list is not a connect rule"));
+    // An empty value or [] is an empty list: no rule.
+    r = load_config_text(minimal("api:\n  connect_deny:\n  connect_allow: []\n"), "t.yaml");
+    REQUIRE(r.ok());
+    CHECK(r.config.api.access.connect.deny.empty());
+    CHECK(r.config.api.access.connect.allow.empty());
 }
 
 TEST_CASE("interface names the kernel would refuse") {
