@@ -795,3 +795,63 @@ TEST_CASE("after a reply the client reads EOF, and what it still sends never mee
     CHECK(rest.empty());
     CHECK(clients_after == 1);
 }
+
+TEST_CASE("set_access_policy: a new deny rule refuses the next CONNECT at once, the open stream is not disturbed") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(80, 0, &l) == tcp::Error::kNone);
+    PeerStream peer;
+    peer.out = "still here";
+    std::atomic<int> phase{0};
+    client::Result<client::Stream> first = client::Error{};
+    client::Result<client::Stream> second = client::Error{};
+    client::Result<std::vector<client::Fields>> listing = client::Error{};
+    std::string got;
+    std::thread app([&] {
+        first = client::connect(w.socket_path, "10.0.0.1", 80);
+        listing = client::connections(w.socket_path);
+        phase = 1;
+        while (phase.load() != 2) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        second = client::connect(w.socket_path, "10.0.0.1", 80);
+        if (first) {
+            write_all(first->fd, "ok");
+            ::shutdown(first->fd, SHUT_WR);
+            got = read_all(first->fd);
+            ::close(first->fd);
+        }
+        phase = 3;
+    });
+    bool ok = w.run_until([&] {
+        if (!peer.conn.valid()) {
+            peer.conn = w.peer().accept(l);
+        }
+        return phase.load() == 1;
+    });
+    if (ok) {
+        daemon::AccessPolicy policy;
+        auto rule = daemon::parse_connect_rule("10.0.0.1/32:80");
+        REQUIRE(std::holds_alternative<daemon::ConnectRule>(rule));
+        policy.connect.deny.push_back(std::get<daemon::ConnectRule>(rule));
+        w.api->set_access_policy(policy);
+        phase = 2;
+        ok = w.run_until([&] {
+            peer.pump(w.peer());
+            return phase.load() == 3 && peer.done(w.peer());
+        });
+    }
+    w.join(app, ok);
+    REQUIRE(ok);
+    REQUIRE(first.ok());
+    // Our own stream is listed with our uid (the daemon's, in this test).
+    REQUIRE(listing.ok());
+    REQUIRE(listing->size() == 1);
+    CHECK(client::find_field(listing->front(), "uid") == std::to_string(::geteuid()));
+    REQUIRE_FALSE(second.ok());
+    CHECK(second.error().code == client::ErrorCode::kPermission);
+    CHECK(second.error().message.find("denied by api.connect_deny rule \"10.0.0.1/32:80\"") != std::string::npos);
+    CHECK(got == "still here");
+    CHECK(peer.in == "ok");
+    w.peer().close(clock_now(), peer.conn);
+}
