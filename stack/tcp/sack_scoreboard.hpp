@@ -21,8 +21,8 @@
 // receiver renege, so only the cumulative ACK releases bytes.
 // Non-goals: reading D-SACK (RFC 2883) blocks (one below SND.UNA is
 // ignored, one above it repeats data already SACKed). RACK's rules (RFC 8985) sit around it: LossRule here, the
-// retransmission log (retransmit_log.hpp), the reordering timer
-// (tcp_input.cpp) and the tail loss probe (tcp_output.cpp).
+// retransmission log (retransmit_log.hpp), the reordering timer and the
+// tail loss probe (rack.cpp); its owner is LossRecovery (loss_recovery.hpp).
 #pragma once
 
 #include <cstddef>

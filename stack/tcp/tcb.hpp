@@ -10,9 +10,8 @@
 // holds in-order bytes not yet read by the application, and out-of-order
 // bytes beyond them in its free space (see buf::Assembler); auto-tuning may
 // enlarge it (never shrink it).
-// Loss recovery state: `in_recovery` with `recover` (RFC 6582 "recover",
-// RFC 6675 RecoveryPoint); with SACK negotiated the scoreboard, HighRxt and
-// RescueRxt drive RFC 6675, without it dupacks and the NewReno rules.
+// The sender's loss recovery (scoreboard, RACK, tail loss probe, recovery
+// episodes, NewReno) is `recovery`, a LossRecovery (loss_recovery.hpp).
 // Everything the receiver owes the peer (ACK now, ACK points and duplicate
 // ACKs of a batch, SACK anchors) is recorded here by input and emitted by
 // output(), which is the only place that sends.
@@ -48,15 +47,20 @@
 #include "stack/buf/assembler.hpp"
 #include "stack/buf/ring_buffer.hpp"
 #include "stack/tcp/congestion.hpp"
+#include "stack/tcp/loss_recovery.hpp"
 #include "stack/tcp/rtt_estimator.hpp"
-#include "stack/tcp/retransmit_log.hpp"
-#include "stack/tcp/sack_scoreboard.hpp"
 #include "stack/tcp/seq_num.hpp"
 #include "stack/tcp/tcp_stack.hpp"
 
 namespace tapstack::tcp {
 
 inline constexpr std::uint32_t kNoListener = 0xffffffffu;
+
+// States in which our data may still be sent (or retransmitted).
+inline bool sends_data(State s) {
+    return s == State::kEstablished || s == State::kCloseWait || s == State::kFinWait1 || s == State::kClosing ||
+           s == State::kLastAck;
+}
 
 struct Tcb {
     Tcb(std::size_t send_capacity, std::size_t recv_capacity, const RttEstimator& rtt_proto)
@@ -111,8 +115,6 @@ struct Tcb {
 
     // --- timers (RFC 9293 3.10.8) ---
     Instant rtx_deadline = kNever;
-    Instant tlp_deadline = kNever;      // RFC 8985 7.2 probe timeout (PTO)
-    Instant reo_deadline = kNever;      // RFC 8985 6.3 reordering window of the hole at SND.UNA
     Instant persist_deadline = kNever;
     Instant linger_deadline = kNever;   // TIME-WAIT 2*MSL, or orphaned FIN-WAIT-2
     std::uint32_t retries = 0;          // consecutive RTO expiries
@@ -126,10 +128,7 @@ struct Tcb {
     SeqNum rtt_seq;
     Instant rtt_start{};
     std::unique_ptr<CongestionControl> cc;
-    std::uint32_t dupacks = 0;
-    bool in_recovery = false;
-    SeqNum recover;
-    bool retransmit_pending = false;  // send the segment at SND.UNA at the next output
+    LossRecovery recovery;
     // cwnd held the sender back during the window ending at
     // `cwnd_usage_seq` (RFC 7661 cwnd validation, as Linux's
     // is_cwnd_limited): only then may cwnd grow.
@@ -142,7 +141,7 @@ struct Tcb {
     Instant ts_recent_age{};          // when TS.Recent was last set (PAWS 24-day rule, 5.5)
     std::uint32_t ts_offset = 0;      // per-connection random offset of our TSval clock (5.4)
 
-    // --- RFC 2018 / RFC 6675 SACK ---
+    // --- RFC 2018 SACK (the sender's side is in `recovery`) ---
     bool sack_ok = false;             // both sides offered SACK-permitted
     // Receiver: sequence numbers of recently received out-of-order
     // segments, newest first; each names the block that contains it (4).
@@ -153,20 +152,6 @@ struct Tcb {
     bool dsack_pending = false;
     SeqNum dsack_left;
     SeqNum dsack_right;
-    // Sender: scoreboard and the RFC 6675 recovery variables.
-    SackScoreboard scoreboard;
-    SeqNum high_rxt;                  // one past the highest retransmitted byte (HighRxt + 1)
-    SeqNum rescue_rxt;                // RescueRxt
-    bool rescue_valid = false;
-    // Retransmissions not yet delivered, to find the lost ones (RACK rule).
-    RetransmitLog rtx_log;
-    // RFC 8985 7 tail loss probe: `tlp_rearm` asks output() to (re)start
-    // the PTO (new data sent or SND.UNA advanced); at most one probe per
-    // flight (as Linux): none again until SND.UNA passes `tlp_high`, the
-    // SND.MAX when the last probe went.
-    bool tlp_rearm = false;
-    bool tlp_out = false;
-    SeqNum tlp_high;
 
     // --- delayed ACK, Nagle, sender SWS ---
     std::uint32_t rcv_mss = 536;      // largest segment received: what "full-sized" means for delayed ACKs
@@ -220,7 +205,6 @@ struct Tcb {
     // Payload bytes of a full-sized segment: the peer's MSS less the options
     // every segment carries (RFC 6691; the timestamp option is 12 bytes).
     std::uint32_t eff_mss() const { return snd_mss - (ts_ok ? 12u : 0u); }
-    bool sack_recovery() const { return in_recovery && sack_ok; }
     std::uint32_t rcv_wnd() const { return rcv_adv > rcv_nxt ? SeqNum::distance(rcv_adv, rcv_nxt) : 0; }
 };
 

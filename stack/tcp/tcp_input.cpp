@@ -1,9 +1,9 @@
 // Segment arrival (RFC 9293 3.10.7), one function per state group and, for
 // the synchronized states, one per numbered step of 3.10.7.4, in order.
 // RFC 7323 PAWS runs before step 1 and TS.Recent is updated after it; step 5
-// also feeds the SACK scoreboard, RTTM and the recovery state machines
-// (RFC 6675 with SACK, RFC 6582 without); step 7 records what the receiver
-// owes: SACK anchors, duplicate ACKs and the one cumulative ACK of a batch.
+// also feeds RTTM and hands each ACK to the connection's LossRecovery
+// (loss_recovery.hpp); step 7 records what the receiver owes: SACK anchors,
+// duplicate ACKs and the one cumulative ACK of a batch.
 //
 // Nothing here sends: replies are requested with `ack_now` / mark_dirty()
 // or queued RSTs, and leave at the next poll(). Nothing here frees a TCB:
@@ -516,10 +516,16 @@ void TcpStack::Impl::challenge_ack(Instant now, std::uint32_t index) {
     mark_dirty(index);
 }
 
-// fifth: the ACK field. Returns false when processing stops here.
+// fifth: the ACK field (RFC 9293 3.10.7.4, "fifth, check the ACK field").
+// Returns false when processing stops here. What the ACK means for loss
+// recovery (SACK blocks, duplicate ACKs, recovery episodes, RACK) is
+// LossRecovery's (loss_recovery.hpp); this step keeps the RFC's own rules.
 bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& seg) {
     Tcb& t = *tcbs[index];
     if (t.state == State::kSynReceived) {
+        // SYN-RECEIVED: "If SND.UNA < SEG.ACK =< SND.NXT, then enter
+        // ESTABLISHED state ...; If the segment acknowledgment is not
+        // acceptable, form a reset segment".
         if (!(t.snd_una < seg.ack && seg.ack <= t.snd_max)) {
             counters.inc(Counter::rx_bad_ack);
             queue_reset(PendingReset{t.local, t.remote, seg.ack, SeqNum(0), false});
@@ -538,7 +544,8 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
         return true;  // the segment's text and FIN are processed as in ESTABLISHED
     }
     if (seg.ack > t.snd_max) {
-        // Acknowledges something not yet sent: ACK and drop (3.10.7.4 fifth).
+        // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT) then
+        // send an ACK, drop the segment, and return."
         counters.inc(Counter::rx_bad_ack);
         t.ack_now = true;
         mark_dirty(index);
@@ -551,25 +558,18 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
         mark_dirty(index);
         return false;
     }
+    RecoveryPort port(*this, index);
     const std::uint32_t seg_wnd = std::uint32_t{seg.window} << t.snd_wscale;
-    bool window_opened = false;
-    // RFC 2018 / RFC 6675 Update(): record the SACK blocks first, so that
-    // this ACK's information counts for the recovery decisions below.
-    std::uint32_t newly_sacked = 0;
-    if (t.sack_ok) {
-        const SeqNum una = seq_max(t.snd_una, seg.ack);
-        if (seg.options.sack_count > 0) {
-            newly_sacked = t.scoreboard.update(
-                una, t.snd_max, std::span<const wire::SackBlock>(seg.options.sack_blocks.data(), seg.options.sack_count));
-        } else {
-            t.scoreboard.advance(una);
-        }
-    }
-    const std::uint32_t mss = t.eff_mss();
+    AckEvent ack{.ack = seg.ack};
+    // RFC 6675 Update() first, so that this ACK's SACK blocks count for
+    // every recovery decision.
+    ack.newly_sacked = t.recovery.on_sack_blocks(t, seg.ack, seg.options);
     if (seg.ack > t.snd_una) {
-        // New data acknowledged (RFC 9293 3.10.7.4 fifth, ESTABLISHED).
-        const std::uint32_t acked = SeqNum::distance(seg.ack, t.snd_una);
-        const std::uint32_t flight_before = t.flight();
+        // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK. Any
+        // segments on the retransmission queue that are thereby entirely
+        // acknowledged are removed."
+        ack.acked = SeqNum::distance(seg.ack, t.snd_una);
+        ack.flight_before = t.flight();
         std::size_t data_acked = 0;
         if (seg.ack > t.snd_buf_seq)
             data_acked = std::min<std::size_t>(SeqNum::distance(seg.ack, t.snd_buf_seq), t.send_buf.size());
@@ -578,14 +578,13 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
         t.bytes_acked += data_acked;
         t.snd_una = seg.ack;
         if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
-        if (t.high_rxt < t.snd_una) t.high_rxt = t.snd_una;
         if (t.ts_ok && seg.options.timestamps && seg.options.timestamps->tsecr != 0) {
             // RFC 7323 4.1 RTTM: every ACK that advances SND.UNA gives a
             // sample from the echoed TSval, retransmissions included (the
             // echo says which transmission it answers, so Karn is moot).
             const std::uint32_t d = ts_now(t) - seg.options.timestamps->tsecr;
             if (d < 0x7fffffffu) {
-                const std::uint32_t expected = std::max<std::uint32_t>(1, flight_before / (2 * mss));
+                const std::uint32_t expected = std::max<std::uint32_t>(1, ack.flight_before / (2 * t.eff_mss()));
                 t.rtt.sample(milliseconds(d), expected);
                 if (t.cc) t.cc->on_rtt_sample(now, milliseconds(d), t.rtt.srtt());
             }
@@ -598,29 +597,6 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
         }
         t.retries = 0;
         t.probes = 0;
-        // RFC 8985 7.2: restart the PTO; a new probe is allowed once the
-        // flight the last one belonged to is acknowledged.
-        t.tlp_rearm = true;
-        if (t.tlp_out && t.snd_una >= t.tlp_high) t.tlp_out = false;
-        if (t.cc) {
-            if (t.in_recovery) {
-                if (seg.ack >= t.recover) {
-                    t.in_recovery = false;
-                    t.cc->on_exit_recovery(t.flight());
-                } else if (t.sack_ok) {
-                    // RFC 6675 5 (C): a partial ACK; output() goes on with
-                    // NextSeg as pipe allows (no window deflation here).
-                } else {
-                    // RFC 6582 3.2 step 3: partial ACK, retransmit the next hole.
-                    t.cc->on_partial_ack(acked);
-                    t.retransmit_pending = true;
-                }
-            } else {
-                const std::uint32_t in_use = t.cwnd_limited ? std::max(flight_before, t.cc->cwnd()) : flight_before;
-                t.cc->on_ack(now, acked, in_use);
-            }
-        }
-        t.dupacks = 0;
         // RFC 6298 5.2/5.3: stop or restart the timer.
         if (t.snd_una == t.snd_max)
             t.rtx_deadline = kNever;
@@ -628,59 +604,16 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
             arm(t.rtx_deadline, now + t.rtt.rto());
         if (data_acked > 0) notify(index);  // send space freed
         mark_dirty(index);
-    } else if (seg.ack == t.snd_una && t.snd_max > t.snd_una &&
-               (t.sack_ok ? newly_sacked > 0
-                          : (seg.payload.empty() && !seg.fin && seg_wnd == t.snd_wnd))) {
-        // A duplicate ACK: RFC 5681 2 without SACK; with SACK, RFC 6675 2
-        // (an ACK that SACKs data not SACKed before).
-        counters.inc(Counter::rx_dup_acks);
-        ++t.dupacks;
-        if (t.cc) {
-            if (t.in_recovery) {
-                if (!t.sack_ok) t.cc->on_dup_ack_in_recovery();
-                mark_dirty(index);
-            } else if (!t.sack_ok && t.dupacks == kDupThresh && t.snd_una >= t.recover) {
-                // RFC 6582 3.2 step 2: enter fast recovery once per window.
-                counters.inc(Counter::fast_retransmits);
-                ++t.fast_retransmits;
-                t.in_recovery = true;
-                t.recover = t.snd_max;
-                t.cc->on_enter_recovery(now, t.flight());
-                t.retransmit_pending = true;
-                t.rtt_timing = false;
-                mark_dirty(index);
-            } else if (t.dupacks < kDupThresh) {
-                // RFC 3042 limited transmit: output() may send one new
-                // segment beyond cwnd for each of the first two.
-                mark_dirty(index);
-            }
-        }
+    } else {
+        // "If the ACK is a duplicate (SEG.ACK =< SND.UNA), it can be
+        // ignored": for the RFC; RFC 5681 2 counts it when it carries
+        // nothing else (recovery decides).
+        ack.bare_same_window = seg.payload.empty() && !seg.fin && seg_wnd == t.snd_wnd;
     }
-    // Lost retransmissions (RFC 8985 6.2, see retransmit_log.hpp): a
-    // retransmission still missing after something sent later was
-    // delivered goes again at once instead of waiting for the RTO.
-    if (t.sack_ok && !t.rtx_log.empty()) {
-        if (const std::uint32_t lost = t.rtx_log.detect(now, t.rtt.min_rtt(), t.snd_una, t.scoreboard); lost > 0) {
-            counters.inc(Counter::lost_retransmits, lost);
-            mark_dirty(index);
-        }
-    }
-    // RFC 6675 5 (4): with SACK, loss recovery starts on DupThresh duplicate
-    // ACKs or as soon as the first unacknowledged segment counts as lost,
-    // but not before the cumulative ACK passed the last RecoveryPoint
-    // (5.1: after an RTO, not before SND.UNA reaches what was sent then).
-    // RFC 5827 3.2 early retransmit: with fewer than four segments
-    // outstanding DupThresh SACKed segments can never arrive, so the
-    // threshold is one less than the outstanding segments, when no new
-    // segment can be sent to elicit more SACKs (as Linux, a full cwnd
-    // counts as "cannot send").
-    if (t.sack_ok && t.cc && !t.in_recovery && t.snd_max > t.snd_una && t.snd_una >= t.recover &&
-        t.snd_nxt == t.snd_max &&
-        (t.dupacks >= kDupThresh || t.scoreboard.is_lost(t.snd_una, mss) || early_retransmit_due(t)))
-        enter_loss_recovery(now, index);
-    arm_reordering_timer(now, t);
-    // Window update (3.10.7.4 fifth): only from a segment not older than the
-    // one that last set the window.
+    t.recovery.on_ack(port, t, now, ack);
+    // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated":
+    // only from a segment not older than the one that last set the window.
+    bool window_opened = false;
     if (t.snd_una <= seg.ack && seg.ack <= t.snd_max &&
         (t.snd_wl1 < seg.seq || (t.snd_wl1 == seg.seq && t.snd_wl2 <= seg.ack))) {
         window_opened = t.snd_wnd == 0 && seg_wnd > 0;
@@ -699,8 +632,10 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
     // Any acceptable ACK proves the peer is alive for the persist logic.
     if (t.snd_wnd == 0) t.probes = 0;
 
+    // The states' own additions to step 5.
     switch (t.state) {
         case State::kFinWait1:
+            // "if our FIN is now acknowledged, then enter FIN-WAIT-2"
             if (t.fin_acked()) {
                 set_state(index, State::kFinWait2);
                 t.rtx_deadline = kNever;
@@ -708,9 +643,11 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
             }
             break;
         case State::kClosing:
+            // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state"
             if (t.fin_acked()) enter_time_wait(index, now);
             break;
         case State::kLastAck:
+            // "If our FIN is now acknowledged, delete the TCB"
             if (t.fin_acked()) {
                 close_orderly(index);
                 return false;
@@ -719,78 +656,6 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
         default: break;
     }
     return true;
-}
-
-// RFC 5827 3.2 (SACK variant): fewer than 4 segments outstanding, at least
-// oseg - 1 of them SACKed, and nothing new can be sent (no unsent data, or
-// the peer's window or cwnd is full).
-bool TcpStack::Impl::early_retransmit_due(const Tcb& t) const {
-    const std::uint32_t mss = t.eff_mss();
-    // Segments of data outstanding (a FIN riding on the last one adds none).
-    const SeqNum data_top = seq_min(t.snd_max, t.data_end());
-    const std::uint32_t data_flight = data_top > t.snd_una ? SeqNum::distance(data_top, t.snd_una) : 0;
-    const std::uint32_t oseg = (data_flight + mss - 1) / mss;
-    if (oseg < 2 || oseg >= 4 || t.scoreboard.empty()) return false;
-    const std::uint32_t sacked_segs = (t.scoreboard.sacked_bytes() + mss - 1) / mss;
-    if (sacked_segs < oseg - 1) return false;
-    const bool unsent = t.snd_nxt < t.data_end();
-    const bool window_full = t.flight() + mss > t.snd_wnd || t.flight() + mss > t.cc->cwnd();
-    return !unsent || window_full;
-}
-
-// RFC 8985 6.2/6.3, for the hole at SND.UNA: data sent after it was
-// SACKed, so unless the path reorders, the hole was lost. DupThresh
-// (RFC 6675) and early retransmit (RFC 5827) need enough segments in flight
-// to say so; with a small cwnd, or a hole left behind when the previous
-// recovery ended, they never fire and only the RTO (200 ms floor) would
-// repair it. RACK instead waits one reordering window (a quarter of SRTT,
-// at least 1 ms, the event loop's timer resolution) and then starts
-// recovery. A hole that fills meanwhile (reordering) disarms the timer.
-void TcpStack::Impl::arm_reordering_timer(Instant now, Tcb& t) {
-    if (!reordering_hole(t)) {
-        t.reo_deadline = kNever;
-        return;
-    }
-    if (t.reo_deadline != kNever) return;
-    const Duration reo_wnd = std::max<Duration>(t.rtt.srtt() / 4, milliseconds(1));
-    arm(t.reo_deadline, now + reo_wnd);
-}
-
-bool TcpStack::Impl::reordering_hole(const Tcb& t) const {
-    return t.sack_ok && t.cc && !t.in_recovery && t.snd_max > t.snd_una && t.snd_una >= t.recover &&
-           t.snd_nxt == t.snd_max && !t.scoreboard.empty() && t.scoreboard.high_sacked() > t.snd_una &&
-           !t.scoreboard.is_sacked(t.snd_una);
-}
-
-void TcpStack::Impl::on_reordering_timeout(Instant now, std::uint32_t index) {
-    Tcb& t = *tcbs[index];
-    t.reo_deadline = kNever;
-    const bool synchronized = t.state != State::kClosed && t.state != State::kSynSent &&
-                              t.state != State::kSynReceived && t.state != State::kTimeWait;
-    if (!synchronized || !reordering_hole(t)) return;
-    counters.inc(Counter::rack_reorder_timeouts);
-    enter_loss_recovery(now, index);
-}
-
-// RFC 6675 5 step (4): RecoveryPoint = HighData, halve via the congestion
-// controller (cwnd for the recovery is its ssthresh), retransmit the first
-// segment at once; output() continues per NextSeg.
-void TcpStack::Impl::enter_loss_recovery(Instant now, std::uint32_t index) {
-    Tcb& t = *tcbs[index];
-    counters.inc(Counter::fast_retransmits);
-    counters.inc(Counter::sack_recoveries);
-    ++t.fast_retransmits;
-    ++t.sack_recoveries;
-    t.in_recovery = true;
-    t.recover = t.snd_max;
-    t.tlp_deadline = kNever;  // RFC 8985 7.2: no probes during recovery
-    t.reo_deadline = kNever;
-    t.cc->on_enter_recovery(now, t.flight());
-    t.high_rxt = t.snd_una;
-    t.rescue_valid = false;
-    t.retransmit_pending = true;
-    t.rtt_timing = false;
-    mark_dirty(index);
 }
 
 // seventh: segment text. Returns false when processing stops here.

@@ -2,18 +2,16 @@
 // RFC 7323 and RFC 2018 options; RFC 1122 4.2.3.6 keepalive).
 //
 // output() decides, for one TCB, everything that should leave now: the SYN
-// or SYN-ACK, a pending fast/NewReno retransmission, during SACK recovery
-// whatever NextSeg (RFC 6675 4) picks while pipe < cwnd, otherwise new data
-// as far as the peer's window (never past SND.UNA + SND.WND), cwnd (plus
-// two segments of limited transmit), Nagle and sender SWS avoidance allow,
-// the FIN after the last byte, and otherwise a pure ACK when one is owed
-// (ack_now, the delayed-ACK timer, or a worthwhile window update). It also
-// arms the retransmission timer when something is in flight and the persist
-// timer when unsent data is blocked by a zero window with nothing in flight.
-// With SACK it also schedules a tail loss probe (RFC 8985 7) outside
-// recovery: on a sub-millisecond path the 200 ms RTO floor is hundreds of
-// round trips, and the probe's SACK lets recovery (RFC 6675, or RFC 5827
-// early retransmit when little is in flight) start instead.
+// or SYN-ACK, the retransmissions loss recovery asks for (a fast/NewReno
+// retransmission, during SACK recovery whatever NextSeg picks while pipe <
+// cwnd: LossRecovery, loss_recovery.hpp), otherwise new data as far as the
+// peer's window (never past SND.UNA + SND.WND), cwnd (plus two segments of
+// limited transmit), Nagle and sender SWS avoidance allow, the FIN after
+// the last byte, and otherwise a pure ACK when one is owed (ack_now, the
+// delayed-ACK timer, or a worthwhile window update). It also arms the
+// retransmission timer when something is in flight and the persist timer
+// when unsent data is blocked by a zero window with nothing in flight, and
+// lets recovery arm its tail loss probe (RFC 8985 7).
 // emit() adds the per-segment options: timestamps once negotiated, SACK
 // blocks while out-of-order data is held.
 //
@@ -30,11 +28,6 @@
 namespace tapstack::tcp {
 
 namespace {
-
-bool sends_data(State s) {
-    return s == State::kEstablished || s == State::kCloseWait || s == State::kFinWait1 || s == State::kClosing ||
-           s == State::kLastAck;
-}
 
 bool receives_data(State s) { return s == State::kEstablished || s == State::kFinWait1 || s == State::kFinWait2; }
 
@@ -258,7 +251,7 @@ void TcpStack::Impl::send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t le
     if (retransmission) {
         counters.inc(Counter::retransmissions);
         ++t.retransmissions;
-        if (t.sack_ok) t.rtx_log.record(now, seq, seq + len + (fin ? 1u : 0u), t.snd_max);
+        t.recovery.on_retransmitted(t, now, seq, seq + len + (fin ? 1u : 0u));
         t.rtt_timing = false;  // Karn: no sample across a retransmission
     } else if (!t.rtt_timing && len > 0) {
         t.rtt_timing = true;
@@ -294,10 +287,10 @@ std::uint32_t TcpStack::Impl::retransmit_from(Instant now, Tcb& t, SeqNum seq, S
 bool TcpStack::Impl::send_one(Instant now, Tcb& t, SeqNum cwnd_edge) {
     const std::uint32_t mss = segment_payload_room(t);
     const SeqNum end = t.data_end();
-    if (t.sack_ok && t.snd_nxt < t.snd_max) {
+    if (t.snd_nxt < t.snd_max) {
         // Go-back-N after an RTO: what the peer SACKed since need not go
         // again (RFC 6675 5.1).
-        t.snd_nxt = seq_min(t.scoreboard.skip_sacked(t.snd_nxt), t.snd_max);
+        t.snd_nxt = t.recovery.skip_sacked(t.snd_nxt, t.snd_max);
     }
     if (t.snd_nxt < end) {
         const SeqNum wnd_edge = t.snd_una + t.snd_wnd;  // never beyond the peer's right edge
@@ -305,8 +298,7 @@ bool TcpStack::Impl::send_one(Instant now, Tcb& t, SeqNum cwnd_edge) {
         const std::uint32_t room = limit > t.snd_nxt ? SeqNum::distance(limit, t.snd_nxt) : 0;
         std::uint32_t avail = SeqNum::distance(end, t.snd_nxt);
         const bool again = t.snd_nxt < t.snd_max;
-        if (again && t.sack_ok)
-            avail = std::min(avail, SeqNum::distance(t.scoreboard.next_sacked(t.snd_nxt, end), t.snd_nxt));
+        if (again) avail = std::min(avail, SeqNum::distance(t.recovery.next_sacked(t.snd_nxt, end), t.snd_nxt));
         std::uint32_t len = std::min({max_send_len(mss), avail, room});
         if (len == 0) return false;
         // A TSO super-segment holds whole segments unless it ends the data;
@@ -365,83 +357,6 @@ void TcpStack::Impl::note_cwnd_use(Tcb& t, std::uint32_t cwnd) {
     }
 }
 
-// Once recovery has started, a hole below the highest SACKed byte is lost
-// (RFC 8985 6.2: the reordering window is zero in recovery when no
-// reordering has been seen; we do not track reordering, see
-// retransmit_log.hpp). RFC 6675's DupThresh test would count a hole with
-// fewer than three segments SACKed above it as still in flight, so with a
-// small cwnd pipe stays at cwnd and recovery stalls into the RTO.
-constexpr SackScoreboard::LossRule kRecoveryLossRule = SackScoreboard::LossRule::kSentBeforeSacked;
-
-bool TcpStack::Impl::sack_recovery_output(Instant now, Tcb& t) {
-    const std::uint32_t mss = t.eff_mss();
-    const std::uint32_t cwnd = std::max(t.cc->ssthresh(), mss);  // RFC 6675 5 (4.2): cwnd = ssthresh
-    bool sent = false;
-    for (std::size_t guard = 0; guard < 4096; ++guard) {
-        if (t.high_rxt < t.snd_una) t.high_rxt = t.snd_una;
-        // SetPipe, less the retransmissions known lost (no longer in flight).
-        const std::uint32_t counted = t.scoreboard.pipe(t.snd_una, t.snd_max, t.high_rxt, mss, kRecoveryLossRule);
-        const std::uint32_t gone = t.rtx_log.lost_bytes(t.snd_una, t.scoreboard);
-        const std::uint32_t pipe = counted > gone ? counted - gone : 0;
-        if (pipe + mss > cwnd) break;  // (C.1): cwnd - pipe >= 1 SMSS
-        // Before NextSeg: a lost retransmission goes again (RFC 8985 6.2;
-        // it lies below HighRxt, where NextSeg never looks again).
-        if (const auto lost = t.rtx_log.next_lost(t.snd_una, t.scoreboard)) {
-            const std::uint32_t n = retransmit_from(now, t, lost->begin, lost->end);
-            if (n == 0) break;
-            counters.inc(Counter::sack_retransmits);
-            t.rtx_log.taken(lost->begin, n);
-            sent = true;
-            continue;
-        }
-        const SackScoreboard::Hole hole = t.scoreboard.next_hole(t.snd_una, t.high_rxt, mss, kRecoveryLossRule);
-        const bool have_hole = hole.begin < hole.end;
-        // NextSeg rule 1: the first lost unSACKed segment above HighRxt.
-        if (have_hole && hole.lost) {
-            const std::uint32_t n = retransmit_from(now, t, hole.begin, hole.end);
-            if (n == 0) break;
-            counters.inc(Counter::sack_retransmits);
-            t.high_rxt = hole.begin + n;
-            sent = true;
-            continue;
-        }
-        // Rule 2: new data the receiver's window allows. One segment per
-        // round of this loop; a TSO super-segment only as far as cwnd - pipe.
-        const SeqNum rule2_edge = config.tso ? t.snd_max + (cwnd - pipe) : t.snd_max + 0x3fffffffu;
-        if (t.snd_nxt == t.snd_max && send_one(now, t, rule2_edge)) {
-            sent = true;
-            continue;
-        }
-        // Rule 3: an unSACKed segment above HighRxt not yet deemed lost.
-        if (have_hole) {
-            const std::uint32_t n = retransmit_from(now, t, hole.begin, hole.end);
-            if (n == 0) break;
-            counters.inc(Counter::sack_retransmits);
-            t.high_rxt = hole.begin + n;
-            sent = true;
-            continue;
-        }
-        // Rule 4: one rescue retransmission of the highest unSACKed data per
-        // recovery; HighRxt is not moved.
-        // A FIN alone at the tail is left to the timer: it is no data.
-        const SeqNum data_top = seq_min(t.snd_max, t.data_end());
-        if ((!t.rescue_valid || t.snd_una > t.rescue_rxt) && !t.scoreboard.empty() &&
-            t.scoreboard.high_sacked() < data_top) {
-            const std::uint32_t tail = SeqNum::distance(data_top, t.scoreboard.high_sacked());
-            const SeqNum from = data_top - std::min(tail, mss);
-            t.rescue_valid = true;
-            t.rescue_rxt = t.recover;
-            if (retransmit_from(now, t, from, t.snd_max) > 0) {
-                counters.inc(Counter::sack_rescue_retransmits);
-                sent = true;
-            }
-            continue;
-        }
-        break;
-    }
-    return sent;
-}
-
 void TcpStack::Impl::output(Instant now, std::uint32_t index) {
     Tcb& t = *tcbs[index];
     switch (t.state) {
@@ -468,52 +383,22 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
     const bool cumulative_owed = t.rcv_acked < t.rcv_nxt && t.ack_mark == t.rcv_nxt;
     const std::uint32_t dup_acks = t.dup_acks_owed;
     t.dup_acks_owed = 0;
-    bool sent = false;
-    if (t.retransmit_pending) {
-        // Fast retransmit / NewReno partial ACK / entry into SACK recovery:
-        // the segment at SND.UNA (up to the first SACKed byte).
-        t.retransmit_pending = false;
-        if (t.snd_una < t.snd_max) {
-            const SeqNum limit = t.sack_ok ? t.scoreboard.next_sacked(t.snd_una, t.snd_max) : t.snd_max;
-            const std::uint32_t n = retransmit_from(now, t, t.snd_una, limit);
-            if (n > 0) {
-                sent = true;
-                if (t.sack_ok) t.high_rxt = seq_max(t.high_rxt, t.snd_una + n);
-                arm(t.rtx_deadline, now + t.rtt.rto());
-            }
-        }
-    }
-    if (t.sack_ok && !t.sack_recovery() && t.snd_una < t.snd_max) {
-        // A retransmission outside SACK recovery (after an RTO, or a tail
-        // loss probe) found lost goes again at once, as a fast retransmit
-        // would (one segment, not held back by cwnd).
-        if (const auto lost = t.rtx_log.next_lost(t.snd_una, t.scoreboard)) {
-            const std::uint32_t n = retransmit_from(now, t, lost->begin, lost->end);
-            if (n > 0) {
-                t.rtx_log.taken(lost->begin, n);
-                sent = true;
-            }
-        }
-    }
+    // Retransmissions first: entering recovery, a NewReno partial ACK, a
+    // retransmission found lost (loss_recovery.hpp).
+    RecoveryPort port(*this, index);
+    bool sent = t.recovery.retransmit_due(port, t, now);
     if (sends_data(t.state)) {
         const SeqNum max_before = t.snd_max;
-        if (t.sack_recovery() && t.cc) {
-            sent |= sack_recovery_output(now, t);
+        if (t.recovery.controls_sending(t) && t.cc) {
+            sent |= t.recovery.sack_recovery_output(port, t, now);
         } else {
-            std::uint32_t cwnd = t.cc ? t.cc->cwnd() : 0x3fffffffu;
-            // RFC 3042 limited transmit: the first two duplicate ACKs each
-            // let one new segment out beyond cwnd.
-            if (!t.in_recovery && t.dupacks > 0 && t.snd_nxt == t.snd_max)
-                cwnd += std::min<std::uint32_t>(t.dupacks, 2) * t.eff_mss();
+            const std::uint32_t cwnd = (t.cc ? t.cc->cwnd() : 0x3fffffffu) + t.recovery.limited_transmit(t);
             while (send_one(now, t, t.snd_una + cwnd)) sent = true;
             note_cwnd_use(t, cwnd);
         }
         t.snd_max = seq_max(t.snd_max, t.snd_nxt);
         if (t.snd_max > t.snd_una && t.rtx_deadline == kNever) arm(t.rtx_deadline, now + t.rtt.rto());
-        // RFC 8985 7.2: (re)start the PTO after sending new data or when
-        // SND.UNA advanced (step5_ack sets tlp_rearm).
-        if (t.snd_max > max_before) t.tlp_rearm = true;
-        if (t.tlp_rearm) arm_loss_probe(now, t);
+        t.recovery.after_send(port, t, now, t.snd_max > max_before);
         // Persist (RFC 9293 3.8.6.1): unsent data, nothing in flight, and the
         // peer's window does not let anything out.
         if (!sent && t.snd_una == t.snd_max && t.snd_nxt < t.data_end() && t.snd_wnd == 0 &&
@@ -555,8 +440,10 @@ void TcpStack::Impl::run_timers(Instant now, std::uint32_t index) {
     Tcb& t = *tcbs[index];
     // First, so that a probe deadline left behind by a connection that has
     // closed meanwhile is cleared (it sends nothing then).
-    if (t.tlp_deadline <= now) on_loss_probe_timeout(now, index);
-    if (t.reo_deadline <= now) on_reordering_timeout(now, index);
+    if (t.recovery.next_deadline() <= now) {
+        RecoveryPort port(*this, index);
+        t.recovery.run_timers(port, t, now);
+    }
     if (t.rtx_deadline <= now) on_retransmit_timeout(now, index);
     if (t.state == State::kClosed) {
         release_if_done(index);
@@ -593,9 +480,7 @@ void TcpStack::Impl::run_timers(Instant now, std::uint32_t index) {
 void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
     Tcb& t = *tcbs[index];
     t.rtx_deadline = kNever;
-    t.tlp_deadline = kNever;  // RFC 8985 7.3: the RTO takes over
-    t.reo_deadline = kNever;
-    t.tlp_out = false;
+    t.recovery.on_rto_expiry();
     if (t.snd_max == t.snd_una) return;
     counters.inc(Counter::rto_expiries);
     ++t.rto_expiries;
@@ -634,66 +519,9 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
         t.snd_nxt = t.iss;
     } else {
         if (t.cc) t.cc->on_rto(now, t.flight());
-        t.in_recovery = false;
-        // RFC 2018 8: the receiver may have reneged; forget the scoreboard
-        // (ACKs after the timeout fill it again, RFC 6675 5.1).
-        t.scoreboard.clear();
-        t.high_rxt = t.snd_una;
-        t.rescue_valid = false;
-        t.rtx_log.clear();  // go-back-N resends all of it
-        t.recover = t.snd_max;
-        t.dupacks = 0;
-        t.retransmit_pending = false;
+        t.recovery.on_rto(t);
         t.snd_nxt = t.snd_una;  // go back: resend from the first unacknowledged byte
     }
-    mark_dirty(index);
-}
-
-// RFC 8985 7.2: a tail loss probe is scheduled while not in recovery with
-// data in flight and SACK negotiated (the probe's value is the SACK it
-// elicits, which lets RFC 6675 recovery start instead of the RTO): PTO =
-// 2*SRTT, plus the worst-case delayed-ACK time when only one segment is in
-// flight (its ACK may be delayed), and never when the RTO would come first.
-// The floor absorbs the timer granularity of the event loop and the
-// receiver's ACK scheduling on sub-millisecond paths (Linux uses 10 ms too).
-void TcpStack::Impl::arm_loss_probe(Instant now, Tcb& t) {
-    constexpr Duration kWorstCaseDelAck = milliseconds(200);  // RFC 8985 7.2 WCDelAckT
-    constexpr Duration kMinPto = milliseconds(10);
-    t.tlp_rearm = false;
-    t.tlp_deadline = kNever;
-    if (!t.sack_ok || !t.cc || t.in_recovery || t.tlp_out || t.retries > 0 || !t.rtt.has_sample() ||
-        !sends_data(t.state) || t.snd_una == t.snd_max || t.snd_nxt != t.snd_max)
-        return;
-    Duration pto = 2 * t.rtt.srtt();
-    if (t.flight() <= t.eff_mss()) pto += kWorstCaseDelAck;
-    pto = std::max(pto, kMinPto);
-    if (now + pto >= t.rtx_deadline) return;
-    arm(t.tlp_deadline, now + pto);
-}
-
-// RFC 8985 7.3: on PTO expiry send one new segment if the peer's window
-// allows (cwnd is not consulted), else retransmit the last segment sent;
-// then the RTO is re-armed and no other probe goes until SND.UNA passes
-// what was sent so far (one probe per flight).
-void TcpStack::Impl::on_loss_probe_timeout(Instant now, std::uint32_t index) {
-    Tcb& t = *tcbs[index];
-    t.tlp_deadline = kNever;
-    if (!t.sack_ok || !t.cc || t.in_recovery || t.tlp_out || t.retries > 0 || !sends_data(t.state) ||
-        t.snd_una == t.snd_max || t.snd_nxt != t.snd_max)
-        return;
-    const std::uint32_t room = segment_payload_room(t);
-    bool sent = t.snd_nxt < t.data_end() && send_one(now, t, t.snd_nxt + room);
-    if (!sent) {
-        const SeqNum data_top = seq_min(t.snd_max, t.data_end());
-        const SeqNum from =
-            data_top > t.snd_una ? data_top - std::min(SeqNum::distance(data_top, t.snd_una), room) : t.snd_una;
-        sent = retransmit_from(now, t, from, t.snd_max) > 0;
-    }
-    if (!sent) return;
-    counters.inc(Counter::tlp_probes);
-    t.tlp_out = true;
-    t.tlp_high = t.snd_max;
-    arm(t.rtx_deadline, now + t.rtt.rto());
     mark_dirty(index);
 }
 
@@ -750,7 +578,7 @@ void TcpStack::Impl::on_keepalive_timeout(Instant now, std::uint32_t index) {
 // The one list of every deadline a TCB has (run_timers() acts on each); the
 // timer wheel keeps the TCB at the earliest of them.
 Instant TcpStack::Impl::earliest_deadline(const Tcb& t) const {
-    return std::min({t.rtx_deadline, t.tlp_deadline, t.reo_deadline, t.persist_deadline, t.linger_deadline,
+    return std::min({t.rtx_deadline, t.recovery.next_deadline(), t.persist_deadline, t.linger_deadline,
                      t.delack_deadline, t.sws_deadline, t.keepalive_deadline});
 }
 

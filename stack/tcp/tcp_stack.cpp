@@ -198,7 +198,7 @@ void TcpStack::Impl::init_send_side(Tcb& t, Instant now) {
     t.snd_nxt = t.iss;
     t.snd_max = t.iss;
     t.snd_buf_seq = t.iss + 1;
-    t.recover = t.iss;
+    t.recovery.init(t.iss);
     t.cwnd_usage_seq = t.iss;
     t.persist_interval = t.rtt.rto();
     // RFC 7323 5.4: a per-connection offset for our timestamp clock, drawn
@@ -315,7 +315,7 @@ void TcpStack::Impl::fail(std::uint32_t index, Error e) {
     t.rtx_deadline = t.persist_deadline = t.linger_deadline = t.delack_deadline = kNever;
     t.keepalive_deadline = t.sws_deadline = kNever;
     t.ack_now = false;
-    t.retransmit_pending = false;
+    t.recovery.cancel();
     // An unaccepted connection that fails is forgotten: nobody can read it.
     if (t.listener != kNoListener) remove_from_listener(index);
     set_state(index, State::kClosed);
@@ -609,9 +609,7 @@ ConnStats TcpStack::stats(ConnId conn) const {
     st.snd_mss = t->eff_mss();
     st.cwnd = t->cc ? t->cc->cwnd() : 0;
     st.ssthresh = t->cc ? t->cc->ssthresh() : 0;
-    st.bytes_in_flight = t->sack_recovery()
-                             ? t->scoreboard.pipe(t->snd_una, t->snd_max, t->high_rxt, t->eff_mss())
-                             : t->flight();
+    st.bytes_in_flight = t->recovery.bytes_in_flight(*t);
     st.snd_wnd = t->snd_wnd;
     st.rcv_wnd = t->rcv_wnd();
     st.rcv_buffer = static_cast<std::uint32_t>(t->recv_buf.capacity());
@@ -632,7 +630,7 @@ ConnStats TcpStack::stats(ConnId conn) const {
     st.window_scaling = t->wscale_ok;
     st.no_delay = t->nodelay;
     st.keepalive = t->keepalive;
-    st.in_recovery = t->in_recovery;
+    st.in_recovery = t->recovery.in_recovery();
     st.congestion_control = m.config.congestion_control;
     return st;
 }

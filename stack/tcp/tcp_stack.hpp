@@ -76,6 +76,8 @@
 //     then hold MSS - 12 payload bytes), TS.Recent follows RFC 7323 4.3,
 //     RTTM feeds RFC 6298, PAWS drops old duplicates (24-day idle rule).
 //     A segment lacking the negotiated timestamp is accepted (as Linux).
+//   * Loss recovery is one component per connection, LossRecovery
+//     (stack/tcp/loss_recovery.hpp; sack_recovery.cpp, rack.cpp).
 //   * With SACK: RFC 6675 recovery (scoreboard, pipe, NextSeg with the
 //     rescue retransmission, DupThresh 3 or RFC 5827 early retransmit to
 //     start it), with RACK's rules (RFC 8985 6) where RFC 6675 waits for

@@ -1,6 +1,8 @@
 // TcpStack::Impl: the connection table and the protocol engine, shared by
 // tcp_stack.cpp (user calls, table, events), tcp_input.cpp (segment
 // arrival, RFC 9293 3.10.7) and tcp_output.cpp (output and timers, 3.10.8).
+// Each TCB's loss recovery is its own LossRecovery (loss_recovery.hpp),
+// reaching the transmit path and timers through RecoveryPort.
 //
 // Theory of operation
 // -------------------
@@ -173,21 +175,14 @@ struct TcpStack::Impl {
     // Receiver RTT for auto-tuning (RFC 7323 echo, or one window's time).
     void measure_rcv_rtt(Instant now, Tcb& t, const Segment& seg);
     void note_peer_alive(Instant now, Tcb& t);
-    void enter_loss_recovery(Instant now, std::uint32_t index);
     void note_duplicate(Tcb& t, SeqNum left, SeqNum right);
-    void arm_reordering_timer(Instant now, Tcb& t);
-    bool reordering_hole(const Tcb& t) const;
-    void on_reordering_timeout(Instant now, std::uint32_t index);
     void queue_reset(const PendingReset& r);
 
     // ---- output and timers (tcp_output.cpp) ----
     void output(Instant now, std::uint32_t index);
     void run_timers(Instant now, std::uint32_t index);
     void on_retransmit_timeout(Instant now, std::uint32_t index);
-    void arm_loss_probe(Instant now, Tcb& t);
     void note_cwnd_use(Tcb& t, std::uint32_t cwnd);
-    bool early_retransmit_due(const Tcb& t) const;
-    void on_loss_probe_timeout(Instant now, std::uint32_t index);
     void on_persist_timeout(Instant now, std::uint32_t index);
     void send_syn(Instant now, Tcb& t);
     void send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t len, bool fin, bool retransmission);
@@ -198,8 +193,6 @@ struct TcpStack::Impl {
     // Retransmits from `seq` at most one segment not beyond `end`; returns
     // the sequence space covered (0 when nothing could be sent).
     std::uint32_t retransmit_from(Instant now, Tcb& t, SeqNum seq, SeqNum end);
-    // RFC 6675 5 steps (C): send per NextSeg while cwnd - pipe >= 1 SMSS.
-    bool sack_recovery_output(Instant now, Tcb& t);
     void on_keepalive_timeout(Instant now, std::uint32_t index);
     void autotune(Instant now, std::uint32_t index);
     std::uint32_t ts_now(const Tcb& t) const;
@@ -249,6 +242,24 @@ struct TcpStack::Impl {
 
     std::size_t sack_first_anchor_ = 0;     // which recent out-of-order segment the next ACK names first
     std::vector<std::uint8_t> tx_buf;       // one outgoing segment
+
+    // Loss recovery's way to one TCB's transmit path and timers.
+    struct RecoveryPort;
+};
+
+struct TcpStack::Impl::RecoveryPort final : LossRecovery::Host {
+    RecoveryPort(Impl& stack, std::uint32_t tcb_index) : m(stack), index(tcb_index), t(*stack.tcbs[tcb_index]) {}
+    std::uint32_t retransmit(Instant now, SeqNum from, SeqNum end) override { return m.retransmit_from(now, t, from, end); }
+    bool send_new(Instant now, SeqNum cwnd_edge) override { return m.send_one(now, t, cwnd_edge); }
+    std::uint32_t payload_room() const override { return m.segment_payload_room(t); }
+    bool tso() const override { return m.config.tso; }
+    void arm(Instant& deadline, Instant when) override { m.arm(deadline, when); }
+    void want_output() override { m.mark_dirty(index); }
+    Counters& counters() override { return m.counters; }
+
+    Impl& m;
+    std::uint32_t index;
+    Tcb& t;
 };
 
 // Timing constants not (yet) in TcpConfig.
