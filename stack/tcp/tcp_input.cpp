@@ -1,6 +1,6 @@
 // Segment arrival (RFC 9293 3.10.7), one function per state group and, for
 // the synchronized states, one per numbered step of 3.10.7.4, in order.
-// RFC 7323 PAWS runs before step 1 and TS.Recent is updated after it; step 5
+// RFC 7323 PAWS runs before step 1 and TS.Recent is updated after step 5; step 5
 // also feeds RTTM and hands each ACK to the connection's LossRecovery
 // (loss_recovery.hpp); step 7 records what the receiver owes: SACK anchors,
 // duplicate ACKs and the one cumulative ACK of a batch.
@@ -333,10 +333,7 @@ bool TcpStack::Impl::other_states(Instant now, std::uint32_t index, Segment& seg
     }
     const SeqNum original_seq = seg.seq;
     if (!step1_check_sequence(now, index, seg)) return true;
-    if (!seg.rst) {
-        update_ts_recent(now, t, seg, original_seq);
-        note_peer_alive(now, t);
-    }
+    if (!seg.rst) note_peer_alive(now, t);
     if (seg.rst) {
         step2_rst(now, index, seg);
         return true;
@@ -353,6 +350,11 @@ bool TcpStack::Impl::other_states(Instant now, std::uint32_t index, Segment& seg
         return true;
     }
     if (!step5_ack(now, index, seg)) return true;
+    // RFC 7323 4.3 / 5.3 R3: TS.Recent only from a segment that passed every
+    // check (sequence, RST, SYN, ACK): a blind segment with an in-window
+    // sequence number and a far-future TSval that fails a later check would
+    // otherwise make PAWS drop the real peer from then on.
+    update_ts_recent(now, t, seg, original_seq);
     // sixth: URG. Urgent mode is not supported (RFC 6093 advises against
     // it); the urgent pointer is ignored and its bytes are ordinary data.
     if (!step7_text(now, index, seg)) return true;
