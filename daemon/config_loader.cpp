@@ -552,6 +552,23 @@ private:
                          }
                          t.congestion_control = *s;
                      }},
+                    {"invalid_ack_ratelimit", false, "",
+                     duration_field(t.invalid_ack_ratelimit, milliseconds(0), seconds(60))},
+                    {"mtu_probing", false, "",
+                     [this, &t](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         constexpr std::string_view what = "an MTU probing mode";
+                         constexpr std::string_view allowed = "off, on-blackhole, always";
+                         auto s = scalar(v, m, key, what, allowed);
+                         if (!s) return;
+                         for (auto mode : {tcp::MtuProbing::kOff, tcp::MtuProbing::kOnBlackhole,
+                                           tcp::MtuProbing::kAlways}) {
+                             if (*s == tcp::to_string(mode)) {
+                                 t.mtu_probing = mode;
+                                 return;
+                             }
+                         }
+                         bad(v, m, key, what, allowed);
+                     }},
                 });
     }
 

@@ -20,12 +20,14 @@
 
 namespace {
 
-// The per-start secret keying ISNs and ephemeral ports (RFC 6528).
-bool draw_secret(std::uint64_t* seed, std::string* error) {
+// The per-start 128-bit secret keying ISNs, timestamp offsets, ephemeral
+// ports and IPv4 IDs (RFC 6528, RFC 7323, RFC 6056, RFC 7739).
+bool draw_secret(tapstack::tcp::Secret* secret, std::string* error) {
+    std::uint64_t words[2] = {};
     std::size_t got = 0;
-    auto* bytes = reinterpret_cast<unsigned char*>(seed);
-    while (got < sizeof *seed) {
-        const ssize_t n = getrandom(bytes + got, sizeof *seed - got, 0);
+    auto* bytes = reinterpret_cast<unsigned char*>(words);
+    while (got < sizeof words) {
+        const ssize_t n = getrandom(bytes + got, sizeof words - got, 0);
         if (n < 0) {
             if (errno == EINTR) continue;
             *error = std::strerror(errno);
@@ -33,6 +35,7 @@ bool draw_secret(std::uint64_t* seed, std::string* error) {
         }
         got += static_cast<std::size_t>(n);
     }
+    *secret = tapstack::tcp::Secret(words[0], words[1]);
     return true;
 }
 
@@ -97,7 +100,7 @@ int main(int argc, char** argv) {
     tapstack::daemon::setup_logging(config.log_level);
     raise_nofile_limit();
 
-    std::uint64_t seed = 0;
+    tapstack::tcp::Secret seed;
     std::string error;
     if (!draw_secret(&seed, &error)) {
         spdlog::error("cannot draw the secret seed from getrandom(): {}", error);

@@ -53,7 +53,7 @@ uv_handle_t* as_handle(Handle* h) {
 
 struct ServiceLoop::Impl {
     Config config;
-    std::uint64_t seed;
+    tcp::Secret seed;
     uv_loop_t loop{};
     std::unique_ptr<drivers::TapPort> port;
     std::unique_ptr<PortSink> sink;
@@ -72,7 +72,7 @@ struct ServiceLoop::Impl {
     bool stopping = false;
     int exit_status = 0;
 
-    Impl(const Config& c, std::uint64_t s) : config(c), seed(s) {}
+    Impl(const Config& c, const tcp::Secret& s) : config(c), seed(s) {}
 
     int run();
     bool start_handles();
@@ -339,9 +339,9 @@ void ServiceLoop::Impl::close_handles() {
     }
 }
 
-ServiceLoop::ServiceLoop(const Config& config, std::uint64_t secret_seed)
+ServiceLoop::ServiceLoop(const Config& config, const tcp::Secret& secret_seed)
     : impl_(std::make_unique<Impl>(config, secret_seed)) {}
-ServiceLoop::ServiceLoop(const Config& config, std::uint64_t secret_seed, std::unique_ptr<drivers::TapPort> port)
+ServiceLoop::ServiceLoop(const Config& config, const tcp::Secret& secret_seed, std::unique_ptr<drivers::TapPort> port)
     : impl_(std::make_unique<Impl>(config, secret_seed)) {
     impl_->port = std::move(port);
 }

@@ -35,15 +35,16 @@
 
 #include "daemon/config.hpp"
 #include "drivers/tap_port.hpp"
+#include "stack/tcp/siphash.hpp"
 
 namespace tapstack::daemon {
 
 class ServiceLoop {
 public:
-    ServiceLoop(const Config& config, std::uint64_t secret_seed);
+    ServiceLoop(const Config& config, const tcp::Secret& secret);
     // Runs on a port the caller opened (TapPort::adopt in tests) instead of
     // opening config.tap.
-    ServiceLoop(const Config& config, std::uint64_t secret_seed, std::unique_ptr<drivers::TapPort> port);
+    ServiceLoop(const Config& config, const tcp::Secret& secret, std::unique_ptr<drivers::TapPort> port);
     ~ServiceLoop();
     ServiceLoop(const ServiceLoop&) = delete;
     ServiceLoop& operator=(const ServiceLoop&) = delete;

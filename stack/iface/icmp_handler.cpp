@@ -1,6 +1,9 @@
 // ICMP for the interface (RFC 792, RFC 1122 3.2.2): echo replies, counted
 // handling of the messages we receive, and rate-limited error messages
 // (destination unreachable, time exceeded) that obey icmp_error_policy.
+// Errors about our TCP segments go to TCP (RFC 1122 3.2.2.1: to the
+// transport named in the quoted header), which checks that the quote is
+// credible (RFC 5927) and acts on it (RFC 1191 path MTU, soft errors).
 //
 // Echo replies are sent for any size that arrives (reassembled or not),
 // with the request's identifier, sequence number and data (3.2.2.6), from
@@ -46,14 +49,43 @@ void Interface::Impl::receive_icmp(Instant now, const wire::Ipv4Repr& header, By
             break;
         case wire::icmp_type::kDestUnreachable:
             ++st.icmp_rx_dest_unreachable;
+            icmp_error_to_tcp(now, *msg);
             break;
         case wire::icmp_type::kTimeExceeded:
             ++st.icmp_rx_time_exceeded;
+            icmp_error_to_tcp(now, *msg);
             break;
         default:
             ++st.icmp_rx_unsupported_type;
             break;
     }
+}
+
+// The quoted datagram is cut short (576 bytes at most, often 28): read
+// its header fields directly rather than through Ipv4View, which wants it
+// whole. Only a first fragment of a TCP datagram from our address, with
+// the 8 bytes of TCP header that hold the ports and sequence number.
+void Interface::Impl::icmp_error_to_tcp(Instant now, const wire::IcmpRepr& error) {
+    const Bytes q = error.data;
+    const std::size_t ihl = q.size() >= 1 ? std::size_t{static_cast<std::uint8_t>(q[0] & 0x0f)} * 4 : 0;
+    const bool usable = q.size() >= wire::Ipv4View::kMinHeaderLen && (q[0] >> 4) == 4 &&
+                        ihl >= wire::Ipv4View::kMinHeaderLen && q.size() >= ihl + 8 &&
+                        q[9] == wire::ip_protocol::kTcp && (wire::load_be16(q.data() + 6) & 0x1fff) == 0 &&
+                        Ipv4Address(wire::load_be32(q.data() + 12)) == our_ip();
+    if (!usable) {
+        ++st.icmp_rx_errors_not_for_tcp;
+        return;
+    }
+    ++st.icmp_rx_errors_for_tcp;
+    tcp::IcmpErrorReport r;
+    r.type = error.type;
+    r.code = error.code;
+    r.next_hop_mtu = error.next_hop_mtu;
+    r.src = Ipv4Address(wire::load_be32(q.data() + 12));
+    r.dst = Ipv4Address(wire::load_be32(q.data() + 16));
+    r.quoted_length = wire::load_be16(q.data() + 2);
+    r.tcp = q.subspan(ihl);
+    tcp.icmp_error(now, r);
 }
 
 // RFC 792 echo / RFC 1122 3.2.2.6: same identifier, sequence and data.

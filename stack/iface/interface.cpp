@@ -28,24 +28,16 @@ ReassemblyConfig reassembly_config_for(const InterfaceConfig& c) {
     return ReassemblyConfig{c.reassembly_timeout, c.reassembly_max_bytes, c.reassembly_max_datagrams};
 }
 
-// splitmix64: spreads the seed so the first IP ID is not guessable from it.
-std::uint64_t mix(std::uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 }  // namespace
 
-Interface::Impl::Impl(const InterfaceConfig& c, FrameSink& s, std::uint64_t seed)
+Interface::Impl::Impl(const InterfaceConfig& c, FrameSink& s, const tcp::Secret& secret)
     : config(c),
       sink(s),
       arp(arp_config_for(c)),
       reasm(reassembly_config_for(c)),
       icmp_errors(c.icmp_error_rate_per_sec),
-      next_ip_id(static_cast<std::uint16_t>(mix(seed))),
-      tcp(tcp_config_for(c), *this, seed) {}
+      ip_ids(secret),
+      tcp(tcp_config_for(c), *this, secret) {}
 
 void Interface::Impl::flush_unreachable(Instant now) {
     if (unreachable.empty()) return;
@@ -90,8 +82,8 @@ Instant Interface::Impl::poll_at() const {
     return std::min({arp.poll_at(), reasm.poll_at(), tcp.poll_at()});
 }
 
-Interface::Interface(const InterfaceConfig& config, FrameSink& sink, std::uint64_t secret_seed)
-    : impl_(std::make_unique<Impl>(config, sink, secret_seed)) {}
+Interface::Interface(const InterfaceConfig& config, FrameSink& sink, const tcp::Secret& secret)
+    : impl_(std::make_unique<Impl>(config, sink, secret)) {}
 
 Interface::~Interface() = default;
 

@@ -47,7 +47,9 @@ struct InterfaceConfig {
 
 class Interface {
 public:
-    Interface(const InterfaceConfig& config, FrameSink& sink, std::uint64_t secret_seed);
+    // `secret` keys every unpredictable choice (ISNs, timestamps, ports,
+    // IPv4 IDs): 128 bits from getrandom() in the daemon, fixed in tests.
+    Interface(const InterfaceConfig& config, FrameSink& sink, const tcp::Secret& secret);
     ~Interface();
 
     // One Ethernet frame as received (no virtio-net header, no FCS).

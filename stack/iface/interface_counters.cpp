@@ -66,6 +66,8 @@ void Interface::Impl::visit_counters(const CounterVisitor& v) const {
     v("icmp.rx_echo_replies", st.icmp_rx_echo_replies);
     v("icmp.rx_dest_unreachable", st.icmp_rx_dest_unreachable);
     v("icmp.rx_time_exceeded", st.icmp_rx_time_exceeded);
+    v("icmp.rx_errors_for_tcp", st.icmp_rx_errors_for_tcp);
+    v("icmp.rx_errors_not_for_tcp", st.icmp_rx_errors_not_for_tcp);
     v("icmp.tx_echo_replies", st.icmp_tx_echo_replies);
     v("icmp.tx_dest_unreachable", st.icmp_tx_dest_unreachable);
     v("icmp.tx_time_exceeded", st.icmp_tx_time_exceeded);

@@ -8,7 +8,8 @@
 // (ours, limited or subnet broadcast; never forwarded) -> reassembly ->
 // ICMP, TCP, or protocol unreachable. Every way a frame can be dropped has
 // its own counter (InterfaceStats; names in interface_counters.cpp).
-// Output: send_ipv4() numbers the datagram, routes it (on-link directly,
+// Output: send_ipv4() numbers the datagram (per-destination IDs,
+// ipv4_id.hpp), routes it (on-link directly,
 // else the gateway, else "no route"), and frames it (fragmented when larger
 // than the MTU and DF is clear) or, while the next hop resolves, queues it
 // whole in the ArpCache.
@@ -40,6 +41,7 @@
 #include "stack/iface/arp_cache.hpp"
 #include "stack/iface/counters.hpp"
 #include "stack/iface/interface.hpp"
+#include "stack/iface/ipv4_id.hpp"
 #include "stack/iface/reassembler.hpp"
 #include "stack/iface/token_bucket.hpp"
 #include "stack/wire/arp.hpp"
@@ -115,6 +117,8 @@ struct InterfaceStats {
     std::uint64_t icmp_rx_echo_replies = 0;
     std::uint64_t icmp_rx_dest_unreachable = 0;
     std::uint64_t icmp_rx_time_exceeded = 0;
+    std::uint64_t icmp_rx_errors_for_tcp = 0;      // errors quoting a TCP segment of ours: handed to TCP
+    std::uint64_t icmp_rx_errors_not_for_tcp = 0;  // errors quoting anything else (or too little of it)
     std::uint64_t icmp_tx_echo_replies = 0;
     std::uint64_t icmp_tx_dest_unreachable = 0;
     std::uint64_t icmp_tx_time_exceeded = 0;
@@ -134,14 +138,14 @@ struct Interface::Impl final : tcp::SegmentSink {
     using Ipv4Address = wire::Ipv4Address;
     using MacAddress = wire::MacAddress;
 
-    Impl(const InterfaceConfig& c, FrameSink& s, std::uint64_t seed);
+    Impl(const InterfaceConfig& c, FrameSink& s, const tcp::Secret& secret);
 
     InterfaceConfig config;
     FrameSink& sink;
     ArpCache arp;
     Reassembler reasm;
     TokenBucket icmp_errors;
-    std::uint16_t next_ip_id;
+    Ipv4IdGenerator ip_ids;
     std::vector<Ipv4Address> unreachable;  // reported to TCP at the end of the entry point
     // TCP's sink has no time argument; the entry point that drove TCP sets it.
     Instant now_for_tcp{};
@@ -169,6 +173,7 @@ struct Interface::Impl final : tcp::SegmentSink {
                  tcp::RxChecksum checksum = tcp::RxChecksum::kVerify);
     // icmp_handler.cpp
     void receive_icmp(Instant now, const wire::Ipv4Repr& header, Bytes payload, bool ip_broadcast);
+    void icmp_error_to_tcp(Instant now, const wire::IcmpRepr& error);
     void send_echo_reply(Instant now, const wire::Ipv4Repr& request_header, const wire::IcmpRepr& request);
     void send_icmp_error(Instant now, std::uint8_t type, std::uint8_t code, const wire::Ipv4Repr& offending,
                          Bytes leading_payload, bool link_broadcast);

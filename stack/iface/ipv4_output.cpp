@@ -55,7 +55,7 @@ bool Interface::Impl::send_ipv4(Instant now, wire::Ipv4Repr header, Bytes payloa
         ++st.ipv4_tx_df_too_big;
         return false;
     }
-    header.identification = next_ip_id++;
+    header.identification = ip_ids.next(header.src, header.dst, header.protocol);
     header.payload_len = static_cast<std::uint16_t>(payload.size());
     if (hop->broadcast) return emit_fragments(MacAddress::broadcast(), header, payload);
     if (auto mac = arp.lookup(now, hop->ip)) return emit_fragments(*mac, header, payload);
@@ -135,7 +135,6 @@ wire::Ipv4Repr Interface::Impl::tcp_datagram_header(Ipv4Address src, Ipv4Address
     header.protocol = wire::ip_protocol::kTcp;
     header.ttl = config.ttl;
     header.dont_fragment = true;
-    header.identification = next_ip_id;
     header.payload_len = static_cast<std::uint16_t>(segment_len);
     std::size_t count = 1;
     if (offload.gso != wire::GsoType::kNone) {
@@ -143,7 +142,7 @@ wire::Ipv4Repr Interface::Impl::tcp_datagram_header(Ipv4Address src, Ipv4Address
         count = std::max<std::size_t>(offload.gso_size > 0 ? (payload + offload.gso_size - 1) / offload.gso_size : 1, 1);
         ++st.ipv4_tx_tso_frames;
     }
-    next_ip_id = static_cast<std::uint16_t>(next_ip_id + count);
+    header.identification = ip_ids.next(src, dst, header.protocol, static_cast<std::uint16_t>(count));
     ++st.ipv4_tx_packets;
     return header;
 }

@@ -17,7 +17,7 @@ namespace tapstack::tcp {
     X(rx_truncated)            /* shorter than a TCP header */                                 \
     X(rx_bad_offset)           /* data offset < 5 or beyond the segment */                     \
     X(rx_bad_checksum)         /* checksum over the pseudo-header failed */                    \
-    X(rx_malformed_options)    /* illegal option length */                                     \
+    X(rx_malformed_options)    /* illegal option length: option ignored, segment kept */      \
     X(rx_not_our_address)      /* destination is not the interface address */                  \
     X(rx_bad_source)           /* source broadcast/multicast/unspecified or port 0 */         \
     X(rx_no_listener)          /* segment for a closed port (RFC 9293 3.10.7.1) */            \
@@ -45,6 +45,7 @@ namespace tapstack::tcp {
     X(rst_queue_full)          /* RST not sent: pending queue full */                          \
     X(challenge_acks)          /* RFC 5961 challenge ACKs sent */                              \
     X(challenge_acks_suppressed) /* over the per-connection rate limit */                     \
+    X(invalid_acks_suppressed) /* ACK to an invalid segment not sent: tcp.invalid_ack_ratelimit */\
     X(retransmissions)         /* segments sent again */                                       \
     X(rto_expiries)            /* retransmission timer expiries */                             \
     X(fast_retransmits)        /* entries into fast recovery */                                \
@@ -73,6 +74,16 @@ namespace tapstack::tcp {
     X(embryonic_dropped)       /* SYN-RECEIVED connections dropped (RST, timeout) */           \
     X(time_wait_expired)       /* TIME-WAIT ended normally */                                  \
     X(time_wait_reused)        /* TIME-WAIT replaced by a new SYN (RFC 6191) */               \
+    X(time_wait_recycled)      /* oldest TIME-WAIT freed: connection table full */            \
+    X(icmp_unmatched)          /* ICMP error quoting no connection of ours */                 \
+    X(icmp_out_of_window)      /* ICMP error quoting a sequence number not in flight (RFC 5927) */\
+    X(icmp_soft_errors)        /* unreachable for a synchronized connection: kept (RFC 1122) */ \
+    X(icmp_aborted_opens)      /* connections still opening failed by ICMP unreachable */      \
+    X(pmtu_lowered)            /* MSS lowered by ICMP fragmentation needed (RFC 1191) */       \
+    X(pmtu_black_holes)        /* MSS lowered after repeated RTOs (RFC 4821 black hole) */     \
+    X(pmtu_probes)             /* RFC 4821 probe segments sent */                             \
+    X(pmtu_probe_successes)    /* probes acknowledged: MSS raised */                          \
+    X(pmtu_probe_failures)     /* probes lost (retransmitted) */                              \
     X(poll_timer_visits)       /* TCBs poll() visited because a timer was due */              \
     X(poll_output_visits)      /* TCBs poll() visited for pending output */                   \
     X(buffers_reclaimed)       /* idle connections whose empty buffers were freed */

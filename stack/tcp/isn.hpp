@@ -1,4 +1,5 @@
-// Initial sequence numbers (RFC 6528) and ephemeral port choice (RFC 6056).
+// Initial sequence numbers (RFC 6528), timestamp offsets (RFC 7323 5.4,
+// RFC 6191) and ephemeral port choice (RFC 6056).
 //
 // Theory of operation
 // -------------------
@@ -7,9 +8,15 @@
 // `now` handed in, and F is SipHash-2-4 keyed by a per-start secret. Each
 // 4-tuple thus gets its own unpredictable offset while successive
 // incarnations of the same tuple still move forward with the clock.
+// Our TSval is a 1 ms clock plus an offset per address pair (as Linux's
+// secure_tcp_ts_off), from a key of its own: timestamps grow across
+// incarnations of a tuple (RFC 6191 needs it: a peer in TIME-WAIT accepts
+// our new SYN only with a newer TSval) and reveal nothing about the ISN's
+// secret offset or clock.
 // Ephemeral ports follow RFC 6056 algorithm 3 ("simple hash-based"): a keyed
 // hash of (local address, remote endpoint) picks where in the configured
 // range the search starts, and a counter moves on after each use.
+// Each use has its own key derived from the 128-bit Secret (siphash.hpp).
 #pragma once
 
 #include <cstdint>
@@ -23,14 +30,17 @@ namespace tapstack::tcp {
 
 class IsnGenerator {
 public:
-    explicit IsnGenerator(std::uint64_t secret);
+    explicit IsnGenerator(const Secret& secret);
 
     SeqNum isn(Instant now, wire::Ipv4Endpoint local, wire::Ipv4Endpoint remote) const;
+    // RFC 7323 5.4: offset of our timestamp clock toward `remote`.
+    std::uint32_t ts_offset(wire::Ipv4Address local, wire::Ipv4Address remote) const;
     // RFC 6056 algorithm 3: F(local address, remote endpoint, secret).
     std::uint32_t port_offset(wire::Ipv4Address local, wire::Ipv4Endpoint remote) const;
 
 private:
     SipKey isn_key_;
+    SipKey ts_key_;
     SipKey port_key_;
 };
 

@@ -1,5 +1,7 @@
 #include "stack/tcp/siphash.hpp"
 
+#include <array>
+
 #include "stack/wire/byte_order.hpp"
 
 namespace tapstack::tcp {
@@ -51,6 +53,14 @@ std::uint64_t siphash24(const SipKey& key, std::span<const std::uint8_t> data) {
     s.round();
     s.round();
     return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+SipKey derive_key(const Secret& secret, KeyUse use) {
+    const SipKey master{secret.k0, secret.k1};
+    std::array<std::uint8_t, 2> label{static_cast<std::uint8_t>(use), 0};
+    const std::uint64_t k0 = siphash24(master, label);
+    label[1] = 1;
+    return SipKey{k0, siphash24(master, label)};
 }
 
 }  // namespace tapstack::tcp

@@ -48,6 +48,7 @@
 #include "stack/buf/ring_buffer.hpp"
 #include "stack/tcp/congestion.hpp"
 #include "stack/tcp/loss_recovery.hpp"
+#include "stack/tcp/path_mtu.hpp"
 #include "stack/tcp/rtt_estimator.hpp"
 #include "stack/tcp/seq_num.hpp"
 #include "stack/tcp/tcp_stack.hpp"
@@ -72,6 +73,7 @@ struct Tcb {
     Ipv4Endpoint local;
     Ipv4Endpoint remote;
     bool app_owned = false;
+    Error soft_error = Error::kNone;  // RFC 1122 4.2.3.9: reported if the connection times out
     bool orphaned = false;
     bool passive = false;             // created by a listener
     std::uint32_t listener = kNoListener;  // listener index while embryonic or unaccepted
@@ -92,7 +94,8 @@ struct Tcb {
     std::uint32_t max_snd_wnd = 0;  // largest window the peer offered
     SeqNum snd_buf_seq;   // sequence number of send_buf's first byte
     bool fin_sent = false;
-    std::uint16_t snd_mss = 536;    // largest payload we send (peer's MSS, clamped)
+    std::uint16_t snd_mss = 536;    // largest payload we send: pmtu.mss() (peer's MSS, clamped, and the path's)
+    PathMtu pmtu;                   // RFC 1191 / RFC 4821 (path_mtu.hpp)
     std::uint8_t snd_wscale = 0;    // shift applied to the peer's window field
     std::uint8_t rcv_wscale = 0;    // shift the peer applies to ours
     bool wscale_ok = false;         // both sides offered window scaling
@@ -198,6 +201,8 @@ struct Tcb {
     // --- RFC 5961 challenge ACK rate limit ---
     Instant challenge_window_start{};
     std::uint32_t challenge_count = 0;
+    // --- ACKs to invalid segments (TcpConfig::invalid_ack_ratelimit) ---
+    std::optional<Instant> last_invalid_ack;
 
     SeqNum data_end() const { return snd_buf_seq + static_cast<std::uint32_t>(send_buf.size()); }
     bool fin_acked() const { return fin_sent && send_buf.empty() && snd_una == snd_buf_seq + 1; }

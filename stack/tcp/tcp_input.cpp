@@ -42,19 +42,20 @@ void TcpStack::Impl::segment_arrives(Instant now, wire::Ipv4Address src, wire::I
     const Ipv4Endpoint remote{src, repr.src_port};
 
     const std::uint32_t index = lookup(TupleKey{dst.value, src.value, repr.dst_port, repr.src_port});
+    std::optional<SeqNum> prior_snd_max;  // a TIME-WAIT incarnation gave way (RFC 6191)
     if (index != kNoListener) {
         bool done = true;
         if (tcbs[index]->state == State::kSynSent) {
             syn_sent_state(now, index, seg);
         } else {
-            done = other_states(now, index, seg);
+            done = other_states(now, index, seg, &prior_snd_max);
         }
         release_if_done(index);
         if (done) return;
     }
     auto li = listener_by_port.find(repr.dst_port);
     if (li != listener_by_port.end()) {
-        listen_state(now, li->second, seg, local, remote);
+        listen_state(now, li->second, seg, local, remote, prior_snd_max);
     } else {
         closed_state(seg, local, remote);
     }
@@ -74,7 +75,7 @@ void TcpStack::Impl::closed_state(const Segment& seg, Ipv4Endpoint local, Ipv4En
 
 // RFC 9293 3.10.7.2
 void TcpStack::Impl::listen_state(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local,
-                                  Ipv4Endpoint remote) {
+                                  Ipv4Endpoint remote, std::optional<SeqNum> prior_snd_max) {
     if (seg.rst) return;  // first: an RST to a listener is ignored
     if (seg.ack_flag) {   // second: any ACK is bad here
         counters.inc(Counter::rx_listen_dropped);
@@ -115,7 +116,7 @@ void TcpStack::Impl::listen_state(Instant now, std::uint32_t li, const Segment& 
     t.state = State::kSynReceived;
     t.rcv_wscale = config.window_scaling ? our_wscale() : 0;
     apply_peer_syn_options(t, seg, config.window_scaling);
-    init_send_side(t, now);
+    init_send_side(t, now, prior_snd_max);
     t.irs = seg.seq;
     t.rcv_nxt = seg.seq + 1;
     t.rcv_acked = t.rcv_nxt;
@@ -136,7 +137,10 @@ void TcpStack::Impl::apply_peer_syn_options(Tcb& t, const Segment& seg, bool we_
     // hostile MSS cannot make us crawl (or divide by zero).
     std::uint16_t mss = seg.options.mss.value_or(kDefaultMss);
     mss = std::clamp<std::uint16_t>(mss, kMinMss, our_mss());
-    t.snd_mss = mss;
+    // What the path allows, as far as ICMP told us (RFC 1191) or probing
+    // finds out (RFC 4821): path_mtu.hpp.
+    t.pmtu.start(config.mtu_probing, mss, pmtu_cache.lookup(t.remote.address, last_now_));
+    t.snd_mss = t.pmtu.mss();
     // RFC 7323 2.2/2.3: scaling only when both sides offered it; shift > 14 is 14.
     if (we_offered_wscale && seg.options.window_scale) {
         t.wscale_ok = true;
@@ -165,6 +169,16 @@ void TcpStack::Impl::apply_peer_syn_options(Tcb& t, const Segment& seg, bool we_
 bool TcpStack::Impl::stale_ack_in_time_wait(const Tcb& t, const Segment& seg) const {
     return t.state == State::kTimeWait && seg.ack_flag && !seg.syn && !seg.fin && !seg.rst && seg.payload.empty() &&
            seg.seq < t.rcv_nxt;
+}
+
+// RFC 6191 2: with timestamps on the old incarnation and the new SYN, a
+// newer TSval (or the same TSval and a higher sequence number); otherwise a
+// sequence number beyond the old RCV.NXT. Anything else is left to TIME-WAIT.
+bool TcpStack::Impl::time_wait_reusable(const Tcb& t, const Segment& seg) const {
+    const bool seq_newer = seg.seq > t.rcv_nxt;
+    if (!t.ts_ok || !config.timestamps || !seg.options.timestamps) return seq_newer;
+    const auto d = static_cast<std::int32_t>(seg.options.timestamps->tsval - t.ts_recent);
+    return d > 0 || (d == 0 && seq_newer);
 }
 
 bool TcpStack::Impl::paws_rejects(Instant now, Tcb& t, const Segment& seg) {
@@ -292,7 +306,8 @@ void TcpStack::Impl::syn_sent_state(Instant now, std::uint32_t index, Segment& s
 }
 
 // RFC 9293 3.10.7.4: SYN-RECEIVED and every synchronized state.
-bool TcpStack::Impl::other_states(Instant now, std::uint32_t index, Segment& seg) {
+bool TcpStack::Impl::other_states(Instant now, std::uint32_t index, Segment& seg,
+                                  std::optional<SeqNum>* prior_snd_max) {
     Tcb& t = *tcbs[index];
     // A SYN-ACK of ours was lost and the peer repeats its SYN: repeat the
     // SYN-ACK at once rather than waiting for our timer.
@@ -301,11 +316,13 @@ bool TcpStack::Impl::other_states(Instant now, std::uint32_t index, Segment& seg
         mark_dirty(index);
         return true;
     }
-    // A new SYN for a tuple in TIME-WAIT whose sequence number is beyond the
-    // old connection may start a new incarnation (RFC 1122 4.2.2.13, RFC 6191).
-    if (t.state == State::kTimeWait && seg.syn && !seg.ack_flag && !seg.rst && seg.seq > t.rcv_nxt &&
-        listener_by_port.contains(t.local.port)) {
+    // A new SYN for a tuple in TIME-WAIT that cannot be an old duplicate
+    // starts a new incarnation (RFC 1122 4.2.2.13, RFC 6191), whose ISS
+    // lies beyond the old SND.MAX.
+    if (t.state == State::kTimeWait && seg.syn && !seg.ack_flag && !seg.rst &&
+        listener_by_port.contains(t.local.port) && time_wait_reusable(t, seg)) {
         counters.inc(Counter::time_wait_reused);
+        *prior_snd_max = t.snd_max;
         close_orderly(index);
         release_if_done(index);
         return false;
@@ -325,10 +342,7 @@ bool TcpStack::Impl::other_states(Instant now, std::uint32_t index, Segment& seg
     if (paws_rejects(now, t, seg)) {
         counters.inc(Counter::rx_paws_rejected);
         ++t.paws_rejected;
-        if (!stale_ack_in_time_wait(t, seg)) {
-            t.ack_now = true;
-            mark_dirty(index);
-        }
+        if (!stale_ack_in_time_wait(t, seg)) invalid_segment_ack(now, index, seg);
         return true;
     }
     const SeqNum original_seq = seg.seq;
@@ -395,10 +409,7 @@ bool TcpStack::Impl::step1_check_sequence(Instant now, std::uint32_t index, Segm
             // the 2 MSL wait (3.10.7.4 eighth step, TIME-WAIT).
             arm(t.linger_deadline, now + 2 * config.msl);
         }
-        if (!seg.rst && !stale_ack_in_time_wait(t, seg)) {
-            t.ack_now = true;
-            mark_dirty(index);
-        }
+        if (!seg.rst && !stale_ack_in_time_wait(t, seg)) invalid_segment_ack(now, index, seg);
         return false;
     }
     if (seg.rst) return true;  // RST is judged on its exact sequence number in step 2
@@ -502,6 +513,24 @@ void TcpStack::Impl::step4_syn(Instant now, std::uint32_t index) {
     challenge_ack(now, index);
 }
 
+// As Linux's tcp_oow_rate_limited(): a segment that carries data or FIN
+// (and no SYN) is answered every time, it cannot be part of an ACK loop and
+// its sender may need our RCV.NXT to stop retransmitting; a bare ACK or a
+// SYN at most once per invalid_ack_ratelimit.
+void TcpStack::Impl::invalid_segment_ack(Instant now, std::uint32_t index, const Segment& seg) {
+    Tcb& t = *tcbs[index];
+    const bool carries_data = (!seg.payload.empty() || seg.fin) && !seg.syn;
+    if (!carries_data && config.invalid_ack_ratelimit > Duration::zero()) {
+        if (t.last_invalid_ack && now - *t.last_invalid_ack < config.invalid_ack_ratelimit) {
+            counters.inc(Counter::invalid_acks_suppressed);
+            return;
+        }
+        t.last_invalid_ack = now;
+    }
+    t.ack_now = true;
+    mark_dirty(index);
+}
+
 void TcpStack::Impl::challenge_ack(Instant now, std::uint32_t index) {
     Tcb& t = *tcbs[index];
     if (now - t.challenge_window_start >= seconds(1)) {
@@ -549,15 +578,13 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
         // "If the ACK acks something not yet sent (SEG.ACK > SND.NXT) then
         // send an ACK, drop the segment, and return."
         counters.inc(Counter::rx_bad_ack);
-        t.ack_now = true;
-        mark_dirty(index);
+        invalid_segment_ack(now, index, seg);
         return false;
     }
     if (t.snd_una - t.max_snd_wnd > seg.ack) {
         // RFC 5961 5.2: older than any window the peer can have seen.
         counters.inc(Counter::rx_old_ack);
-        t.ack_now = true;
-        mark_dirty(index);
+        invalid_segment_ack(now, index, seg);
         return false;
     }
     RecoveryPort port(*this, index);
@@ -580,6 +607,12 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
         t.bytes_acked += data_acked;
         t.snd_una = seg.ack;
         if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
+        t.soft_error = Error::kNone;  // something got through (RFC 1122 4.2.3.9)
+        // An RFC 4821 probe that got through raises the MSS (path_mtu.hpp).
+        if (t.pmtu.on_acked(t.snd_una, now)) {
+            counters.inc(Counter::pmtu_probe_successes);
+            t.snd_mss = t.pmtu.mss();
+        }
         if (t.ts_ok && seg.options.timestamps && seg.options.timestamps->tsecr != 0) {
             // RFC 7323 4.1 RTTM: every ACK that advances SND.UNA gives a
             // sample from the echoed TSval, retransmissions included (the
@@ -669,7 +702,7 @@ bool TcpStack::Impl::step7_text(Instant now, std::uint32_t index, const Segment&
         // The application closed and will never read this: tell the peer
         // (RFC 1122 4.2.2.13, as Linux does).
         counters.inc(Counter::rx_data_after_close);
-        queue_reset(PendingReset{t.local, t.remote, t.snd_nxt, t.rcv_nxt, true});
+        queue_abort_reset(t);
         fail(index, Error::kAborted);
         return false;
     }

@@ -237,7 +237,8 @@ void TcpStack::Impl::send_syn(Instant now, Tcb& t) {
     if (t.rtx_deadline == kNever) arm(t.rtx_deadline, now + t.rtt.rto());
 }
 
-void TcpStack::Impl::send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t len, bool fin, bool retransmission) {
+void TcpStack::Impl::send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t len, bool fin, bool retransmission,
+                               bool whole) {
     std::array<std::span<const std::uint8_t>, 2> payload{};  // two runs across the ring's end
     if (len > 0) payload = t.send_buf.peek_spans(SeqNum::distance(seq, t.snd_buf_seq), len);
     const std::size_t payload_len = payload[0].size() + payload[1].size();
@@ -247,11 +248,12 @@ void TcpStack::Impl::send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t le
     if (len > 0 && seq + len == t.data_end()) flags |= wire::tcp_flag::kPsh;
     // Longer than one segment only with TSO (send_one()): the device cuts it.
     const std::uint32_t room = segment_payload_room(t);
-    emit(t, seq, flags, payload[0], {}, payload_len > room ? room : 0, payload[1]);
+    emit(t, seq, flags, payload[0], {}, (payload_len > room && !whole) ? room : 0, payload[1]);
     if (retransmission) {
         counters.inc(Counter::retransmissions);
         ++t.retransmissions;
         t.recovery.on_retransmitted(t, now, seq, seq + len + (fin ? 1u : 0u));
+        if (t.pmtu.on_retransmit(seq, seq + len, now)) counters.inc(Counter::pmtu_probe_failures);
         t.rtt_timing = false;  // Karn: no sample across a retransmission
     } else if (!t.rtt_timing && len > 0) {
         t.rtt_timing = true;
@@ -393,6 +395,7 @@ void TcpStack::Impl::output(Instant now, std::uint32_t index) {
             sent |= t.recovery.sack_recovery_output(port, t, now);
         } else {
             const std::uint32_t cwnd = (t.cc ? t.cc->cwnd() : 0x3fffffffu) + t.recovery.limited_transmit(t);
+            if (send_mtu_probe(now, t, cwnd)) sent = true;  // RFC 4821, tcp_icmp.cpp
             while (send_one(now, t, t.snd_una + cwnd)) sent = true;
             note_cwnd_use(t, cwnd);
         }
@@ -488,7 +491,8 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
     const std::uint32_t limit = handshake ? config.max_syn_retransmits : config.max_retransmits;
     if (t.retries >= limit) {
         counters.inc(Counter::conn_timed_out);
-        fail(index, Error::kTimedOut);
+        // An ICMP error received meanwhile says why (RFC 1122 4.2.3.9).
+        fail(index, t.soft_error != Error::kNone ? t.soft_error : Error::kTimedOut);
         return;
     }
     if (!handshake && t.snd_wnd == 0) {
@@ -521,6 +525,17 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
         if (t.cc) t.cc->on_rto(now, t.flight());
         t.recovery.on_rto(t);
         t.snd_nxt = t.snd_una;  // go back: resend from the first unacknowledged byte
+        // RFC 4821 black hole: the same segment timed out again and again;
+        // perhaps it is too large for the path and no ICMP says so.
+        if (t.retries >= kBlackholeRtos) {
+            const SeqNum data_top = seq_min(t.snd_max, t.data_end());
+            const std::uint32_t seg_len =
+                data_top > t.snd_una ? std::min(SeqNum::distance(data_top, t.snd_una), t.eff_mss()) : 0;
+            if (t.pmtu.on_repeated_rto(seg_len, static_cast<std::uint16_t>(t.snd_mss - t.eff_mss()))) {
+                counters.inc(Counter::pmtu_black_holes);
+                t.snd_mss = t.pmtu.mss();
+            }
+        }
     }
     mark_dirty(index);
 }

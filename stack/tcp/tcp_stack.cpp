@@ -45,7 +45,7 @@ std::string_view to_string(State s) {
 
 // ---------------------------------------------------------------- Impl: table
 
-TcpStack::Impl::Impl(const TcpConfig& cfg, SegmentSink& s, std::uint64_t secret)
+TcpStack::Impl::Impl(const TcpConfig& cfg, SegmentSink& s, const Secret& secret)
     : config(cfg), sink(s), isn(secret), rtt_proto(cfg.initial_rto, cfg.min_rto, cfg.max_rto) {
     if (config.ephemeral_port_min == 0) config.ephemeral_port_min = 1;
     if (config.ephemeral_port_max < config.ephemeral_port_min) config.ephemeral_port_max = config.ephemeral_port_min;
@@ -90,7 +90,7 @@ void TcpStack::Impl::drop_events_for(ConnId id) {
 }
 
 std::uint32_t TcpStack::Impl::alloc_tcb() {
-    if (live_tcbs >= config.max_connections) return kNoListener;
+    if (live_tcbs >= config.max_connections && !recycle_time_wait()) return kNoListener;
     std::uint32_t index;
     if (!free_slots.empty()) {
         index = free_slots.back();
@@ -122,6 +122,30 @@ void TcpStack::Impl::free_tcb(std::uint32_t index) {
     if (generations_[index] == 0) generations_[index] = 1;
     free_slots.push_back(index);
     --live_tcbs;
+}
+
+bool TcpStack::Impl::in_time_wait(ConnId id) const {
+    const Tcb* t = get(id);
+    return t && t->state == State::kTimeWait;
+}
+
+// The table is full: the connection that has been in TIME-WAIT longest
+// (and that no application still holds) gives its slot up, as Linux does
+// when tcp_max_tw_buckets is reached. TIME-WAIT guards against old
+// duplicates of a connection that has ended in order; losing that guard
+// for the oldest one is better than refusing every new connection while a
+// sustained active-close rate keeps the table full.
+bool TcpStack::Impl::recycle_time_wait() {
+    while (!time_wait_order_.empty()) {
+        const ConnId id = time_wait_order_.front();
+        time_wait_order_.pop_front();
+        if (!in_time_wait(id) || tcbs[id.index]->app_owned) continue;
+        counters.inc(Counter::time_wait_recycled);
+        close_orderly(id.index);
+        release_if_done(id.index);
+        return true;
+    }
+    return false;
 }
 
 TupleKey TcpStack::Impl::key_of(const Tcb& t) {
@@ -192,8 +216,12 @@ bool TcpStack::Impl::choose_ephemeral_port(Ipv4Endpoint remote, std::uint16_t* p
     return false;
 }
 
-void TcpStack::Impl::init_send_side(Tcb& t, Instant now) {
+void TcpStack::Impl::init_send_side(Tcb& t, Instant now, std::optional<SeqNum> prior_snd_max) {
     t.iss = isn.isn(now, t.local, t.remote);
+    // RFC 6191: a new incarnation of a tuple that was in TIME-WAIT starts
+    // beyond everything the old one sent, so none of its segments can be
+    // taken for the new one's (as Linux: old SND.NXT + 65535 + 2).
+    if (prior_snd_max && !(t.iss > *prior_snd_max)) t.iss = *prior_snd_max + 65537u;
     t.snd_una = t.iss;
     t.snd_nxt = t.iss;
     t.snd_max = t.iss;
@@ -201,9 +229,10 @@ void TcpStack::Impl::init_send_side(Tcb& t, Instant now) {
     t.recovery.init(t.iss);
     t.cwnd_usage_seq = t.iss;
     t.persist_interval = t.rtt.rto();
-    // RFC 7323 5.4: a per-connection offset for our timestamp clock, drawn
-    // from the (secret-keyed) ISN so it is not predictable either.
-    t.ts_offset = t.iss.raw() * 0x9e3779b1u;
+    // RFC 7323 5.4: an offset for our timestamp clock, per address pair
+    // and from its own key (isn.hpp): TSvals grow across incarnations of a
+    // tuple and reveal nothing about the ISN.
+    t.ts_offset = isn.ts_offset(t.local.address, t.remote.address);
 }
 
 // ---------------------------------------------------------------- Impl: events
@@ -296,6 +325,14 @@ void TcpStack::Impl::set_state(std::uint32_t index, State s) {
 void TcpStack::Impl::enter_time_wait(std::uint32_t index, Instant now) {
     Tcb& t = *tcbs[index];
     set_state(index, State::kTimeWait);
+    // Oldest first, for recycle_time_wait(). Entries of TCBs that left
+    // TIME-WAIT meanwhile are dropped from the front as they come up, and
+    // all at once when they outnumber the live TCBs (one TIME-WAIT kept
+    // alive by its peer must not hold the rest), so the list stays O(TCBs).
+    while (!time_wait_order_.empty() && !in_time_wait(time_wait_order_.front())) time_wait_order_.pop_front();
+    if (time_wait_order_.size() > 2 * live_tcbs + 16)
+        std::erase_if(time_wait_order_, [&](ConnId id) { return !in_time_wait(id); });
+    time_wait_order_.push_back(id_of(index));
     t.rtx_deadline = kNever;
     t.persist_deadline = kNever;
     t.keepalive_deadline = t.sws_deadline = kNever;
@@ -337,6 +374,15 @@ std::unique_ptr<CongestionControl> TcpStack::Impl::make_congestion_control(std::
 
 bool is_known_congestion_control(std::string_view name) { return name == "cubic" || name == "newreno"; }
 
+std::string_view to_string(MtuProbing m) {
+    switch (m) {
+        case MtuProbing::kOff: return "off";
+        case MtuProbing::kOnBlackhole: return "on-blackhole";
+        case MtuProbing::kAlways: return "always";
+    }
+    return "?";
+}
+
 void TcpStack::Impl::established(std::uint32_t index, Instant now) {
     Tcb& t = *tcbs[index];
     t.established_once = true;
@@ -359,6 +405,14 @@ void TcpStack::Impl::established(std::uint32_t index, Instant now) {
     mark_dirty(index);
 }
 
+// <SEQ=SND.MAX><ACK=RCV.NXT><CTL=RST,ACK> (RFC 9293 3.10.4-3.10.5). SND.MAX,
+// not SND.NXT: after an RTO pulled SND.NXT back, the peer may already hold
+// data up to SND.MAX, and it takes an RST only at exactly its RCV.NXT
+// (RFC 5961 3.2); one below that would draw a challenge ACK instead.
+void TcpStack::Impl::queue_abort_reset(const Tcb& t) {
+    queue_reset(PendingReset{t.local, t.remote, t.snd_max, t.rcv_nxt, true});
+}
+
 void TcpStack::Impl::queue_reset(const PendingReset& r) {
     if (resets.size() >= kMaxPendingResets) {
         counters.inc(Counter::rst_queue_full);
@@ -369,8 +423,8 @@ void TcpStack::Impl::queue_reset(const PendingReset& r) {
 
 // ---------------------------------------------------------------- TcpStack
 
-TcpStack::TcpStack(const TcpConfig& config, SegmentSink& sink, std::uint64_t isn_secret)
-    : impl_(std::make_unique<Impl>(config, sink, isn_secret)) {}
+TcpStack::TcpStack(const TcpConfig& config, SegmentSink& sink, const Secret& secret)
+    : impl_(std::make_unique<Impl>(config, sink, secret)) {}
 
 TcpStack::~TcpStack() = default;
 
@@ -425,7 +479,7 @@ void TcpStack::close_listener(ListenerId listener) {
     doomed.insert(doomed.end(), l->accept_queue.begin(), l->accept_queue.end());
     for (std::uint32_t index : doomed) {
         Tcb& t = *m.tcbs[index];
-        m.queue_reset(PendingReset{t.local, t.remote, t.snd_nxt, t.rcv_nxt, true});
+        m.queue_abort_reset(t);
         m.counters.inc(Counter::conn_aborted);
         m.remove_from_listener(index);
         m.fail(index, Error::kAborted);
@@ -526,7 +580,7 @@ void TcpStack::close(Instant now, ConnId conn) {
     if (!t->recv_buf.empty() && synchronized) {
         // RFC 9293 3.10.4 / RFC 1122 4.2.2.13: data the application will
         // never read means the peer must not believe it was delivered.
-        m.queue_reset(PendingReset{t->local, t->remote, t->snd_nxt, t->rcv_nxt, true});
+        m.queue_abort_reset(*t);
         m.counters.inc(Counter::conn_aborted);
         t->app_owned = false;
         m.fail(index, Error::kAborted);
@@ -569,7 +623,7 @@ void TcpStack::abort(Instant now, ConnId conn) {
         case State::kClosing:
         case State::kLastAck:
             // RFC 9293 3.10.5
-            m.queue_reset(PendingReset{t->local, t->remote, t->snd_nxt, t->rcv_nxt, true});
+            m.queue_abort_reset(*t);
             break;
         default: break;
     }
@@ -671,7 +725,6 @@ void TcpStack::receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<
             case wire::TcpRepr::ParseError::kTruncated: m.counters.inc(Counter::rx_truncated); break;
             case wire::TcpRepr::ParseError::kBadDataOffset: m.counters.inc(Counter::rx_bad_offset); break;
             case wire::TcpRepr::ParseError::kBadChecksum: m.counters.inc(Counter::rx_bad_checksum); break;
-            case wire::TcpRepr::ParseError::kBadOptions: m.counters.inc(Counter::rx_malformed_options); break;
         }
         return;
     }
@@ -679,6 +732,8 @@ void TcpStack::receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<
         m.counters.inc(Counter::rx_not_our_address);
         return;
     }
+    // An illegal option was skipped (or ended the list); the segment stays.
+    if (repr.options.malformed) m.counters.inc(Counter::rx_malformed_options);
     m.armed_ = false;
     m.segment_arrives(now, src, dst, repr);
     if (m.armed_) {
@@ -703,6 +758,14 @@ void TcpStack::host_unreachable(Instant now, Ipv4Address dst) {
             m.release_if_done(i);
         }
     }
+}
+
+void TcpStack::icmp_error(Instant now, const IcmpErrorReport& report) {
+    Impl& m = *impl_;
+    m.last_now_ = std::max(m.last_now_, now);
+    m.armed_ = false;
+    m.icmp_error(now, report);
+    m.armed_ = false;  // icmp_error() arms no deadline; output follows at poll()
 }
 
 void TcpStack::poll(Instant now) {

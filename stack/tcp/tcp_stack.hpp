@@ -121,6 +121,7 @@
 #include <string_view>
 #include <vector>
 
+#include "stack/tcp/siphash.hpp"
 #include "stack/time.hpp"
 #include "stack/wire/addresses.hpp"
 #include "stack/wire/offload.hpp"
@@ -162,6 +163,17 @@ enum class State : std::uint8_t {
 };
 std::string_view to_string(State);
 
+// Packetization-layer path MTU discovery (RFC 4821) for paths that drop
+// large segments without an ICMP "fragmentation needed" (black holes).
+// ICMP-driven discovery (RFC 1191) is always on.
+enum class MtuProbing : std::uint8_t {
+    kOff,          // only ICMP lowers the MSS
+    kOnBlackhole,  // after repeated RTOs of full-sized segments the MSS falls back to 1024 bytes and probes up
+                   // (Linux tcp_mtu_probing=1)
+    kAlways,       // every connection starts at 1024 bytes and probes up (Linux tcp_mtu_probing=2)
+};
+std::string_view to_string(MtuProbing);
+
 struct TcpConfig {
     Ipv4Address local_address;               // the interface's address
     std::uint16_t mtu = 1500;                // our MSS = mtu - 40
@@ -169,7 +181,8 @@ struct TcpConfig {
     std::uint32_t receive_buffer = 256 * 1024;  // bytes held for the application; bounds rcv.wnd
     std::uint16_t ephemeral_port_min = 49152;
     std::uint16_t ephemeral_port_max = 65535;
-    std::uint32_t max_connections = 65536;   // TCBs of every state together (see "Memory" above)
+    std::uint32_t max_connections = 65536;   // TCBs of every state together (see "Memory" above);
+                                             // when full, the oldest TIME-WAIT one is recycled
     std::uint32_t default_backlog = 128;     // cap on a listener's embryonic + unaccepted queue
     Duration msl = seconds(30);              // TIME-WAIT lasts 2*msl
     Duration initial_rto = seconds(1);       // RFC 6298 2.1
@@ -209,6 +222,28 @@ struct TcpConfig {
     // accounting is per byte, so recovery and RTT sampling are unchanged;
     // retransmissions may be super-segments too. false: never.
     bool tso = false;
+    // ACKs in answer to invalid segments (out of window, PAWS failure, an
+    // ACK of data never sent or older than any window): at most one per
+    // connection per this interval (Linux's tcp_invalid_ratelimit), so two
+    // endpoints that disagree cannot ACK each other in a loop and a blind
+    // flood cannot turn us into an amplifier. Segments carrying data or
+    // FIN are always answered (their ACK may be what the peer is missing).
+    // 0 = no limit.
+    Duration invalid_ack_ratelimit = milliseconds(500);
+    // RFC 4821 probing (path_mtu.hpp): off, after a black hole, or always.
+    MtuProbing mtu_probing = MtuProbing::kOnBlackhole;
+};
+
+// What an ICMP error says about a datagram we sent; the interface decodes
+// it and hands it over (RFC 1122 4.2.3.9, RFC 1191, RFC 5927).
+struct IcmpErrorReport {
+    std::uint8_t type = 0;             // wire::icmp_type: destination unreachable, time exceeded
+    std::uint8_t code = 0;
+    std::uint16_t next_hop_mtu = 0;    // "fragmentation needed" (RFC 1191); 0 from routers that predate it
+    Ipv4Address src;                   // the quoted datagram's source (ours) and destination
+    Ipv4Address dst;
+    std::uint16_t quoted_length = 0;   // its IPv4 total length
+    std::span<const std::uint8_t> tcp; // what follows its IPv4 header: at least 8 bytes (ports, sequence number)
 };
 
 // True for the names TcpConfig::congestion_control accepts.
@@ -323,9 +358,10 @@ struct Event {
 
 class TcpStack {
 public:
-    // `isn_secret` keys the RFC 6528 ISN hash and the ephemeral port choice;
-    // the daemon draws it from getrandom(), tests fix it.
-    TcpStack(const TcpConfig& config, SegmentSink& sink, std::uint64_t isn_secret);
+    // `secret` (128 bits, siphash.hpp) keys the RFC 6528 ISN hash, the
+    // timestamp offset and the ephemeral port choice, each with its own
+    // derived key; the daemon draws it from getrandom(), tests fix it.
+    TcpStack(const TcpConfig& config, SegmentSink& sink, const Secret& secret);
     ~TcpStack();
     TcpStack(const TcpStack&) = delete;
     TcpStack& operator=(const TcpStack&) = delete;
@@ -397,6 +433,16 @@ public:
     // The interface gave up resolving `dst`: connections still in SYN-SENT
     // toward it fail with kHostUnreachable.
     void host_unreachable(Instant now, Ipv4Address dst);
+    // An ICMP error quoting one of our segments. It changes a connection
+    // only when the quoted sequence number is in flight (SND.UNA <= SEQ <
+    // SND.MAX, RFC 5927 4.1), matched by the quoted 4-tuple: "fragmentation
+    // needed" lowers the path MTU of the destination and the connection's
+    // MSS (RFC 1191) and resends what was in flight at the new size;
+    // unreachable and time exceeded fail a connection still opening
+    // (refused for port and protocol unreachable, host unreachable else) and
+    // are soft errors for a synchronized one (RFC 1122 4.2.3.9): it goes on,
+    // and should it time out later, that error is reported instead.
+    void icmp_error(Instant now, const IcmpErrorReport& report);
     void poll(Instant now);
     Instant poll_at() const;
 

@@ -102,7 +102,7 @@ struct PendingReset {
 };
 
 struct TcpStack::Impl {
-    Impl(const TcpConfig& config, SegmentSink& sink, std::uint64_t secret);
+    Impl(const TcpConfig& config, SegmentSink& sink, const Secret& secret);
 
     // ---- table (tcp_stack.cpp) ----
     Tcb* get(ConnId id);
@@ -112,7 +112,9 @@ struct TcpStack::Impl {
     const Tcb* get_owned(ConnId id) const;
     void drop_events_for(ConnId id);
     ConnId id_of(std::uint32_t index) const { return ConnId{index, generations_[index]}; }
-    std::uint32_t alloc_tcb();  // kNoListener when full
+    std::uint32_t alloc_tcb();  // kNoListener when full (after recycle_time_wait())
+    bool recycle_time_wait();   // frees the oldest TIME-WAIT TCB; false when there is none
+    bool in_time_wait(ConnId id) const;
     void free_tcb(std::uint32_t index);
     void table_insert(std::uint32_t index);
     void table_remove(std::uint32_t index);
@@ -122,7 +124,8 @@ struct TcpStack::Impl {
     void release_if_done(std::uint32_t index);
     void remove_from_listener(std::uint32_t index);
     bool choose_ephemeral_port(Ipv4Endpoint remote, std::uint16_t* port);
-    void init_send_side(Tcb& t, Instant now);
+    // `prior_snd_max`: SND.MAX of the TIME-WAIT incarnation this one replaces.
+    void init_send_side(Tcb& t, Instant now, std::optional<SeqNum> prior_snd_max = std::nullopt);
     std::uint8_t our_wscale() const;
     std::uint16_t our_mss() const;
 
@@ -153,11 +156,14 @@ struct TcpStack::Impl {
     void segment_arrives(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst, const wire::TcpRepr& repr);
     void closed_state(const Segment& seg, Ipv4Endpoint local, Ipv4Endpoint remote);
     void listen_state(Instant now, std::uint32_t listener_index, const Segment& seg, Ipv4Endpoint local,
-                      Ipv4Endpoint remote);
+                      Ipv4Endpoint remote, std::optional<SeqNum> prior_snd_max = std::nullopt);
     void syn_sent_state(Instant now, std::uint32_t index, Segment& seg);
     // Returns false when the segment must be processed again by the listener
-    // (a new SYN replacing a TIME-WAIT connection).
-    bool other_states(Instant now, std::uint32_t index, Segment& seg);
+    // (a new SYN replacing a TIME-WAIT connection, whose SND.MAX is then
+    // left in `*prior_snd_max`).
+    bool other_states(Instant now, std::uint32_t index, Segment& seg, std::optional<SeqNum>* prior_snd_max);
+    // RFC 6191 2: whether a SYN for a tuple in TIME-WAIT may start a new incarnation.
+    bool time_wait_reusable(const Tcb& t, const Segment& seg) const;
     bool step1_check_sequence(Instant now, std::uint32_t index, Segment& seg);
     void step2_rst(Instant now, std::uint32_t index, const Segment& seg);
     void step4_syn(Instant now, std::uint32_t index);
@@ -166,6 +172,8 @@ struct TcpStack::Impl {
     void step8_fin(Instant now, std::uint32_t index, const Segment& seg);
     void accept_fin(Instant now, std::uint32_t index);
     void challenge_ack(Instant now, std::uint32_t index);
+    // An ACK in answer to an invalid segment (invalid_ack_ratelimit).
+    void invalid_segment_ack(Instant now, std::uint32_t index, const Segment& seg);
     void apply_peer_syn_options(Tcb& t, const Segment& seg, bool we_offered_wscale);
     // RFC 7323 5.3 R1: true when PAWS rejects the segment as an old duplicate.
     bool paws_rejects(Instant now, Tcb& t, const Segment& seg);
@@ -177,6 +185,8 @@ struct TcpStack::Impl {
     void note_peer_alive(Instant now, Tcb& t);
     void note_duplicate(Tcb& t, SeqNum left, SeqNum right);
     void queue_reset(const PendingReset& r);
+    // The RST that aborts a synchronized connection (from SND.MAX).
+    void queue_abort_reset(const Tcb& t);
 
     // ---- output and timers (tcp_output.cpp) ----
     void output(Instant now, std::uint32_t index);
@@ -185,7 +195,12 @@ struct TcpStack::Impl {
     void note_cwnd_use(Tcb& t, std::uint32_t cwnd);
     void on_persist_timeout(Instant now, std::uint32_t index);
     void send_syn(Instant now, Tcb& t);
-    void send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t len, bool fin, bool retransmission);
+    // `whole`: one segment whatever its size (an RFC 4821 probe; never cut by TSO).
+    void send_data(Instant now, Tcb& t, SeqNum seq, std::uint32_t len, bool fin, bool retransmission,
+                   bool whole = false);
+    // ---- ICMP errors and path MTU probes (tcp_icmp.cpp) ----
+    void icmp_error(Instant now, const IcmpErrorReport& report);
+    bool send_mtu_probe(Instant now, Tcb& t, std::uint32_t cwnd);
     void send_ack(Tcb& t, SeqNum seq);
     // One new (or, after an RTO, go-back-N) segment at SND.NXT if the peer's
     // window, `cwnd_edge`, Nagle and sender SWS avoidance allow it.
@@ -216,6 +231,7 @@ struct TcpStack::Impl {
     TcpConfig config;
     SegmentSink& sink;
     IsnGenerator isn;
+    PathMtuCache pmtu_cache;
     RttEstimator rtt_proto;
     Counters counters;
 
@@ -223,6 +239,7 @@ struct TcpStack::Impl {
     std::vector<std::uint32_t> generations_;
     std::vector<std::uint32_t> free_slots;
     std::size_t live_tcbs = 0;
+    std::deque<ConnId> time_wait_order_;  // TCBs in order of entering TIME-WAIT (some stale)
     std::unordered_map<TupleKey, std::uint32_t, TupleHash> table;
 
     std::vector<Listener> listeners;
@@ -276,5 +293,11 @@ inline constexpr std::uint32_t kChallengeAcksPerSecond = 10;  // RFC 5961 7
 inline constexpr std::size_t kMaxPendingResets = 1024;
 inline constexpr std::size_t kMaxOooRanges = 16;
 inline constexpr std::size_t kMaxSackAnchors = kMaxOooRanges;  // one per block at most
+// RFC 4821 black-hole detection: this many consecutive RTOs of the segment
+// at SND.UNA (as Linux's tcp_retries1) before its size is suspected.
+inline constexpr std::uint32_t kBlackholeRtos = 3;
+// No probe before cwnd holds this many segments (Linux tcp_mtu_probe): a
+// lost probe costs a recovery.
+inline constexpr std::uint32_t kMtuProbeMinCwndSegments = 11;
 
 }  // namespace tapstack::tcp

@@ -42,8 +42,6 @@ std::optional<TcpRepr::ParseError> TcpRepr::parse(std::span<const std::uint8_t> 
     const auto view = TcpView::check(segment);
     if (!view) return ParseError::kBadDataOffset;
     if (!skip_checksum && !view->verify_checksum(src, dst)) return ParseError::kBadChecksum;
-    const auto options = TcpOptions::parse(view->options());
-    if (!options) return ParseError::kBadOptions;
     out.src_port = view->src_port();
     out.dst_port = view->dst_port();
     out.seq = view->seq();
@@ -51,7 +49,7 @@ std::optional<TcpRepr::ParseError> TcpRepr::parse(std::span<const std::uint8_t> 
     out.flags = view->flags();
     out.window = view->window();
     out.urgent = view->urgent();
-    out.options = *options;
+    out.options = TcpOptions::parse(view->options());
     out.payload = view->payload();
     return std::nullopt;
 }

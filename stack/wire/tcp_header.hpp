@@ -67,7 +67,7 @@ private:
 };
 
 struct TcpRepr {
-    enum class ParseError : std::uint8_t { kTruncated, kBadDataOffset, kBadChecksum, kBadOptions };
+    enum class ParseError : std::uint8_t { kTruncated, kBadDataOffset, kBadChecksum };
 
     std::uint16_t src_port = 0;
     std::uint16_t dst_port = 0;
@@ -81,8 +81,9 @@ struct TcpRepr {
 
     bool has(std::uint8_t flag) const { return (flags & flag) != 0; }
 
-    // Validates (view check, checksum unless `skip_checksum`, options) and
-    // fills `out`; on failure returns the reason and leaves `out` unspecified.
+    // Validates (view check, checksum unless `skip_checksum`) and fills
+    // `out`; on failure returns the reason and leaves `out` unspecified.
+    // Illegal options do not fail it (out.options.malformed, tcp_options.hpp).
     static std::optional<ParseError> parse(std::span<const std::uint8_t> segment, Ipv4Address src,
                                            Ipv4Address dst, TcpRepr& out, bool skip_checksum = false);
 

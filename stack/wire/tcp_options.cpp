@@ -8,7 +8,7 @@ namespace tapstack::wire {
 
 namespace k = tcp_option_kind;
 
-std::optional<TcpOptions> TcpOptions::parse(std::span<const std::uint8_t> area) {
+TcpOptions TcpOptions::parse(std::span<const std::uint8_t> area) {
     TcpOptions o;
     std::size_t i = 0;
     while (i < area.size()) {
@@ -18,26 +18,47 @@ std::optional<TcpOptions> TcpOptions::parse(std::span<const std::uint8_t> area) 
             ++i;
             continue;
         }
-        // Every other kind has a length byte covering kind and length.
-        if (i + 1 >= area.size()) return std::nullopt;
+        // Every other kind has a length byte covering kind and length. A
+        // length that cannot be walked ends the list (as Linux: what was
+        // parsed so far stands, nothing after it is trusted).
+        if (i + 1 >= area.size()) {
+            o.malformed = true;
+            break;
+        }
         const std::size_t len = area[i + 1];
-        if (len < 2 || i + len > area.size()) return std::nullopt;
+        if (len < 2 || i + len > area.size()) {
+            o.malformed = true;
+            break;
+        }
         const std::uint8_t* v = area.data() + i + 2;
+        // A known kind with the wrong length is skipped by its length.
         switch (kind) {
             case k::kMss:
-                if (len != 4) return std::nullopt;
+                if (len != 4) {
+                    o.malformed = true;
+                    break;
+                }
                 o.mss = load_be16(v);
                 break;
             case k::kWindowScale:
-                if (len != 3) return std::nullopt;
+                if (len != 3) {
+                    o.malformed = true;
+                    break;
+                }
                 o.window_scale = v[0];
                 break;
             case k::kSackPermitted:
-                if (len != 2) return std::nullopt;
+                if (len != 2) {
+                    o.malformed = true;
+                    break;
+                }
                 o.sack_permitted = true;
                 break;
             case k::kSack: {
-                if (len < 10 || (len - 2) % 8 != 0) return std::nullopt;
+                if (len < 10 || (len - 2) % 8 != 0) {
+                    o.malformed = true;
+                    break;
+                }
                 const std::size_t n = (len - 2) / 8;
                 o.sack_count = 0;
                 for (std::size_t b = 0; b < n && b < kMaxSackBlocks; ++b) {
@@ -47,7 +68,10 @@ std::optional<TcpOptions> TcpOptions::parse(std::span<const std::uint8_t> area) 
                 break;
             }
             case k::kTimestamp:
-                if (len != 10) return std::nullopt;
+                if (len != 10) {
+                    o.malformed = true;
+                    break;
+                }
                 o.timestamps = TcpTimestamps{load_be32(v), load_be32(v + 4)};
                 break;
             default:

@@ -4,10 +4,13 @@
 // -------------------
 // `TcpOptions` is a plain value: which options a segment carries. Parsing
 // walks the option bytes once: EOL ends the list, NOP is skipped, every other
-// kind must carry a length byte >= 2 that stays inside the option area
-// (otherwise the whole segment is malformed, RFC 9293 MUST-7: a bad length
-// must never hang or crash the parser). Known kinds with a wrong length are
-// malformed too; unknown kinds are skipped by their length (MUST-6).
+// kind must carry a length byte >= 2 that stays inside the option area;
+// otherwise the list ends there (RFC 9293 MUST-7: a bad length must never
+// hang or crash the parser) and what was parsed before stands. A known kind
+// with a wrong length is skipped by its length; unknown kinds are skipped by
+// their length (MUST-6). Either way `malformed` says so and the segment is
+// kept, as Linux does (tcp_parse_options): one bad option must not cost the
+// data and ACK the segment carries.
 // Emission writes the options in a fixed order with NOP padding so that
 // 4-byte fields stay aligned, as Linux does; the result is padded to a
 // multiple of 4 with EOL (zero) bytes.
@@ -55,10 +58,10 @@ struct TcpOptions {
     std::array<SackBlock, kMaxSackBlocks> sack_blocks{};
     std::uint8_t sack_count = 0;
     std::optional<TcpTimestamps> timestamps;
+    bool malformed = false;  // parse() met an illegal length and ignored it
 
-    // Parses the option area (header bytes 20..data offset*4). nullopt when
-    // malformed.
-    static std::optional<TcpOptions> parse(std::span<const std::uint8_t> area);
+    // Parses the option area (header bytes 20..data offset*4).
+    static TcpOptions parse(std::span<const std::uint8_t> area);
     // Bytes emit() writes, a multiple of 4, at most 40 (SACK blocks are cut
     // to what fits).
     std::size_t buffer_len() const;

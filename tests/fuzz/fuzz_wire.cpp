@@ -1,5 +1,5 @@
 // libFuzzer target: every wire format's view and Repr (round-trip
-// property). The first byte picks the format; the rest is the input.
+// property), and the TCP option parser. The first byte picks the format; the rest is the input.
 // Whatever a view accepts must parse, emit, and re-parse to an equal Repr,
 // and the emitted bytes must pass the view's own checks (checksums
 // included). Any violation aborts, which libFuzzer reports as a crash.
@@ -15,6 +15,7 @@
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/icmp.hpp"
 #include "stack/wire/ipv4.hpp"
+#include "stack/wire/tcp_options.hpp"
 
 namespace {
 
@@ -90,12 +91,29 @@ void checksum(Bytes in) {
     require(a.checksum() == internet_checksum(in));
 }
 
+// TCP options: any option area parses (an illegal length ends or skips,
+// never fails: the segment is kept, as Linux does); what was understood
+// emits to an area of at most 40 bytes that parses back, cleanly, to the
+// same options (SACK blocks only as many as fit beside the others).
+void tcp_options(Bytes in) {
+    const Bytes area = in.first(std::min<std::size_t>(in.size(), 40));
+    const TcpOptions o = TcpOptions::parse(area);
+    std::vector<std::uint8_t> out(o.buffer_len());
+    require(out.size() <= 40 && out.size() % 4 == 0);
+    o.emit(out);
+    const TcpOptions back = TcpOptions::parse(out);
+    require(!back.malformed);
+    require(back.mss == o.mss && back.window_scale == o.window_scale && back.sack_permitted == o.sack_permitted &&
+            back.timestamps == o.timestamps && back.sack_count <= o.sack_count);
+    for (std::size_t i = 0; i < back.sack_count; ++i) require(back.sack_blocks[i] == o.sack_blocks[i]);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     const Bytes in(data + 1, size - 1);
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
         case 0:
             ethernet(in);
             break;
@@ -107,6 +125,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
         case 3:
             icmp(in);
+            break;
+        case 5:
+            tcp_options(in);
             break;
         default:
             checksum(in);

@@ -51,7 +51,16 @@ Stable API (other test files import it; extend, do not change):
         .wait_log(regex, timeout=, start=) -> re.Match
         .stop(timeout=) -> int  (SIGTERM, wait, return exit status)
         .alive() -> bool
+    Namespace(label=)                   context manager: one more namespace beside a Daemon's
+        .ns .run(cmd, ...) .popen(cmd, **kw) .sysctl(name, value)   (a router, a far host)
+    veth(ns_a, if_a, cidr_a, ns_b, if_b, cidr_b, mtu=)   a veth pair between two namespaces, up
     run_tests(list_of_functions)         tiny runner: runs each, exits 0/1
+
+Several namespaces: a Daemon's namespace (d.ns) is one end; Namespace()
+makes others, named and reaped exactly like the Daemon's, deleted when
+their `with` block ends (processes started with popen() killed first);
+veth() joins two of them. Routing and forwarding are the test's (run "ip
+route" / sysctl in each).
 """
 
 import itertools
@@ -422,6 +431,89 @@ class Daemon:
         # Only a complete line: the daemon may be mid-write when we read.
         m = self.wait_log(r"counters: [^\n]*\n", timeout=timeout, start=start)
         return parse_counters(m.group(0).rstrip("\n"))
+
+
+class Namespace:
+    """One more network namespace (a router, a far host), beside a Daemon's.
+
+    Named tapstack-<pid>-<n>-<random> like the Daemon's (so a killed run's
+    leftovers are reaped the same way), with `lo` up; deleted, with every
+    process popen() started in it, when the `with` block ends."""
+
+    def __init__(self, label="ns"):
+        self.label = label
+        self.ns = f"tapstack-{os.getpid()}-{next(_counter)}-{random.randrange(1 << 24):06x}"
+        self._children = []
+        self._created = False
+
+    def __enter__(self):
+        reap_stale_namespaces()
+        _ip("netns", "add", self.ns)
+        self._created = True
+        try:
+            _ip("-n", self.ns, "link", "set", "lo", "up")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        for child in self._children:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                child.wait(timeout=5)
+            except Exception:  # teardown must go on
+                pass
+        if self._created:
+            for _ in range(3):
+                if _ip("netns", "delete", self.ns, check=False).returncode == 0:
+                    break
+                time.sleep(0.2)
+            else:
+                print(f"harness: could not delete netns {self.ns} ({self.label})", file=sys.stderr)
+            self._created = False
+        return False
+
+    def _wrap(self, cmd):
+        return ["ip", "netns", "exec", self.ns, *cmd]
+
+    def run(self, cmd, timeout=30, check=True, input=None, capture=True):
+        """Runs `cmd` (a list) inside the namespace, bounded by `timeout`."""
+        r = subprocess.run(self._wrap(cmd), timeout=timeout, input=input,
+                           stdout=subprocess.PIPE if capture else None,
+                           stderr=subprocess.PIPE if capture else None)
+        if check and r.returncode != 0:
+            out = (r.stdout or b"").decode(errors="replace")
+            err = (r.stderr or b"").decode(errors="replace")
+            raise AssertionError(f"[{self.label}] {' '.join(cmd)} exited {r.returncode}\n"
+                                 f"stdout:\n{out}\nstderr:\n{err}")
+        return r
+
+    def popen(self, cmd, **kwargs):
+        """Starts `cmd` inside the namespace in a process group of its own;
+        the group is killed when the namespace goes."""
+        kwargs.setdefault("start_new_session", True)
+        p = subprocess.Popen(self._wrap(cmd), **kwargs)
+        self._children.append(p)
+        return p
+
+    def sysctl(self, name, value):
+        self.run(["sysctl", "-q", "-w", f"{name}={value}"])
+
+
+def veth(ns_a, if_a, cidr_a, ns_b, if_b, cidr_b, mtu=1500):
+    """A veth pair from namespace `ns_a` (interface `if_a`, address
+    `cidr_a`) to `ns_b`, both ends with `mtu`, both up. Namespaces are
+    given by name (Daemon.ns, Namespace.ns); they own the pair, which goes
+    with them."""
+    _ip("-n", ns_a, "link", "add", if_a, "mtu", str(mtu), "type", "veth", "peer", "name", if_b,
+        "netns", ns_b, "mtu", str(mtu))
+    for ns, ifname, cidr in ((ns_a, if_a, cidr_a), (ns_b, if_b, cidr_b)):
+        _ip("-n", ns, "address", "add", cidr, "dev", ifname)
+        _ip("-n", ns, "link", "set", ifname, "up")
 
 
 def run_tests(tests):

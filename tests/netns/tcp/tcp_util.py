@@ -53,6 +53,29 @@ class ApiDaemon(harness.Daemon):
         return text.replace(line, line + extra)
 
 
+class FarHost:
+    """The daemon's Linux peer in another namespace `ns` (a harness.Namespace,
+    behind routers), at `host_address`. It stands in for the Daemon in the
+    seed-matrix transfer functions (test_seed_matrix.py) and the helpers
+    here: the kernel side's programs (nc, socat, ss) run in `ns`; the
+    tapstack CLI runs there too, which is fine, it needs only the API
+    socket (a file); `address` is still the daemon's."""
+
+    def __init__(self, d, ns, host_address):
+        self.daemon = d
+        self.ns = ns
+        self.address = d.address
+        self.host_address = host_address
+        self.workdir = d.workdir
+        self.socket_path = d.socket_path
+
+    def run(self, cmd, **kwargs):
+        return self.ns.run(cmd, **kwargs)
+
+    def popen(self, cmd, **kwargs):
+        return self.ns.popen(cmd, **kwargs)
+
+
 def tapstack_path():
     path = os.environ.get("TAPSTACK")
     if not path and len(sys.argv) > 2:

@@ -67,8 +67,15 @@ void run_transfer(const TransferSpec& s) {
     }
     CHECK(net.a().connection_count() == 0);
     CHECK(net.b().connection_count() == 0);
-    CHECK(net.counter(true, "tcp.resets_sent") == 0);
-    CHECK(net.counter(false, "tcp.resets_sent") == 0);
+    // No connection was reset. The only RSTs allowed answer segments that
+    // arrive after their connection is gone (a reordered or duplicated
+    // straggler meeting a closed port or the listener, RFC 9293 3.10.7.1-2),
+    // which a lossy link with reordering produces for some seeds.
+    CHECK(net.counter(true, "tcp.conn_reset") == 0);
+    CHECK(net.counter(false, "tcp.conn_reset") == 0);
+    for (bool side : {true, false})
+        CHECK(net.counter(side, "tcp.resets_sent") <=
+              net.counter(side, "tcp.rx_no_listener") + net.counter(side, "tcp.rx_listen_dropped"));
 }
 
 constexpr std::size_t kSizes[] = {0,     1,     535,   536,   1459,  1460,  1461,

@@ -424,6 +424,28 @@ TEST_CASE("the shipped defaults of the loss-recovery keys are the stack's own") 
     CHECK(t.keepalive_count == stack.keepalive_count);
     CHECK(t.receive_buffer_max == stack.receive_buffer_max);
     CHECK(t.congestion_control == stack.congestion_control);
+    CHECK(t.invalid_ack_ratelimit == stack.invalid_ack_ratelimit);
+    CHECK(t.mtu_probing == stack.mtu_probing);
+}
+
+TEST_CASE("tcp.mtu_probing: off, on-blackhole or always") {
+    CHECK(only_error(minimal("tcp:\n  mtu_probing: yes\n")) ==
+          "t.yaml:6:16: tcp.mtu_probing: \"yes\" is not an MTU probing mode (allowed: off, on-blackhole, always)");
+    for (auto mode : {tapstack::tcp::MtuProbing::kOff, tapstack::tcp::MtuProbing::kOnBlackhole,
+                      tapstack::tcp::MtuProbing::kAlways}) {
+        const std::string text = "tcp:\n  mtu_probing: " + std::string(tapstack::tcp::to_string(mode)) + "\n";
+        CHECK(load_config_text(minimal(text), "t.yaml").config.iface.tcp.mtu_probing == mode);
+    }
+}
+
+TEST_CASE("tcp.invalid_ack_ratelimit: a duration from 0ms (no limit) to 60s") {
+    CHECK(only_error(minimal("tcp:\n  invalid_ack_ratelimit: 2m\n")) ==
+          "t.yaml:6:26: tcp.invalid_ack_ratelimit: \"2m\" is not a duration (allowed: from 0ms to 60s with unit "
+          "ms, s or m, e.g. 30s)");
+    CHECK(load_config_text(minimal("tcp:\n  invalid_ack_ratelimit: 0ms\n"), "t.yaml")
+              .config.iface.tcp.invalid_ack_ratelimit == 0ms);
+    CHECK(load_config_text(minimal("tcp:\n  invalid_ack_ratelimit: 1s\n"), "t.yaml")
+              .config.iface.tcp.invalid_ack_ratelimit == 1s);
 }
 
 TEST_CASE("tcp booleans: timestamps, sack, no_delay, keepalive take true or false only") {

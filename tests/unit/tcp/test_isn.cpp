@@ -74,3 +74,32 @@ TEST_CASE("RFC 6298: SRTT/RTTVAR/RTO, clamping and backoff") {
     tiny.sample(microseconds(10));
     CHECK(tiny.rto() == milliseconds(200));  // 2.4: minimum
 }
+
+TEST_CASE("the secret has 128 bits: secrets that differ only in their second word key different ISNs, offsets and ports") {
+    int isn_differ = 0, ts_differ = 0, port_differ = 0;
+    for (std::uint64_t w = 1; w <= 16; ++w) {
+        IsnGenerator a(Secret(7, w)), b(Secret(7, w + 1000));
+        isn_differ += a.isn(kT0, kLocal, kRemote) != b.isn(kT0, kLocal, kRemote);
+        ts_differ += a.ts_offset(kLocal.address, kRemote.address) != b.ts_offset(kLocal.address, kRemote.address);
+        port_differ += a.port_offset(kLocal.address, kRemote) != b.port_offset(kLocal.address, kRemote);
+    }
+    CHECK(isn_differ == 16);
+    CHECK(ts_differ == 16);
+    CHECK(port_differ == 16);
+}
+
+TEST_CASE("RFC 7323 5.4 / RFC 6191: the timestamp offset is per address pair, the same for every port, and keyed on its own") {
+    IsnGenerator g(Secret(0xfeed, 0xbeef));
+    const std::uint32_t off = g.ts_offset(kLocal.address, kRemote.address);
+    // Every connection between the two addresses: one offset, so TSvals
+    // only grow across incarnations of a tuple (the ISNs differ per port).
+    for (std::uint16_t port = 40001; port < 40010; ++port) {
+        CHECK(g.ts_offset(kLocal.address, kRemote.address) == off);
+        CHECK(g.isn(kT0, kLocal, {kRemote.address, port}) != g.isn(kT0, kLocal, kRemote));
+    }
+    CHECK(g.ts_offset(kLocal.address, wire::Ipv4Address::from_octets(10, 0, 0, 3)) != off);
+    // Not a function of the ISN's secret offset F (ISN at time 0 is F).
+    const std::uint32_t f = g.isn(instant_from_ns(0), kLocal, kRemote).raw();
+    CHECK(off != f);
+    CHECK(off != f * 0x9e3779b1u);
+}

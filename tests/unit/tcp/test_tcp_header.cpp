@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <optional>
 #include <vector>
 
 #include "stack/wire/tcp_header.hpp"
@@ -91,8 +92,8 @@ TEST_CASE("options: every kind parses and round-trips (MSS, WS, SACK-permitted, 
     CHECK(o.buffer_len() == 36);
     std::vector<std::uint8_t> area(o.buffer_len());
     o.emit(area);
-    auto back = TcpOptions::parse(area);
-    REQUIRE(back.has_value());
+    auto back = std::optional<TcpOptions>(TcpOptions::parse(area));
+    REQUIRE_FALSE(back->malformed);
     CHECK(back->mss == 536);
     CHECK(back->window_scale == 14);
     CHECK(back->sack_permitted);
@@ -106,42 +107,61 @@ TEST_CASE("options: every kind parses and round-trips (MSS, WS, SACK-permitted, 
     std::vector<std::uint8_t> sa(s.buffer_len());
     CHECK(sa.size() == 36);
     s.emit(sa);
-    auto sb = TcpOptions::parse(sa);
-    REQUIRE(sb.has_value());
+    auto sb = std::optional<TcpOptions>(TcpOptions::parse(sa));
+    REQUIRE_FALSE(sb->malformed);
     CHECK(sb->sack_count == 4);
     CHECK(sb->sack_blocks[3] == SackBlock{30, 35});
 }
 
-TEST_CASE("MUST-6/7: unknown kinds are skipped by length; illegal lengths are malformed") {
+TEST_CASE("MUST-6/7: unknown kinds are skipped by length; an illegal length is ignored and the options before it stand (as Linux)") {
     {
         const std::uint8_t a[] = {200, 4, 9, 9, 1, 2, 4, 1, 0x90, 0, 0, 0};
         auto o = TcpOptions::parse(a);
-        REQUIRE(o.has_value());
-        CHECK(o->mss == 400);
+        CHECK(o.mss == 400);
+        CHECK_FALSE(o.malformed);
     }
     {
         const std::uint8_t a[] = {0, 2, 4, 1, 0x90};  // EOL ends the list: what follows is ignored
         auto o = TcpOptions::parse(a);
-        REQUIRE(o.has_value());
-        CHECK_FALSE(o->mss.has_value());
+        CHECK_FALSE(o.mss.has_value());
+        CHECK_FALSE(o.malformed);
     }
-    const std::vector<std::vector<std::uint8_t>> bad = {
-        {200, 0, 0, 0},        // length 0 (would loop forever)
-        {200, 1, 0, 0},        // length 1
-        {200},                 // kind without length byte
-        {200, 9, 0, 0},        // beyond the area
-        {2, 3, 0, 0},          // MSS with length 3
-        {3, 4, 1, 0},          // WS with length 4
-        {4, 3, 0, 0},          // SACK-permitted with length 3
-        {8, 8, 0, 0, 0, 0, 0, 0},  // timestamps with length 8
-        {5, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},  // SACK with a partial block
-        {5, 2, 0, 0},          // SACK with no block
+    // A length that cannot be walked ends the list; a known kind with the
+    // wrong length is skipped. Either way `malformed`, and an MSS before it
+    // (and, for a skippable one, a window scale after it) is still read.
+    struct Case {
+        std::vector<std::uint8_t> bad;
+        bool skippable;  // the list goes on after it
     };
-    for (const auto& a : bad) CHECK_FALSE(TcpOptions::parse(a).has_value());
+    const std::vector<Case> cases = {
+        {{200, 0}, false},                                // length 0 (would loop forever)
+        {{200, 1}, false},                                // length 1
+        {{200}, false},                                   // kind without length byte
+        {{200, 9, 0, 0}, false},                          // beyond the area
+        {{2, 3, 0}, true},                                // MSS with length 3
+        {{3, 4, 1, 0}, true},                             // WS with length 4
+        {{4, 3, 0}, true},                                // SACK-permitted with length 3
+        {{8, 8, 0, 0, 0, 0, 0, 0}, true},                 // timestamps with length 8
+        {{5, 9, 0, 0, 0, 0, 0, 0, 0}, true},              // SACK with a partial block
+        {{5, 2}, true},                                   // SACK with no block
+    };
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const Case& c = cases[i];
+        CAPTURE(i);
+        std::vector<std::uint8_t> a = {2, 4, 0x05, 0xb4};  // MSS 1460
+        a.insert(a.end(), c.bad.begin(), c.bad.end());
+        if (c.skippable) a.insert(a.end(), {3, 3, 7});     // WS 7 after it
+        const auto o = TcpOptions::parse(a);
+        CHECK(o.malformed);
+        CHECK(o.mss == 1460);
+        CHECK(o.window_scale.has_value() == c.skippable);
+        CHECK_FALSE(o.timestamps.has_value());
+        CHECK(o.sack_count == 0);
+    }
     // NOPs alone are fine; so is an empty area.
     const std::uint8_t nops[] = {1, 1, 1, 1};
-    CHECK(TcpOptions::parse(nops).has_value());
-    CHECK(TcpOptions::parse({}).has_value());
+    CHECK_FALSE(TcpOptions::parse(nops).malformed);
+    CHECK_FALSE(TcpOptions::parse({}).malformed);
 }
 
 TEST_CASE("every truncation and every byte value in the option area: never a crash, hang or out-of-bounds read") {
