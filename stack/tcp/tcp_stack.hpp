@@ -64,10 +64,21 @@
 //     (info().error == kNotConnected) and no queued event names it any more,
 //     even while the stack still finishes the closing handshake.
 //   * A connection that is never accepted and gets reset is forgotten.
-//   * RST in TIME-WAIT is ignored (RFC 1337); a new SYN with a higher sequence
-//     number reuses a TIME-WAIT tuple when a listener is on the port. A bare
-//     ACK from before the peer's FIN reaching TIME-WAIT is not answered (the
-//     peer may be gone; an answer would only draw an RST).
+//   * RST in TIME-WAIT is ignored (RFC 1337); a new SYN reuses a TIME-WAIT
+//     tuple when a listener is on the port and it cannot be an old
+//     duplicate (RFC 6191: a newer TSval, or without timestamps a higher
+//     sequence number); the new ISS then lies beyond the old SND.MAX, and our
+//     TSvals keep growing (one timestamp offset per address pair, from a key
+//     of its own). A bare ACK from before the peer's FIN reaching TIME-WAIT
+//     is not answered (the peer may be gone; an answer would only draw an RST).
+//   * When the table is full (max_connections) the connection longest in
+//     TIME-WAIT that no application holds makes room (tcp.time_wait_recycled).
+//   * Hostile or confused peers: TS.Recent moves only for a segment that
+//     passed every check (RFC 7323 4.3); ACKs to invalid segments are
+//     rate-limited (invalid_ack_ratelimit); an abort RST carries SND.MAX; a
+//     malformed option is ignored and its segment kept (as Linux).
+//   * Path MTU: icmp_error() (below) and RFC 4821 probing (mtu_probing)
+//     shrink, and probing grows, a connection's segments (path_mtu.hpp).
 //
 // Loss recovery and flow control (issue 4):
 //   * RFC 7323 timestamps and RFC 2018 SACK are offered on our SYN (config

@@ -345,3 +345,27 @@ TEST_CASE("a malformed TCP option is ignored and the segment kept, as Linux does
     REQUIRE_FALSE(acks.empty());
     CHECK(acks.back().h.ack == p.peer_nxt);
 }
+
+TEST_CASE("RFC 7323 5.4 / RFC 6528: our TSval offset is one per address pair, from its own key: it says nothing about the ISS") {
+    ScriptedPeer p;
+    REQUIRE(p.stack.listen(80, 0, &p.listener) == Error::kNone);
+    // Two connections from the peer at the same instant, from two ports:
+    // different ISSs (RFC 6528), the same TSval (the clock plus one offset
+    // for the address pair). An offset drawn from the ISS would differ.
+    std::vector<Out> synacks;
+    for (const std::uint16_t sport : {std::uint16_t{42000}, std::uint16_t{42001}}) {
+        p.inject(Seg{.seq = 1000, .flags = flag::kSyn, .options = syn_ts(5), .sport = sport});
+        synacks.push_back(p.expect_one());
+    }
+    REQUIRE(synacks[0].h.options.timestamps.has_value());
+    REQUIRE(synacks[1].h.options.timestamps.has_value());
+    CHECK(synacks[0].h.seq != synacks[1].h.seq);
+    CHECK(synacks[0].h.options.timestamps->tsval == synacks[1].h.options.timestamps->tsval);
+    // And a different secret gives a different offset (it is keyed).
+    ScriptedPeer q(ScriptedPeer::default_config(), 43);
+    REQUIRE(q.stack.listen(80, 0, &q.listener) == Error::kNone);
+    q.inject(Seg{.seq = 1000, .flags = flag::kSyn, .options = syn_ts(5), .sport = 42000});
+    const Out other = q.expect_one();
+    REQUIRE(other.h.options.timestamps.has_value());
+    CHECK(other.h.options.timestamps->tsval != synacks[0].h.options.timestamps->tsval);
+}
