@@ -61,6 +61,7 @@ std::uint16_t TcpStack::Impl::window_field(Tcb& t) {
     // a changed window makes an ACK a window update, not a duplicate).
     std::uint32_t wnd = (t.ooo.empty() && free >= cur + std::max<std::uint32_t>(threshold, 1)) ? free : cur;
     wnd = std::min<std::uint32_t>({wnd, free, 65535u << shift});
+    wnd = memory_window_cap(t, cur, wnd);  // small new windows under memory pressure
     std::uint32_t field = wnd >> shift;
     if ((field << shift) < cur) {
         const std::uint32_t up = std::min<std::uint32_t>((cur + (1u << shift) - 1) >> shift, 65535);
@@ -582,6 +583,10 @@ void TcpStack::Impl::run_timers(Instant now, std::uint32_t index) {
     }
     if (t.linger_deadline <= now) {
         t.linger_deadline = kNever;
+        if (orphan_linger_expired(now, index)) {  // orphans.cpp: reset or re-armed
+            release_if_done(index);
+            return;
+        }
         if (t.state == State::kTimeWait) counters.inc(Counter::time_wait_expired);
         // TIME-WAIT over (3.10.8), or an orphaned FIN-WAIT-2 given up.
         close_orderly(index);

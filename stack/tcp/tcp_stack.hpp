@@ -140,6 +140,7 @@ enum class Error : std::uint8_t {
     kInvalidArgument,  // e.g. port 0 to listen, address not ours
     kNotConnected,     // call on a stale handle or in a state that forbids it
     kAborted,          // ended by our own abort()/close() with unread data
+    kNoMemory,         // refused: the TCP memory budget (memory_max) is under pressure
 };
 std::string_view to_string(Error);
 
@@ -159,6 +160,13 @@ enum class State : std::uint8_t {
     kTimeWait,
 };
 std::string_view to_string(State);
+
+// What a listener does with a SYN it has no room for (RFC 4987 3.6).
+enum class SynCookieMode : std::uint8_t {
+    kOff,         // drop it (queued half-open connections are never evicted)
+    kOnOverflow,  // answer with a SYN cookie, keep no state (default, as Linux's 1)
+    kAlways,      // every SYN gets a cookie (as Linux's 2)
+};
 
 struct TcpConfig {
     Ipv4Address local_address;               // the interface's address
@@ -207,6 +215,20 @@ struct TcpConfig {
     // accounting is per byte, so recovery and RTT sampling are unchanged;
     // retransmissions may be super-segments too. false: never.
     bool tso = false;
+    // Hostile peers (syn_cookie.hpp, orphans.cpp, memory_budget.hpp):
+    // SYN cookies when a listener's SYN queue (its backlog) is full.
+    SynCookieMode syncookies = SynCookieMode::kOnOverflow;
+    // An orphan (closed by the application, the stack finishing alone) in
+    // FIN-WAIT-1, CLOSING or LAST-ACK whose data makes no progress for this
+    // long (e.g. a peer holding a zero window while answering every probe)
+    // is reset; Linux's tcp_orphan_retries.
+    Duration orphan_timeout = seconds(60);
+    // At most this many orphans; beyond, the oldest is reset (Linux
+    // tcp_max_orphans, "too many orphaned sockets").
+    std::uint32_t max_orphans = 16384;
+    // Bytes of send and receive buffer (out-of-order data included) of all
+    // connections together; pressure behaviour in memory_budget.hpp. 0: no limit.
+    std::uint64_t memory_max = 512ull * 1024 * 1024;
 };
 
 // True for the names TcpConfig::congestion_control accepts.
@@ -308,6 +330,7 @@ struct ConnInfo {
     bool established = false;        // the handshake completed at some point
     bool eof = false;                // peer's FIN reached AND everything before it was read
     bool write_closed = false;       // shutdown_write()/close() was called
+    std::size_t memory = 0;          // bytes of buffer memory charged to it (memory_budget.hpp)
 };
 
 // Something about this connection or listener changed: re-read info() or
@@ -406,6 +429,10 @@ public:
     void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;
 
     std::size_t connection_count() const;  // TCBs alive in any state, TIME-WAIT included
+    // Bytes of buffer memory charged to all connections (memory_budget.hpp),
+    // and whether the budget is under pressure.
+    std::uint64_t memory_in_use() const;
+    bool memory_pressure() const;
 
 private:
     struct Impl;
