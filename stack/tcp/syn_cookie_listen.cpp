@@ -20,7 +20,11 @@
 // cookie; window scale and SACK from the echoed TSval) and the ACK is then
 // processed by the ordinary path (RFC 9293 3.10.7.4), which takes it to
 // ESTABLISHED and the accept queue, with any data or FIN the ACK carries.
-// A failed cookie is a bad ACK to a listener: RST (3.10.7.2).
+// A pure ACK whose cookie fails is a bad ACK to a listener: RST
+// (3.10.7.2). A failed segment that carries data or FIN is dropped instead:
+// its sequence number need not be ISN+1 (when the ACK and data were lost, a
+// tail loss probe resends the peer's last segment, its FIN, first), so its
+// cookie cannot be checked; the peer's retransmission from ISN+1 can be.
 // Cookie SYN-ACKs are queued like RSTs and leave at the next poll().
 #include <algorithm>
 
@@ -125,7 +129,7 @@ bool TcpStack::Impl::cookie_ack(Instant now, std::uint32_t li, const Segment& se
     }
     if (!valid) {
         counters.inc(Counter::syncookies_rejected);
-        return false;
+        return !seg.payload.empty() || seg.fin;  // dropped (see above), else RST
     }
     // A valid cookie: the handshake is complete for the peer. Without room
     // the ACK is dropped; the peer's next segment (a retransmission or its

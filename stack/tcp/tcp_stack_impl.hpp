@@ -237,9 +237,10 @@ struct TcpStack::Impl {
     // Whether a SYN to listener `li` gets a TCB in its SYN queue; if not,
     // it got a cookie SYN-ACK or was dropped (counted) here.
     bool admit_syn(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local, Ipv4Endpoint remote);
-    // An ACK to a listener: true when it carried a valid cookie (the
-    // connection now exists, or the ACK was dropped for lack of room);
-    // false means "a bad ACK here" (RFC 9293 3.10.7.2: RST).
+    // An ACK to a listener: true when handled here (a valid cookie made the
+    // connection, or the segment was dropped: no room, or data/FIN whose
+    // cookie cannot be checked); false means "a bad ACK here" (RFC 9293
+    // 3.10.7.2: RST).
     bool cookie_ack(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local, Ipv4Endpoint remote);
     void queue_cookie_synack(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local,
                              Ipv4Endpoint remote);

@@ -5,10 +5,10 @@ benchmark that prints the figures (tests/bench/hostile.py).
 Theory of operation
 -------------------
 Everything runs inside the namespaces the conformance Env creates:
-  * SYN flood: `syn_flood()` sends prebuilt SYNs from the scripted peer's
-    packet socket (random source ports, a share from spoofed addresses of the
-    subnet that never answer ARP) at a fixed rate for a bounded time, in
-    5 ms batches, and reports what it achieved;
+  * SYN flood: `syn_flood()` sends SYNs prebuilt by `syn_flood_frames()`
+    from the scripted peer's packet socket (random source ports, a share
+    from spoofed addresses of the subnet that never answer ARP) at a fixed
+    rate for a bounded time, in 5 ms batches, and reports what it achieved;
   * real clients: `start_clients()` runs the namespace's own Linux TCP in a
     child process (/usr/bin/python3, one thread per client, on a schedule):
     each connects, sends 1000 random bytes, half-closes and expects the
@@ -29,6 +29,7 @@ Every load is bounded in count and time. `rss_kib()` reads VmRSS.
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -51,21 +52,26 @@ def opt_timestamps(tsval, tsecr=0):
     return b"\x08\x0a" + tsval.to_bytes(4, "big") + tsecr.to_bytes(4, "big")
 
 
-def syn_flood(peer, dport, rate, seconds, spoofed_share=0.1, seed=None, subnet_prefix="10.0.0."):
-    """Sends rate*seconds SYNs at `rate` per second. Returns a dict with
-    sent, target, elapsed and the achieved rate."""
+def syn_flood_frames(peer, dport, count, spoofed_share=0.1, seed=None, subnet_prefix="10.0.0."):
+    """`count` prebuilt SYN frames from random ports (a share from spoofed
+    addresses of the subnet), built before the clock starts."""
     rng = random.Random(seed)
-    total = int(rate * seconds)
     options = opt_mss(1460) + opt_sack_permitted() + opt_timestamps(1) + opt_nop() + opt_wscale(7)
     frames = []
-    for _ in range(total):
+    for _ in range(count):
         src = f"{subnet_prefix}{rng.randrange(100, 250)}" if rng.random() < spoofed_share else None
         frames.append(peer.tcp_frame(rng.randrange(1024, 60000), dport, rng.randrange(1 << 32), 0, SYN, 65535,
                                      options=options, src=src))
-    batch = max(1, rate // 200)  # one batch every 5 ms
+    return frames
+
+
+def syn_flood(peer, frames, rate):
+    """Sends `frames` at `rate` per second in 5 ms batches. Returns a dict
+    with sent, target, elapsed and the achieved rate."""
+    batch = max(1, rate // 200)
     started = time.monotonic()
     sent = 0
-    for i in range(0, total, batch):
+    for i in range(0, len(frames), batch):
         due = started + i / rate
         now = time.monotonic()
         if due > now:
@@ -75,7 +81,7 @@ def syn_flood(peer, dport, rate, seconds, spoofed_share=0.1, seed=None, subnet_p
             peer.discard_pending()  # the daemon's SYN-ACKs to the flood: nobody reads them
     elapsed = time.monotonic() - started
     peer.discard_pending()
-    return {"sent": sent, "target": total, "elapsed": elapsed, "rate": sent / elapsed if elapsed > 0 else 0.0}
+    return {"sent": sent, "target": len(frames), "elapsed": elapsed, "rate": sent / elapsed if elapsed > 0 else 0.0}
 
 
 def drop_first_final_ack(daemon):
@@ -83,18 +89,15 @@ def drop_first_final_ack(daemon):
     connection from a SLOW_PORTS source port is dropped."""
     daemon.run(["sysctl", "-qw", "net.netfilter.nf_conntrack_acct=1"])
     lo, hi = SLOW_PORTS
-    rules = (f"table inet tapstack_slow {{ chain out {{ type filter hook output priority 0; "
-             f"tcp sport {lo}-{hi} tcp flags == ack ct original packets 2 counter drop; }} }}")
+    rules = (f"table inet tapstack_slow {{\n  chain out {{\n    type filter hook output priority 0;\n"
+             f"    tcp sport {lo}-{hi} tcp flags == ack ct original packets 2 counter drop\n  }}\n}}\n")
     daemon.run(["nft", "-f", "-"], input=rules.encode())
 
 
 def dropped_final_acks(daemon):
     r = daemon.run(["nft", "list", "table", "inet", "tapstack_slow"], check=False)
-    out = r.stdout.decode(errors="replace")
-    for word_i, word in enumerate(out.split()):
-        if word == "packets":
-            return int(out.split()[word_i + 1])
-    return None
+    m = re.search(r"counter packets (\d+)", r.stdout.decode(errors="replace"))
+    return int(m.group(1)) if m else None
 
 
 _CLIENTS = r"""
@@ -294,13 +297,14 @@ def flood_with_clients(env, rate, seconds, port, early_slow=16, during=200, slow
     # The early slow clients first, until the daemon holds each in its SYN
     # queue (their first final ACK was dropped, so the handshake got that
     # far); then the flood and the other clients together.
+    frames = syn_flood_frames(p, port, int(rate * seconds))
     early = start_clients(d, port, early_plan)
     deadline = time.monotonic() + 15
     while (dropped_final_acks(d) or 0) < early_slow and time.monotonic() < deadline:
         time.sleep(0.05)
     queued_before = dropped_final_acks(d) or 0
     clients = start_clients(d, port, later_plan)
-    flood = syn_flood(p, port, rate, seconds)
+    flood = syn_flood(p, frames, rate)
     peak = rss_kib(d.pid)
     results = client_results(early, timeout=60) + client_results(clients, timeout=60)
     acceptor.terminate()

@@ -118,8 +118,12 @@ def flood_with_real_clients(env):
           f"{f['early']}, slow {f['slow']} (first final ACKs dropped: {f['dropped_acks']}); "
           f"cookies sent {st.get('tcp.syncookies_sent')}, accepted {st.get('tcp.syncookies_accepted')}, "
           f"rejected {st.get('tcp.syncookies_rejected')}; VmRSS {f['rss_before']} -> {f['rss_peak']} KiB; "
-          f"acceptor {f['acceptor']}")
+          f"acceptor {f['acceptor']}; " + " ".join(f"{k}={v}" for k, v in st.items() if k in (
+              "tcp.rx_backlog_full", "tcp.rx_syn_queue_full", "tcp.conn_established", "tcp.syncookies_unsent",
+              "tcp.rx_listen_dropped", "tap.rx_frames", "tcp.rx_segments")))
     failures = [(i, r) for i, r in enumerate(f["results"]) if not (r and r["ok"])]
+    for i, r in failures[:5]:
+        print(f"  info: client {i} failed: {r}")
     expect(env.daemon.alive(), "tapstackd still running", "it exited")
     expect(fl["rate"] >= FLOOD_RATE * 0.25, f"the flood reached at least a quarter of {FLOOD_RATE} SYN/s",
            f"{fl['rate']:.0f}/s")

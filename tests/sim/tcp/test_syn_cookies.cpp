@@ -246,3 +246,24 @@ TEST_CASE("tcp.syncookies always: every SYN gets a cookie, no half-open state at
     REQUIRE(c.valid());
     CHECK(p.stack.stats(c).snd_mss == 1440);
 }
+
+TEST_CASE("RFC 4987 3.6: a cookie peer's FIN resent before its lost data is dropped, not reset; the data then completes") {
+    ScriptedPeer p;
+    REQUIRE(p.stack.listen(80, kBacklog, &p.listener) == Error::kNone);
+    fill_syn_queue(p);
+    p.inject(Seg{.seq = 7000, .flags = flag::kSyn, .options = ScriptedPeer::mss_option(1460), .sport = 50000});
+    const std::uint32_t cookie = p.expect_one().h.seq;
+    // The ACK and 100 bytes of data were lost; the peer's tail loss probe
+    // resends its FIN (SEQ = ISN + 101): no cookie can be checked there.
+    p.inject(Seg{.seq = 7101, .ack = cookie + 1, .flags = flag::kAck | flag::kFin, .sport = 50000});
+    p.expect_none();
+    CHECK(p.counter("tcp.syncookies_rejected") == 1);
+    // Its retransmission from ISN+1 carries the cookie.
+    p.inject(Seg{.seq = 7001, .ack = cookie + 1, .flags = flag::kAck, .payload = bytes_of(100), .sport = 50000});
+    p.inject(Seg{.seq = 7101, .ack = cookie + 1, .flags = flag::kAck | flag::kFin, .sport = 50000});
+    tcp::ConnId c = p.stack.accept(p.listener);
+    REQUIRE(c.valid());
+    CHECK(p.read_all(c) == bytes_of(100));
+    CHECK(p.stack.info(c).eof);
+    CHECK(p.counter("tcp.resets_sent") == 0);
+}
