@@ -71,7 +71,7 @@ TEST_CASE("orphan_timeout: 2,000 orphans facing a permanent zero window are all 
     CHECK(p.counter("tcp.persist_probes") > 0);
 }
 
-TEST_CASE("orphan_timeout: a slow orphan that makes progress is not reset; the RST of a stuck one is from SND.MAX") {
+TEST_CASE("orphan_timeout: a slow orphan that makes progress is kept while a stuck one is reset") {
     ScriptedPeer p(orphan_config(seconds(10)));
     REQUIRE(p.stack.listen(80, 0, &p.listener) == Error::kNone);
     auto slow = p.open_from(20000, ScriptedPeer::mss_option(1000), 0);
