@@ -19,7 +19,7 @@ import subprocess
 import time
 
 from conformance import LISTEN_PORT, Env, Suite, expect
-from hostile_load import ooo_flood, open_connections, rss_kib
+from hostile_load import hwm_kib, ooo_flood, open_connections, rss_kib
 
 BUDGET_MIB = 16
 CONNS = 1000
@@ -33,14 +33,6 @@ os.environ.pop("MALLOC_PERTURB_", None)
 
 suite = Suite("conformance_memory_budget",
               lambda: Env(extra_yaml=f"tcp:\n  backlog: 2048\n  memory_max: {BUDGET_MIB}MiB\n"))
-
-
-def hwm_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
 
 
 def transfer(env, port, size):

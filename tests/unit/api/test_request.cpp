@@ -180,6 +180,7 @@ tcp::ConnInfo sample_info() {
     info.remote = {wire::Ipv4Address::from_octets(10, 0, 0, 1), 80};
     info.recv_available = 12;
     info.send_queued = 3000;
+    info.memory = 8192;
     return info;
 }
 
