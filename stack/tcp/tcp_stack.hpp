@@ -32,7 +32,11 @@
 //
 // Memory: every connection has bounded send and receive buffers (sizes from
 // TcpConfig), bounded out-of-order storage, and the number of TCBs and of
-// embryonic (SYN-RECEIVED) connections per listener are capped. Buffers are
+// embryonic (SYN-RECEIVED) connections per listener are capped; a SYN
+// beyond a listener's backlog gets a SYN cookie and no state
+// (syn_cookie.hpp). All buffers together are charged to one budget,
+// `memory_max` (memory_budget.hpp), with Linux-like pressure behaviour;
+// orphans are bounded in time and number (orphans.cpp). Buffers are
 // allocated on first use, so an idle ESTABLISHED connection that never
 // carried data costs about 1.3 KiB of heap (TCB, table entry, timer entry,
 // congestion state); tests/sim/tcp/test_scale.cpp runs 10,000 of them. A
@@ -58,8 +62,10 @@
 //     and once at accept(). kListener fires when accept() can succeed.
 //   * close() with unread data sends RST and frees the TCB at once; otherwise
 //     FIN follows the queued data and the stack finishes alone (TIME-WAIT
-//     2*msl; an orphaned FIN-WAIT-2 gives up after 2*msl; data arriving for
-//     an orphaned connection is answered with RST, as Linux does).
+//     2*msl; an orphaned FIN-WAIT-2 gives up after 2*msl; an orphan whose
+//     data or FIN makes no progress for `orphan_timeout` is reset, and so is
+//     the oldest orphan beyond `max_orphans`; data arriving for an orphaned
+//     connection is answered with RST, as Linux does).
 //   * Once close() or abort() released a handle, every call on it is a no-op
 //     (info().error == kNotConnected) and no queued event names it any more,
 //     even while the stack still finishes the closing handshake.
