@@ -188,6 +188,9 @@ bool TcpStack::Impl::cookie_ack(Instant now, std::uint32_t li, const Segment& se
     // The ACK itself, through the ordinary SYN-RECEIVED path.
     Segment ack = seg;
     other_states(now, index, ack);
+    // A TCB made from a cookie has no SYN-ACK to retransmit: if the ACK did
+    // not establish it, it must not linger.
+    if (tcbs[index] && tcbs[index]->state == State::kSynReceived) fail(index, Error::kRefused);
     release_if_done(index);
     return true;
 }
