@@ -117,12 +117,15 @@ bool TcpStack::Impl::memory_admit_growth(std::uint32_t index) {
     return true;
 }
 
-std::uint32_t TcpStack::Impl::memory_window_cap(const Tcb& t, std::uint32_t cur, std::uint32_t wnd) {
+std::uint32_t TcpStack::Impl::memory_window_limit(const Tcb& t, std::uint32_t cur, std::uint32_t wnd) const {
     if (!budget_.under_pressure()) return wnd;
-    const std::uint32_t cap = std::max(cur, 4 * t.rcv_mss);
-    if (wnd <= cap) return wnd;
-    counters.inc(Counter::memory_window_clamped);
-    return cap;
+    return std::min(wnd, std::max(cur, 4 * t.rcv_mss));
+}
+
+std::uint32_t TcpStack::Impl::memory_window_cap(const Tcb& t, std::uint32_t cur, std::uint32_t wnd) {
+    const std::uint32_t limited = memory_window_limit(t, cur, wnd);
+    if (limited < wnd) counters.inc(Counter::memory_window_clamped);
+    return limited;
 }
 
 bool TcpStack::Impl::memory_admit_connection() {

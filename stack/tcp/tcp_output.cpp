@@ -74,7 +74,8 @@ std::uint16_t TcpStack::Impl::window_field(Tcb& t) {
 bool TcpStack::Impl::window_update_due(const Tcb& t) const {
     if (!receives_data(t.state) || t.fin_received || !t.ooo.empty()) return false;
     const std::uint32_t cur = t.rcv_wnd();
-    const auto free = static_cast<std::uint32_t>(t.recv_buf.free());
+    // As much as window_field() would offer (memory pressure keeps it small).
+    const auto free = memory_window_limit(t, cur, static_cast<std::uint32_t>(t.recv_buf.free()));
     const std::uint32_t threshold =
         std::min<std::uint32_t>(static_cast<std::uint32_t>(t.recv_buf.capacity() / 2), t.snd_mss);
     const std::uint8_t shift = t.wscale_ok ? t.rcv_wscale : 0;

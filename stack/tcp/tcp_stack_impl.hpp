@@ -268,8 +268,9 @@ struct TcpStack::Impl {
     // Auto-tuning may grow the receive buffer (its copy touches the old capacity).
     bool memory_admit_growth(std::uint32_t index);
     // The window window_field() may offer now (never below `cur`: the right
-    // edge does not move left).
+    // edge does not move left); _cap counts the clamp, _limit only computes it.
     std::uint32_t memory_window_cap(const Tcb& t, std::uint32_t cur, std::uint32_t wnd);
+    std::uint32_t memory_window_limit(const Tcb& t, std::uint32_t cur, std::uint32_t wnd) const;
     // A new connection (SYN, cookie ACK, connect()) may be made.
     bool memory_admit_connection();
     // Re-reads a TCB's buffer footprint into the account (after writes and releases).
