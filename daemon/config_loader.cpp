@@ -58,6 +58,12 @@ std::string join_names(const std::vector<Field>& fields) {
 // (a unit test checks each against the stack).
 constexpr std::string_view kCongestionControls[] = {"cubic", "newreno"};
 
+constexpr std::string_view kMemoryMaxAllowed =
+    "0 for no limit, or bytes from 1MiB to 1024GiB, optionally with KiB, MiB or GiB, e.g. 512MiB";
+
+// tcp.syncookies values, in TcpConfig::SynCookieMode order.
+constexpr std::string_view kSynCookieModes[] = {"off", "on-overflow", "always"};
+
 constexpr std::string_view kReceiveBufferMaxAllowed =
     "0 to turn auto-tuning off, or bytes from 4KiB to 1GiB, optionally with KiB, MiB or GiB, e.g. 4MiB";
 
@@ -568,6 +574,31 @@ private:
                              }
                          }
                          bad(v, m, key, what, allowed);
+                     }},
+                    {"syncookies", false, "",
+                     [this, &t](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         constexpr std::string_view allowed = "on-overflow, always, off";
+                         auto s = scalar(v, m, key, "a SYN cookie mode", allowed);
+                         if (!s) return;
+                         for (std::size_t i = 0; i < std::size(kSynCookieModes); ++i) {
+                             if (*s == kSynCookieModes[i]) {
+                                 t.syncookies = static_cast<tcp::SynCookieMode>(i);
+                                 return;
+                             }
+                         }
+                         bad(v, m, key, "a SYN cookie mode", allowed);
+                     }},
+                    {"orphan_timeout", false, "", duration_field(t.orphan_timeout, seconds(1), seconds(3600))},
+                    {"max_orphans", false, "", uint_field(t.max_orphans, 0, 1u << 20)},
+                    {"memory_max", false, "",
+                     [this, &t](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         auto s = scalar(v, m, key, "a size", kMemoryMaxAllowed);
+                         if (!s) return;
+                         auto n = parse_size(*s);
+                         if (!n || (*n != 0 && (*n < (1u << 20) || *n > (1ull << 40)))) {
+                             return bad(v, m, key, "a size", kMemoryMaxAllowed);
+                         }
+                         t.memory_max = *n;
                      }},
                 });
     }

@@ -2,6 +2,7 @@
 //
 // Exit status: 0 after a clean stop or a valid --check-config; 1 for a bad
 // config or a start-up failure (one clear line on stderr); 2 for bad usage.
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -63,6 +64,18 @@ void raise_nofile_limit() {
     spdlog::debug("RLIMIT_NOFILE: soft limit raised from {} to the hard limit {}", before, lim.rlim_cur);
 }
 
+// TCP's buffer rings (64 KiB and more) are allocated on a connection's first
+// byte and freed when it goes quiet or the memory budget prunes it. With
+// glibc's dynamic mmap threshold the first such free moves every later ring
+// into the heap, where freed pages stay resident and a reused chunk touches
+// new ones: the daemon's RSS would drift far above the budget
+// (tcp.memory_max) the stack accounts for. A fixed threshold keeps each ring
+// in its own mapping, whose pages go back to the kernel when it is freed.
+void keep_rings_in_own_mappings() {
+    constexpr int kRingMmapThreshold = 64 * 1024;
+    if (mallopt(M_MMAP_THRESHOLD, kRingMmapThreshold) != 1) spdlog::warn("mallopt(M_MMAP_THRESHOLD) refused");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,6 +112,7 @@ int main(int argc, char** argv) {
     if (opts.log_level) config.log_level = *opts.log_level;
     tapstack::daemon::setup_logging(config.log_level);
     raise_nofile_limit();
+    keep_rings_in_own_mappings();
 
     tapstack::tcp::Secret seed;
     std::string error;

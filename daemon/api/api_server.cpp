@@ -59,6 +59,7 @@ ErrorCode error_code_for(tcp::Error e) {
     case tcp::Error::kHostUnreachable: return ErrorCode::kUnreachable;
     case tcp::Error::kAddressInUse: return ErrorCode::kInUse;
     case tcp::Error::kNoResources: return ErrorCode::kNoResources;
+    case tcp::Error::kNoMemory: return ErrorCode::kNoResources;
     case tcp::Error::kInvalidArgument: return ErrorCode::kBadRequest;
     case tcp::Error::kNone:
     case tcp::Error::kNotConnected:
@@ -87,6 +88,7 @@ std::string message_for(tcp::Error e) {
     case tcp::Error::kHostUnreachable: return "no route to host (no ARP answer)";
     case tcp::Error::kAddressInUse: return "address already in use";
     case tcp::Error::kNoResources: return "out of connections or ports";
+    case tcp::Error::kNoMemory: return "TCP memory budget (tcp.memory_max) under pressure; try again later";
     case tcp::Error::kInvalidArgument: return "invalid argument";
     default: break;
     }

@@ -354,6 +354,7 @@ std::string format_info_ok(std::uint64_t id, std::string_view state, const tcp::
         .add("snd_wnd", st.snd_wnd)
         .add("rcv_wnd", st.rcv_wnd)
         .add("rcv_buffer", st.rcv_buffer)
+        .add("memory", info.memory)
         .add("send_queued", info.send_queued)
         .add("recv_queued", info.recv_available)
         .add("bytes_sent", st.bytes_sent)

@@ -14,7 +14,26 @@ void RingBuffer::ensure_storage() {
 
 void RingBuffer::release() {
     storage_.reset();
-    head_ = size_ = 0;
+    head_ = size_ = high_ = 0;
+}
+
+std::size_t RingBuffer::footprint_after_write(std::size_t offset, std::size_t n) const {
+    if (offset >= free()) return footprint();
+    n = std::min(n, free() - offset);
+    if (n == 0) return footprint();
+    const std::size_t pos = wrap(head_ + size_ + offset);
+    const std::size_t high = pos + n > capacity_ ? capacity_ : std::max(storage_ ? high_ : 0, pos + n);
+    return round_to_page(high);
+}
+
+std::size_t RingBuffer::writable_within(std::size_t extra) const {
+    const std::size_t have = footprint();
+    if (have + extra >= capacity_) return free();
+    // Not wrapped yet (have < capacity): the tail lies inside [0, high_],
+    // and a write that stays below have + extra cannot wrap. An empty ring
+    // counts as rewound (the caller rewinds it before writing).
+    const std::size_t tail = size_ == 0 ? 0 : head_ + size_;
+    return std::min(free(), have + extra > tail ? have + extra - tail : 0);
 }
 
 void RingBuffer::grow(std::size_t new_capacity) {
@@ -27,6 +46,7 @@ void RingBuffer::grow(std::size_t new_capacity) {
         std::memcpy(bigger.get(), storage_.get() + head_, first);
         std::memcpy(bigger.get() + first, storage_.get(), head_);
         storage_ = std::move(bigger);
+        high_ = capacity_;  // the copy wrote all of it
     }
     head_ = 0;
     capacity_ = new_capacity;
@@ -42,11 +62,14 @@ std::size_t RingBuffer::write_at(std::size_t offset, std::span<const std::uint8_
     const std::size_t first = std::min(n, capacity_ - pos);
     std::memcpy(storage_.get() + pos, data.data(), first);
     if (n > first) std::memcpy(storage_.get(), data.data() + first, n - first);
+    note_written(pos, n);
     return n;
 }
 
 void RingBuffer::commit(std::size_t n) {
     assert(n <= free());
+    // The caller may have written these bytes through writable_spans().
+    if (n > 0) note_written(wrap(head_ + size_), n);
     size_ += n;
 }
 

@@ -23,8 +23,18 @@
 // that moves or reallocates storage (`grow()`, `release()`).
 // `grow()` is the one exception to the fixed capacity: it reallocates once
 // per enlargement, copying the old contents in order.
+//
+// Footprint (for TCP's memory budget): storage is written from offset 0 on
+// (a fresh or rewound ring has head 0, and the head only moves over bytes
+// already written), so the bytes ever written lie in [0, high-water mark)
+// until a write wraps past the end. `footprint()` is that mark rounded up to
+// whole pages (the whole capacity once wrapped): an upper bound of the
+// resident memory the ring holds, kept in O(1) per write. It falls only with
+// `release()`. `rewind()` moves an empty ring back to offset 0, so a ring
+// that empties between bursts keeps reusing the pages it already touched.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -81,14 +91,34 @@ public:
     // Releases storage (it is allocated again on the next write).
     void release();
 
+    static constexpr std::size_t kPage = 4096;
+    // Bytes of storage that may be resident (see the theory above).
+    std::size_t footprint() const { return storage_ ? round_to_page(high_) : 0; }
+    // footprint() after storing `n` bytes at `offset` past the queued data.
+    std::size_t footprint_after_write(std::size_t offset, std::size_t n) const;
+    // Bytes write() could take while footprint() grows by at most `extra`
+    // (an empty ring counted as rewound).
+    std::size_t writable_within(std::size_t extra) const;
+    // An empty ring starts again at offset 0 (nothing may be stored beyond
+    // the queue: the caller knows, e.g. no out-of-order data).
+    void rewind() {
+        if (size_ == 0) head_ = 0;
+    }
+
 private:
     void ensure_storage();
     std::size_t wrap(std::size_t i) const { return i >= capacity_ ? i - capacity_ : i; }
+    std::size_t round_to_page(std::size_t n) const { return std::min(capacity_, (n + kPage - 1) / kPage * kPage); }
+    // Records a write of n bytes at storage position pos (n <= capacity).
+    void note_written(std::size_t pos, std::size_t n) {
+        high_ = pos + n > capacity_ ? capacity_ : std::max(high_, pos + n);
+    }
 
     std::unique_ptr<std::uint8_t[]> storage_;
     std::size_t capacity_ = 0;
     std::size_t head_ = 0;
     std::size_t size_ = 0;
+    std::size_t high_ = 0;  // high-water mark of written storage
 };
 
 }  // namespace tapstack::buf

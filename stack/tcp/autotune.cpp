@@ -30,7 +30,9 @@ void TcpStack::Impl::autotune(Instant now, std::uint32_t index) {
     const std::uint64_t target = 2 * copied + 16ull * t.rcv_mss;
     if (target <= cap) return;
     const auto grown = static_cast<std::size_t>(std::min<std::uint64_t>(target, config.receive_buffer_max));
+    if (!memory_admit_growth(index)) return;  // memory_pressure.cpp
     t.recv_buf.grow(grown);
+    recharge(index);
     counters.inc(Counter::receive_buffer_grown);
     mark_dirty(index);  // a window update announces the space
 }

@@ -22,7 +22,7 @@ namespace tapstack::tcp {
     X(rx_bad_source)           /* source broadcast/multicast/unspecified or port 0 */         \
     X(rx_no_listener)          /* segment for a closed port (RFC 9293 3.10.7.1) */            \
     X(rx_backlog_full)         /* SYN dropped: listener backlog full of unaccepted conns */   \
-    X(rx_syn_evicted)          /* oldest embryonic connection dropped for a new SYN */         \
+    X(rx_syn_queue_full)       /* SYN dropped: SYN queue full and syncookies off */            \
     X(rx_table_full)           /* SYN dropped: max_connections reached */                      \
     X(rx_listen_dropped)       /* non-SYN segment to a listener */                             \
     X(rx_syn_sent_dropped)     /* segment without SYN or RST in SYN-SENT */                    \
@@ -86,7 +86,24 @@ namespace tapstack::tcp {
     X(pmtu_probe_failures)     /* probes lost (retransmitted) */                              \
     X(poll_timer_visits)       /* TCBs poll() visited because a timer was due */              \
     X(poll_output_visits)      /* TCBs poll() visited for pending output */                   \
-    X(buffers_reclaimed)       /* idle connections whose empty buffers were freed */
+    X(buffers_reclaimed)       /* idle connections whose empty buffers were freed */           \
+    X(syncookies_sent)         /* SYN-ACKs with a SYN cookie (RFC 4987 3.6) */                 \
+    X(syncookies_accepted)     /* connections made from a valid cookie ACK */                  \
+    X(syncookies_rejected)     /* ACKs to a listener whose cookie failed (RST) */             \
+    X(syncookies_unsent)       /* cookie SYN-ACK not sent: too many pending in one batch */   \
+    X(orphans_timed_out)       /* orphans reset after tcp.orphan_timeout without progress */  \
+    X(orphans_overflow)        /* orphans reset beyond tcp.max_orphans (oldest first) */       \
+    X(memory_pressure_entered) /* times the memory budget entered pressure */                 \
+    X(memory_ooo_pruned)       /* connections whose out-of-order data was pruned */           \
+    X(memory_ooo_pruned_bytes) /* out-of-order bytes pruned (never acknowledged) */           \
+    X(memory_ooo_dropped)      /* out-of-order segments not stored: memory pressure */        \
+    X(memory_rx_dropped)       /* in-order segments not stored: budget exhausted */           \
+    X(memory_window_clamped)   /* advertised windows held small under pressure */             \
+    X(memory_autotune_suppressed) /* receive buffer growth refused under pressure */          \
+    X(memory_send_limited)     /* send() calls cut short by the budget */                     \
+    X(memory_buffers_released) /* empty buffers freed at once under pressure */               \
+    X(memory_conn_refused)     /* SYNs and cookie ACKs refused: memory pressure */            \
+    X(memory_connect_refused)  /* connect() refused: memory pressure */
 
 enum class Counter : std::size_t {
 #define TAPSTACK_X(name) name,

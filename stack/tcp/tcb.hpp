@@ -198,6 +198,12 @@ struct Tcb {
     std::uint64_t ooo_segments = 0;
     std::uint64_t paws_rejected = 0;
 
+    // --- hostile peers (memory_pressure.cpp, orphans.cpp) ---
+    std::size_t mem_charged = 0;      // footprint of both rings as last charged to the budget
+    bool in_ooo_fifo = false;         // listed in Impl::ooo_holders_
+    bool orphan_counted = false;      // counted in Impl::orphan_count_
+    SeqNum orphan_una;                // SND.UNA when the orphan timeout was last armed
+
     // --- RFC 5961 challenge ACK rate limit ---
     Instant challenge_window_start{};
     std::uint32_t challenge_count = 0;

@@ -77,7 +77,8 @@ void TcpStack::Impl::closed_state(const Segment& seg, Ipv4Endpoint local, Ipv4En
 void TcpStack::Impl::listen_state(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local,
                                   Ipv4Endpoint remote, std::optional<SeqNum> prior_snd_max) {
     if (seg.rst) return;  // first: an RST to a listener is ignored
-    if (seg.ack_flag) {   // second: any ACK is bad here
+    if (seg.ack_flag) {   // second: any ACK is bad here, unless it returns a SYN cookie
+        if (cookie_ack(now, li, seg, local, remote)) return;
         counters.inc(Counter::rx_listen_dropped);
         queue_reset(PendingReset{local, remote, seg.ack, SeqNum(0), false});
         return;
@@ -87,22 +88,9 @@ void TcpStack::Impl::listen_state(Instant now, std::uint32_t li, const Segment& 
         return;
     }
     // third: SYN. The backlog bounds embryonic + unaccepted connections
-    // together; under a SYN flood the oldest embryonic connection makes room
-    // (a "SYN cache" with drop-oldest, RFC 4987 3.4), so memory stays bounded
-    // and a genuine handshake still completes once the flood stops.
-    {
-        Listener& l = listeners[li];
-        if (l.embryonic.size() + l.accept_queue.size() >= l.backlog) {
-            if (l.embryonic.empty()) {
-                counters.inc(Counter::rx_backlog_full);
-                return;
-            }
-            const std::uint32_t victim = l.embryonic.front();
-            counters.inc(Counter::rx_syn_evicted);
-            counters.inc(Counter::embryonic_dropped);
-            free_tcb(victim);
-        }
-    }
+    // together; beyond it a SYN gets a cookie or is dropped, never at the
+    // expense of a queued half-open connection (syn_cookie_listen.cpp).
+    if (!admit_syn(now, li, seg, local, remote)) return;
     const std::uint32_t index = alloc_tcb();
     if (index == kNoListener) {
         counters.inc(Counter::rx_table_full);
@@ -322,7 +310,7 @@ bool TcpStack::Impl::other_states(Instant now, std::uint32_t index, Segment& seg
     if (t.state == State::kTimeWait && seg.syn && !seg.ack_flag && !seg.rst &&
         listener_by_port.contains(t.local.port) && time_wait_reusable(t, seg)) {
         counters.inc(Counter::time_wait_reused);
-        *prior_snd_max = t.snd_max;
+        if (prior_snd_max) *prior_snd_max = t.snd_max;
         close_orderly(index);
         release_if_done(index);
         return false;
@@ -710,6 +698,11 @@ bool TcpStack::Impl::step7_text(Instant now, std::uint32_t index, const Segment&
         t.rcv_mss, std::min<std::uint32_t>(static_cast<std::uint32_t>(seg.payload.size()), our_mss()));
     measure_rcv_rtt(now, t, seg);
     const std::size_t offset = SeqNum::distance(seg.seq, t.rcv_nxt);
+    if (!memory_admit_rx(index, offset, seg.payload.size())) {
+        t.ack_now = true;  // not stored, not acknowledged: the peer sends it again
+        mark_dirty(index);
+        return false;
+    }
     const std::size_t stored = t.recv_buf.write_at(offset, seg.payload);
     if (stored == 0) {
         t.ack_now = true;

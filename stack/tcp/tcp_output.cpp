@@ -54,6 +54,7 @@ std::uint16_t TcpStack::Impl::window_field(Tcb& t) {
     // a changed window makes an ACK a window update, not a duplicate).
     std::uint32_t wnd = (t.ooo.empty() && free >= cur + std::max<std::uint32_t>(threshold, 1)) ? free : cur;
     wnd = std::min<std::uint32_t>({wnd, free, 65535u << shift});
+    wnd = memory_window_cap(t, cur, wnd);  // small new windows under memory pressure
     std::uint32_t field = wnd >> shift;
     if ((field << shift) < cur) {
         const std::uint32_t up = std::min<std::uint32_t>((cur + (1u << shift) - 1) >> shift, 65535);
@@ -66,7 +67,8 @@ std::uint16_t TcpStack::Impl::window_field(Tcb& t) {
 bool TcpStack::Impl::window_update_due(const Tcb& t) const {
     if (!receives_data(t.state) || t.fin_received || !t.ooo.empty()) return false;
     const std::uint32_t cur = t.rcv_wnd();
-    const auto free = static_cast<std::uint32_t>(t.recv_buf.free());
+    // As much as window_field() would offer (memory pressure keeps it small).
+    const auto free = memory_window_limit(t, cur, static_cast<std::uint32_t>(t.recv_buf.free()));
     const std::uint32_t threshold =
         std::min<std::uint32_t>(static_cast<std::uint32_t>(t.recv_buf.capacity() / 2), t.snd_mss);
     const std::uint8_t shift = t.wscale_ok ? t.rcv_wscale : 0;
@@ -472,6 +474,10 @@ void TcpStack::Impl::run_timers(Instant now, std::uint32_t index) {
     }
     if (t.linger_deadline <= now) {
         t.linger_deadline = kNever;
+        if (orphan_linger_expired(now, index)) {  // orphans.cpp: reset or re-armed
+            release_if_done(index);
+            return;
+        }
         if (t.state == State::kTimeWait) counters.inc(Counter::time_wait_expired);
         // TIME-WAIT over (3.10.8), or an orphaned FIN-WAIT-2 given up.
         close_orderly(index);

@@ -22,6 +22,7 @@ std::string_view to_string(Error e) {
         case Error::kInvalidArgument: return "invalid argument";
         case Error::kNotConnected: return "not connected";
         case Error::kAborted: return "connection aborted";
+        case Error::kNoMemory: return "TCP memory budget exhausted";
     }
     return "unknown";
 }
@@ -46,7 +47,12 @@ std::string_view to_string(State s) {
 // ---------------------------------------------------------------- Impl: table
 
 TcpStack::Impl::Impl(const TcpConfig& cfg, SegmentSink& s, const Secret& secret)
-    : config(cfg), sink(s), isn(secret), rtt_proto(cfg.initial_rto, cfg.min_rto, cfg.max_rto) {
+    : config(cfg),
+      sink(s),
+      isn(secret),
+      rtt_proto(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
+      cookies_(derive_key(secret, KeyUse::kSynCookie)),
+      budget_(cfg.memory_max) {
     if (config.ephemeral_port_min == 0) config.ephemeral_port_min = 1;
     if (config.ephemeral_port_max < config.ephemeral_port_min) config.ephemeral_port_max = config.ephemeral_port_min;
     if (config.mtu < 40 + kMinMss) config.mtu = 40 + kMinMss;
@@ -117,6 +123,8 @@ void TcpStack::Impl::free_tcb(std::uint32_t index) {
     (void)t;
     wheel_.cancel(index);
     reclaim_wheel_.cancel(index);
+    orphan_forget(t);
+    memory_forget(t);
     tcbs[index].reset();
     ++generations_[index];  // stale handles stop matching at once
     if (generations_[index] == 0) generations_[index] = 1;
@@ -286,6 +294,7 @@ void TcpStack::Impl::note_active(std::uint32_t index, Instant now) {
     if (index >= tcbs.size() || !tcbs[index]) return;
     if (last_active_.size() <= index) last_active_.resize(std::size_t{index} + 1);
     last_active_[index] = now;
+    memory_release_empty(index);
     if (!reclaim_wheel_.scheduled(index) && may_hold_buffers(*tcbs[index]))
         reclaim_wheel_.schedule(index, now + kBufferReclaimIdle);
 }
@@ -304,6 +313,7 @@ void TcpStack::Impl::reclaim_buffers(Instant now) {
             // advertised window) are unchanged.
             t.send_buf.release();
             t.recv_buf.release();
+            recharge(i);
             counters.inc(Counter::buffers_reclaimed);
         }
         // Otherwise data waits for the application or the peer: no periodic
@@ -319,6 +329,7 @@ void TcpStack::Impl::set_state(std::uint32_t index, State s) {
     Tcb& t = *tcbs[index];
     if (t.state == s) return;
     t.state = s;
+    if (s == State::kTimeWait || s == State::kClosed) orphan_forget(t);
     notify(index);
 }
 
@@ -340,6 +351,7 @@ void TcpStack::Impl::enter_time_wait(std::uint32_t index, Instant now) {
     // for the 2*MSL wait (unread data, if any, stays for the application).
     t.send_buf.release();
     if (t.recv_buf.empty()) t.recv_buf.release();
+    recharge(index);
     arm(t.linger_deadline, now + 2 * config.msl);
 }
 
@@ -506,6 +518,10 @@ Error TcpStack::connect(Instant now, Ipv4Endpoint remote, std::uint16_t local_po
     } else if (m.lookup(TupleKey{m.config.local_address.value, a.value, port, remote.port}) != kNoListener) {
         return Error::kAddressInUse;
     }
+    if (!m.memory_admit_connection()) {
+        m.counters.inc(Counter::memory_connect_refused);
+        return Error::kNoMemory;
+    }
     const std::uint32_t index = m.alloc_tcb();
     if (index == kNoListener) return Error::kNoResources;
     Tcb& t = *m.tcbs[index];
@@ -533,8 +549,14 @@ std::size_t TcpStack::send(Instant now, ConnId conn, std::span<const std::uint8_
     m.last_now_ = std::max(m.last_now_, now);
     Tcb* t = m.get_owned(conn);
     if (!t || t->write_closed || !can_send_state(t->state)) return 0;
-    const std::size_t n = t->send_buf.write(data);
-    if (n > 0) m.mark_dirty(conn.index);
+    m.memory_prepare_send(*t);
+    const std::size_t room = m.memory_send_room(*t);
+    if (room < std::min(data.size(), t->send_buf.free())) m.counters.inc(Counter::memory_send_limited);
+    const std::size_t n = t->send_buf.write(data.first(std::min(data.size(), room)));
+    if (n > 0) {
+        m.recharge(conn.index);
+        m.mark_dirty(conn.index);
+    }
     return n;
 }
 
@@ -606,6 +628,9 @@ void TcpStack::close(Instant now, ConnId conn) {
         m.arm(t->linger_deadline, now + 2 * m.config.msl);
     }
     m.mark_dirty(index);
+    m.orphan_adopt(now, index);
+    m.release_if_done(index);
+    m.reschedule(index);
 }
 
 void TcpStack::abort(Instant now, ConnId conn) {
@@ -645,10 +670,11 @@ ConnInfo TcpStack::info(ConnId conn) const {
     i.remote = t->remote;
     i.recv_available = t->recv_buf.size();
     i.send_queued = t->send_buf.size();
-    i.send_free = (!t->write_closed && can_send_state(t->state)) ? t->send_buf.free() : 0;
+    i.send_free = (!t->write_closed && can_send_state(t->state)) ? m.memory_send_room(*t) : 0;
     i.established = t->established_once;
     i.eof = t->fin_received && t->recv_buf.empty();
     i.write_closed = t->write_closed;
+    i.memory = t->mem_charged;
     return i;
 }
 
@@ -805,11 +831,12 @@ void TcpStack::poll(Instant now) {
     m.reclaim_buffers(now);
     m.armed_ = false;
     m.flush_resets();
+    m.flush_cookie_synacks();
 }
 
 Instant TcpStack::poll_at() const {
     const Impl& m = *impl_;
-    if (!m.dirty_list.empty() || !m.resets.empty()) return m.last_now_;
+    if (!m.dirty_list.empty() || !m.resets.empty() || !m.cookie_synacks_.empty()) return m.last_now_;
     return std::min(m.wheel_.next_wake(), m.reclaim_wheel_.next_wake());
 }
 
@@ -830,8 +857,16 @@ bool TcpStack::has_pending_events() const { return !impl_->events.empty(); }
 
 void TcpStack::visit_counters(const std::function<void(std::string_view, std::uint64_t)>& visit) const {
     impl_->counters.visit(visit);
+    // Gauges, after the counters.
+    visit("tcp.memory_bytes", impl_->budget_.usage());
+    visit("tcp.memory_pressure", impl_->budget_.under_pressure() ? 1 : 0);
+    visit("tcp.orphans", impl_->orphan_count_);
 }
 
 std::size_t TcpStack::connection_count() const { return impl_->live_tcbs; }
+
+std::uint64_t TcpStack::memory_in_use() const { return impl_->budget_.usage(); }
+
+bool TcpStack::memory_pressure() const { return impl_->budget_.under_pressure(); }
 
 }  // namespace tapstack::tcp

@@ -32,7 +32,11 @@
 //
 // Memory: every connection has bounded send and receive buffers (sizes from
 // TcpConfig), bounded out-of-order storage, and the number of TCBs and of
-// embryonic (SYN-RECEIVED) connections per listener are capped. Buffers are
+// embryonic (SYN-RECEIVED) connections per listener are capped; a SYN
+// beyond a listener's backlog gets a SYN cookie and no state
+// (syn_cookie.hpp). All buffers together are charged to one budget,
+// `memory_max` (memory_budget.hpp), with Linux-like pressure behaviour;
+// orphans are bounded in time and number (orphans.cpp). Buffers are
 // allocated on first use, so an idle ESTABLISHED connection that never
 // carried data costs about 1.3 KiB of heap (TCB, table entry, timer entry,
 // congestion state); tests/sim/tcp/test_scale.cpp runs 10,000 of them. A
@@ -58,8 +62,10 @@
 //     and once at accept(). kListener fires when accept() can succeed.
 //   * close() with unread data sends RST and frees the TCB at once; otherwise
 //     FIN follows the queued data and the stack finishes alone (TIME-WAIT
-//     2*msl; an orphaned FIN-WAIT-2 gives up after 2*msl; data arriving for
-//     an orphaned connection is answered with RST, as Linux does).
+//     2*msl; an orphaned FIN-WAIT-2 gives up after 2*msl; an orphan whose
+//     data or FIN makes no progress for `orphan_timeout` is reset, and so is
+//     the oldest orphan beyond `max_orphans`; data arriving for an orphaned
+//     connection is answered with RST, as Linux does).
 //   * Once close() or abort() released a handle, every call on it is a no-op
 //     (info().error == kNotConnected) and no queued event names it any more,
 //     even while the stack still finishes the closing handshake.
@@ -154,6 +160,7 @@ enum class Error : std::uint8_t {
     kInvalidArgument,  // e.g. port 0 to listen, address not ours
     kNotConnected,     // call on a stale handle or in a state that forbids it
     kAborted,          // ended by our own abort()/close() with unread data
+    kNoMemory,         // refused: the TCP memory budget (memory_max) is under pressure
 };
 std::string_view to_string(Error);
 
@@ -184,6 +191,12 @@ enum class MtuProbing : std::uint8_t {
     kAlways,       // every connection starts at 1024 bytes and probes up (Linux tcp_mtu_probing=2)
 };
 std::string_view to_string(MtuProbing);
+// What a listener does with a SYN it has no room for (RFC 4987 3.6).
+enum class SynCookieMode : std::uint8_t {
+    kOff,         // drop it (queued half-open connections are never evicted)
+    kOnOverflow,  // answer with a SYN cookie, keep no state (default, as Linux's 1)
+    kAlways,      // every SYN gets a cookie (as Linux's 2)
+};
 
 struct TcpConfig {
     Ipv4Address local_address;               // the interface's address
@@ -243,6 +256,20 @@ struct TcpConfig {
     Duration invalid_ack_ratelimit = milliseconds(500);
     // RFC 4821 probing (path_mtu.hpp): off, after a black hole, or always.
     MtuProbing mtu_probing = MtuProbing::kOnBlackhole;
+    // Hostile peers (syn_cookie.hpp, orphans.cpp, memory_budget.hpp):
+    // SYN cookies when a listener's SYN queue (its backlog) is full.
+    SynCookieMode syncookies = SynCookieMode::kOnOverflow;
+    // An orphan (closed by the application, the stack finishing alone) in
+    // FIN-WAIT-1, CLOSING or LAST-ACK whose data makes no progress for this
+    // long (e.g. a peer holding a zero window while answering every probe)
+    // is reset; Linux's tcp_orphan_retries.
+    Duration orphan_timeout = seconds(60);
+    // At most this many orphans; beyond, the oldest is reset (Linux
+    // tcp_max_orphans, "too many orphaned sockets").
+    std::uint32_t max_orphans = 16384;
+    // Bytes of send and receive buffer (out-of-order data included) of all
+    // connections together; pressure behaviour in memory_budget.hpp. 0: no limit.
+    std::uint64_t memory_max = 512ull * 1024 * 1024;
 };
 
 // What an ICMP error says about a datagram we sent; the interface decodes
@@ -356,6 +383,7 @@ struct ConnInfo {
     bool established = false;        // the handshake completed at some point
     bool eof = false;                // peer's FIN reached AND everything before it was read
     bool write_closed = false;       // shutdown_write()/close() was called
+    std::size_t memory = 0;          // bytes of buffer memory charged to it (memory_budget.hpp)
 };
 
 // Something about this connection or listener changed: re-read info() or
@@ -465,6 +493,10 @@ public:
     void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;
 
     std::size_t connection_count() const;  // TCBs alive in any state, TIME-WAIT included
+    // Bytes of buffer memory charged to all connections (memory_budget.hpp),
+    // and whether the budget is under pressure.
+    std::uint64_t memory_in_use() const;
+    bool memory_pressure() const;
 
 private:
     struct Impl;

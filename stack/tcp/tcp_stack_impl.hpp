@@ -39,6 +39,8 @@
 
 #include "stack/tcp/counters.hpp"
 #include "stack/tcp/isn.hpp"
+#include "stack/tcp/memory_budget.hpp"
+#include "stack/tcp/syn_cookie.hpp"
 #include "stack/tcp/tcb.hpp"
 #include "stack/tcp/tcp_stack.hpp"
 #include "stack/tcp/timer_wheel.hpp"
@@ -90,6 +92,7 @@ struct Listener {
     std::deque<std::uint32_t> accept_queue;  // TCB indices, oldest first
     std::vector<std::uint32_t> embryonic;    // SYN-RECEIVED TCB indices, oldest first
     bool event_pending = false;
+    Instant last_cookie_sent = kNever;       // cookie ACKs are checked only within a cookie's lifetime of this
 };
 
 // An RST for a segment that has no TCB (or whose TCB is already gone).
@@ -99,6 +102,16 @@ struct PendingReset {
     SeqNum seq;
     SeqNum ack;
     bool with_ack = false;
+};
+
+// A stateless SYN-ACK carrying a SYN cookie, sent at the next poll().
+struct PendingSynAck {
+    Ipv4Endpoint local;
+    Ipv4Endpoint remote;
+    SeqNum iss;  // the cookie
+    SeqNum ack;
+    std::uint16_t window = 0;
+    wire::TcpOptions options;
 };
 
 struct TcpStack::Impl {
@@ -228,6 +241,53 @@ struct TcpStack::Impl {
     bool window_update_due(const Tcb& t) const;
     void flush_resets();
 
+    // ---- SYN cookies (syn_cookie_listen.cpp) ----
+    // Whether a SYN to listener `li` gets a TCB in its SYN queue; if not,
+    // it got a cookie SYN-ACK or was dropped (counted) here.
+    bool admit_syn(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local, Ipv4Endpoint remote);
+    // An ACK to a listener: true when handled here (a valid cookie made the
+    // connection, or the segment was dropped: no room, or data/FIN whose
+    // cookie cannot be checked); false means "a bad ACK here" (RFC 9293
+    // 3.10.7.2: RST).
+    bool cookie_ack(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local, Ipv4Endpoint remote);
+    void queue_cookie_synack(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local,
+                             Ipv4Endpoint remote);
+    void flush_cookie_synacks();
+
+    // ---- orphans (orphans.cpp) ----
+    // close() made the TCB an orphan: count it, bound it by max_orphans and
+    // arm the orphan timeout.
+    void orphan_adopt(Instant now, std::uint32_t index);
+    // The linger timer of an orphan in FIN-WAIT-1/CLOSING/LAST-ACK fired:
+    // true when handled here (re-armed after progress, or reset).
+    bool orphan_linger_expired(Instant now, std::uint32_t index);
+    // The TCB stops counting as an orphan (TIME-WAIT, CLOSED, freed).
+    void orphan_forget(Tcb& t);
+    void orphan_reset(std::uint32_t index, Counter why);
+
+    // ---- memory budget (memory_pressure.cpp) ----
+    // Before step 7 stores `len` bytes at `offset` past RCV.NXT: charges
+    // the growth, or refuses it (the segment is then dropped, unacknowledged).
+    bool memory_admit_rx(std::uint32_t index, std::size_t offset, std::size_t len);
+    // Bytes send() may queue now (the budget, a guaranteed page); counts an
+    // empty ring as rewound, which memory_prepare_send() does before a write.
+    std::size_t memory_send_room(const Tcb& t) const;
+    void memory_prepare_send(Tcb& t);
+    // Auto-tuning may grow the receive buffer (its copy touches the old capacity).
+    bool memory_admit_growth(std::uint32_t index);
+    // The window window_field() may offer now (never below `cur`: the right
+    // edge does not move left); _cap counts the clamp, _limit only computes it.
+    std::uint32_t memory_window_cap(const Tcb& t, std::uint32_t cur, std::uint32_t wnd);
+    std::uint32_t memory_window_limit(const Tcb& t, std::uint32_t cur, std::uint32_t wnd) const;
+    // A new connection (SYN, cookie ACK, connect()) may be made.
+    bool memory_admit_connection();
+    // Re-reads a TCB's buffer footprint into the account (after writes and releases).
+    void recharge(std::uint32_t index);
+    void memory_forget(Tcb& t);
+    // Under pressure: frees a visited connection's empty buffers at once.
+    void memory_release_empty(std::uint32_t index);
+    void prune_ooo(std::uint32_t keep_index);
+
     TcpConfig config;
     SegmentSink& sink;
     IsnGenerator isn;
@@ -260,6 +320,13 @@ struct TcpStack::Impl {
     std::size_t sack_first_anchor_ = 0;     // which recent out-of-order segment the next ACK names first
     std::vector<std::uint8_t> tx_buf;       // one outgoing segment
 
+    SynCookies cookies_;
+    std::vector<PendingSynAck> cookie_synacks_;
+    std::uint32_t orphan_count_ = 0;        // orphans not yet in TIME-WAIT or CLOSED
+    std::deque<ConnId> orphan_fifo_;        // orphans, oldest first (stale entries skipped)
+    MemoryBudget budget_;
+    std::deque<ConnId> ooo_holders_;        // connections holding out-of-order data, oldest first
+
     // Loss recovery's way to one TCB's transmit path and timers.
     struct RecoveryPort;
 };
@@ -291,6 +358,11 @@ inline constexpr std::uint16_t kMinMss = 64;       // tiny peer MSS values are r
 inline constexpr std::uint16_t kDefaultMss = 536;  // RFC 9293 3.7.1 when the option is absent
 inline constexpr std::uint32_t kChallengeAcksPerSecond = 10;  // RFC 5961 7
 inline constexpr std::size_t kMaxPendingResets = 1024;
+inline constexpr std::size_t kMaxPendingCookies = 1024;
+// Each ring may always grow to this footprint whatever the budget (Linux's
+// tcp_rmem[0]/tcp_wmem[0]), so no connection stalls for good; out-of-order
+// data gets no such guarantee.
+inline constexpr std::size_t kMemGuaranteed = buf::RingBuffer::kPage;
 inline constexpr std::size_t kMaxOooRanges = 16;
 inline constexpr std::size_t kMaxSackAnchors = kMaxOooRanges;  // one per block at most
 // RFC 4821 black-hole detection: this many consecutive RTOs of the segment

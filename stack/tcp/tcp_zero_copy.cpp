@@ -27,10 +27,15 @@ namespace tapstack::tcp {
 
 std::array<std::span<std::uint8_t>, 2> TcpStack::send_spans(ConnId conn) {
     Impl& m = *impl_;
+    if (Tcb* t = m.get_owned(conn)) m.memory_prepare_send(*t);
     const std::size_t allowed = info(conn).send_free;
     Tcb* t = m.get_owned(conn);
     if (!t || allowed == 0) return {};
-    return t->send_buf.writable_spans();
+    // Only as far as the memory budget lets the ring grow.
+    auto spans = t->send_buf.writable_spans();
+    if (spans[0].size() >= allowed) return {spans[0].first(allowed), {}};
+    spans[1] = spans[1].first(std::min(spans[1].size(), allowed - spans[0].size()));
+    return spans;
 }
 
 std::size_t TcpStack::send_commit(Instant now, ConnId conn, std::size_t n) {
@@ -40,6 +45,7 @@ std::size_t TcpStack::send_commit(Instant now, ConnId conn, std::size_t n) {
     Tcb* t = m.get_owned(conn);
     if (!t || n == 0) return 0;
     t->send_buf.commit(n);
+    m.recharge(conn.index);
     m.mark_dirty(conn.index);  // as send(): output() decides (Nagle, window, TSO)
     return n;
 }

@@ -392,6 +392,37 @@ class Peer:
         for _ in self.frames(timeout):
             pass
 
+    # ---- floods (hostile-load tests): no log, no parsing ------------------
+
+    def tcp_frame(self, sport, dport, seq, ack, flags, win=65535, options=b"", payload=b"", src=None):
+        """A complete Ethernet frame of one TCP segment to the DUT, for blast()."""
+        seg = tcp_segment(src or self.ip, self.dut_ip, sport, dport, seq, ack, flags, win, options, payload)
+        return self.eth(0x0800, ipv4_packet(src or self.ip, self.dut_ip, 6, seg))
+
+    def blast(self, frames):
+        """Sends prebuilt frames as fast as the socket takes them, without
+        logging; returns how many the kernel accepted."""
+        hdr = bytes(VNET_HDR_LEN)
+        sent = 0
+        for f in frames:
+            try:
+                self.sock.send(hdr + f)
+                sent += 1
+            except (BlockingIOError, InterruptedError, OSError):
+                pass  # TAP queue full: that frame is lost, as on a wire
+        return sent
+
+    def discard_pending(self):
+        """Drops every frame waiting on the socket unread (after a flood,
+        parsing each would take seconds); returns the count."""
+        n = 0
+        while True:
+            try:
+                self.sock.recv(65536 + VNET_HDR_LEN)
+            except (BlockingIOError, InterruptedError):
+                return n
+            n += 1
+
 
 # ---- matchers -------------------------------------------------------------------
 

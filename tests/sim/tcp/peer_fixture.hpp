@@ -178,6 +178,43 @@ public:
         return c;
     }
 
+    // One of many passive connections, from the peer's port `sport` (the
+    // listener must exist): SYN (ISS 1000), our SYN-ACK, ACK, accept().
+    struct PeerConn {
+        std::uint16_t port = 0;
+        std::uint32_t peer_nxt = 0;  // next sequence number the peer sends
+        std::uint32_t our_nxt = 0;   // next sequence number we send
+        tcp::ConnId conn;
+    };
+    PeerConn open_from(std::uint16_t sport, wire::TcpOptions syn_options = mss_option(1460),
+                       std::uint16_t window = 65535) {
+        PeerConn c;
+        c.port = sport;
+        // Earlier output for other connections stays for the caller.
+        std::vector<Out> others = take();
+        inject(Seg{.seq = 1000, .flags = flag::kSyn, .window = window, .options = syn_options, .sport = sport});
+        auto out = take();
+        std::erase_if(out, [&](const Out& o) {
+            if (o.h.dst_port == sport) return false;
+            others.push_back(o);
+            return true;
+        });
+        REQUIRE(out.size() == 1);
+        REQUIRE(out[0].only(flag::kSyn | flag::kAck));
+        c.peer_nxt = 1001;
+        c.our_nxt = out[0].h.seq + 1;
+        wire::TcpOptions ack_options;
+        if (out[0].h.options.timestamps) ack_options.timestamps = wire::TcpTimestamps{1, out[0].h.options.timestamps->tsval};
+        inject(Seg{.seq = c.peer_nxt, .ack = c.our_nxt, .flags = flag::kAck, .window = window,
+                   .options = ack_options, .sport = sport});
+        for (Out& o : take())
+            if (o.h.dst_port != sport) others.push_back(std::move(o));
+        outputs = std::move(others);
+        c.conn = stack.accept(listener);
+        REQUIRE(c.conn.valid());
+        return c;
+    }
+
     // Active open toward the peer's port 40000 from our port `local_port`.
     tcp::ConnId establish_active(wire::TcpOptions synack_options = mss_option(1460), std::uint16_t window = 65535) {
         tcp::ConnId c;

@@ -180,6 +180,7 @@ tcp::ConnInfo sample_info() {
     info.remote = {wire::Ipv4Address::from_octets(10, 0, 0, 1), 80};
     info.recv_available = 12;
     info.send_queued = 3000;
+    info.memory = 8192;
     return info;
 }
 
@@ -223,7 +224,7 @@ TEST_CASE("INFO reply: every figure of ConnStats and ConnInfo under its document
     CHECK(format_info_ok(7, "established", sample_info(), sample_stats(), 65534) ==
           "OK id=7 state=established local=10.0.0.2:49152 remote=10.0.0.1:80 cc=cubic srtt_us=1234 rttvar_us=567 "
           "rto_ms=201 mss=1448 cwnd=14480 ssthresh=inf in_flight=2896 snd_wnd=65535 rcv_wnd=262132 "
-          "rcv_buffer=262144 send_queued=3000 recv_queued=12 bytes_sent=10 bytes_acked=11 bytes_received=12 "
+          "rcv_buffer=262144 memory=8192 send_queued=3000 recv_queued=12 bytes_sent=10 bytes_acked=11 bytes_received=12 "
           "segments_sent=13 segments_received=14 retransmissions=15 rto_expiries=16 fast_retransmits=17 "
           "sack_recoveries=18 dup_segments=19 ooo_segments=20 paws_rejected=21 timestamps=on sack=on wscale=off "
           "nodelay=on keepalive=off recovery=off uid=65534\n");

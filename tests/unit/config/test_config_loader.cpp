@@ -117,6 +117,10 @@ TEST_CASE("the shipped config states the defaults: it loads to what leaving ever
     CHECK(t.keepalive_count == u.keepalive_count);
     CHECK(t.receive_buffer_max == u.receive_buffer_max);
     CHECK(t.congestion_control == u.congestion_control);
+    CHECK(t.syncookies == u.syncookies);
+    CHECK(t.orphan_timeout == u.orphan_timeout);
+    CHECK(t.max_orphans == u.max_orphans);
+    CHECK(t.memory_max == u.memory_max);
     CHECK(a.api.socket_path == b.api.socket_path);
     CHECK(a.api.socket_mode == b.api.socket_mode);
     CHECK(a.api.max_clients == b.api.max_clients);
@@ -174,7 +178,8 @@ TEST_CASE("every key of every section is applied") {
         "  max_rto: 10s\n  max_retransmits: 4\n  max_syn_retransmits: 2\n  window_scaling: false\n"
         "  timestamps: false\n  sack: false\n  delayed_ack: 0ms\n  no_delay: true\n  keepalive: true\n"
         "  keepalive_idle: 30s\n  keepalive_interval: 5s\n  keepalive_count: 3\n  receive_buffer_max: 0\n"
-        "  congestion_control: newreno\n"
+        "  congestion_control: newreno\n  syncookies: always\n  orphan_timeout: 5s\n  max_orphans: 9\n"
+        "  memory_max: 64MiB\n"
         "api:\n  socket: /tmp/x/api.sock\n  socket_mode: 0600\n  max_clients: 10\n  request_timeout: 1500ms\n"
         "  socket_group: 0\n  max_clients_per_user: 3\n  max_listeners_per_user: 2\n  max_memory_per_user: 64MiB\n"
         "  connect_allow: [10.0.0.0/8, 198.19.77.1/32:22]\n  connect_deny:\n    - 0.0.0.0/0:1-1023\n"
@@ -225,6 +230,10 @@ TEST_CASE("every key of every section is applied") {
     CHECK(c.iface.tcp.keepalive_count == 3);
     CHECK(c.iface.tcp.receive_buffer_max == 0);
     CHECK(c.iface.tcp.congestion_control == "newreno");
+    CHECK(c.iface.tcp.syncookies == tapstack::tcp::SynCookieMode::kAlways);
+    CHECK(c.iface.tcp.orphan_timeout == 5s);
+    CHECK(c.iface.tcp.max_orphans == 9);
+    CHECK(c.iface.tcp.memory_max == 64u * 1024 * 1024);
     CHECK(c.api.socket_path == "/tmp/x/api.sock");
     CHECK(c.api.socket_mode == 0600);
     CHECK(c.api.max_clients == 10);
@@ -426,6 +435,10 @@ TEST_CASE("the shipped defaults of the loss-recovery keys are the stack's own") 
     CHECK(t.congestion_control == stack.congestion_control);
     CHECK(t.invalid_ack_ratelimit == stack.invalid_ack_ratelimit);
     CHECK(t.mtu_probing == stack.mtu_probing);
+    CHECK(t.syncookies == stack.syncookies);
+    CHECK(t.orphan_timeout == stack.orphan_timeout);
+    CHECK(t.max_orphans == stack.max_orphans);
+    CHECK(t.memory_max == stack.memory_max);
 }
 
 TEST_CASE("tcp.mtu_probing: off, on-blackhole or always") {
@@ -538,6 +551,32 @@ TEST_CASE("tcp.congestion_control: one of the stack's algorithms, the message li
         REQUIRE(r.ok());
         CHECK(r.config.iface.tcp.congestion_control == name);
     }
+}
+
+TEST_CASE("tcp hostile-peer keys: syncookies modes, orphan bounds, memory_max (0 or 1MiB..1024GiB)") {
+    using tapstack::tcp::SynCookieMode;
+    const std::pair<const char*, SynCookieMode> modes[] = {
+        {"off", SynCookieMode::kOff}, {"on-overflow", SynCookieMode::kOnOverflow}, {"always", SynCookieMode::kAlways}};
+    for (const auto& [name, mode] : modes) {
+        auto r = load_config_text(minimal(std::string("tcp:\n  syncookies: ") + name + "\n"), "t.yaml");
+        REQUIRE(r.ok());
+        CHECK(r.config.iface.tcp.syncookies == mode);
+    }
+    CHECK(only_error(minimal("tcp:\n  syncookies: yes\n")) ==
+          "t.yaml:6:15: tcp.syncookies: \"yes\" is not a SYN cookie mode (allowed: on-overflow, always, off)");
+    CHECK(only_error(minimal("tcp:\n  orphan_timeout: 0s\n")).starts_with(
+        "t.yaml:6:19: tcp.orphan_timeout: \"0s\" is not a duration"));
+    CHECK(only_error(minimal("tcp:\n  max_orphans: -1\n")).starts_with("t.yaml:6:16: tcp.max_orphans: \"-1\""));
+    auto zero = load_config_text(minimal("tcp:\n  max_orphans: 0\n  memory_max: 0\n"), "t.yaml");
+    REQUIRE(zero.ok());
+    CHECK(zero.config.iface.tcp.max_orphans == 0);
+    CHECK(zero.config.iface.tcp.memory_max == 0);
+    CHECK(only_error(minimal("tcp:\n  memory_max: 512KiB\n")) ==
+          "t.yaml:6:15: tcp.memory_max: \"512KiB\" is not a size (allowed: 0 for no limit, or bytes from 1MiB to "
+          "1024GiB, optionally with KiB, MiB or GiB, e.g. 512MiB)");
+    auto big = load_config_text(minimal("tcp:\n  memory_max: 2GiB\n"), "t.yaml");
+    REQUIRE(big.ok());
+    CHECK(big.config.iface.tcp.memory_max == 2ull << 30);
 }
 
 TEST_CASE("api values: socket path and mode") {

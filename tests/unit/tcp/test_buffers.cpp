@@ -242,3 +242,64 @@ TEST_CASE("RingBuffer::peek_spans(): the bytes peek() would copy, as at most two
         }
     }
 }
+
+TEST_CASE("RingBuffer::footprint(): the pages written so far, whole capacity once wrapped, zero after release") {
+    constexpr std::size_t kPage = RingBuffer::kPage;
+    RingBuffer r(16 * kPage);
+    CHECK(r.footprint() == 0);  // no storage yet
+    CHECK(r.footprint_after_write(0, 1) == kPage);
+    r.write(seq_bytes(100));
+    CHECK(r.footprint() == kPage);
+    // Out-of-order bytes far ahead count up to where they lie.
+    CHECK(r.footprint_after_write(5 * kPage, 10) == 6 * kPage);
+    CHECK(r.write_at(5 * kPage, seq_bytes(10)) == 10);
+    CHECK(r.footprint() == 6 * kPage);
+    // Beyond the free space nothing is written, nothing grows.
+    CHECK(r.footprint_after_write(16 * kPage, 10) == 6 * kPage);
+    // Reading does not shrink it: the pages stay resident.
+    std::vector<std::uint8_t> out(100);
+    r.read(out);
+    CHECK(r.footprint() == 6 * kPage);
+    // A rewound empty ring writes from offset 0 again: no growth.
+    r.rewind();
+    CHECK(r.footprint_after_write(0, 3 * kPage) == 6 * kPage);
+    // Writes that wrap past the end count the whole capacity.
+    RingBuffer w(4 * kPage);
+    w.write(seq_bytes(3 * kPage));
+    std::vector<std::uint8_t> sink(3 * kPage);
+    w.read(sink);
+    CHECK(w.footprint() == 3 * kPage);
+    CHECK(w.footprint_after_write(0, 2 * kPage) == 4 * kPage);
+    w.write(seq_bytes(2 * kPage));
+    CHECK(w.footprint() == 4 * kPage);
+    w.release();
+    CHECK(w.footprint() == 0);
+}
+
+TEST_CASE("RingBuffer::writable_within(): what fits without growing the footprint by more than asked") {
+    constexpr std::size_t kPage = RingBuffer::kPage;
+    RingBuffer r(16 * kPage);
+    CHECK(r.writable_within(0) == 0);
+    CHECK(r.writable_within(kPage) == kPage);
+    r.write(seq_bytes(kPage + 1));  // two pages touched
+    CHECK(r.footprint() == 2 * kPage);
+    CHECK(r.writable_within(0) == kPage - 1);
+    CHECK(r.writable_within(kPage) == 2 * kPage - 1);
+    CHECK(r.writable_within(100 * kPage) == r.free());
+    // Empty: counted as rewound, the touched pages are reusable.
+    std::vector<std::uint8_t> out(kPage + 1);
+    r.read(out);
+    CHECK(r.writable_within(0) == 2 * kPage);
+    r.rewind();
+    CHECK(r.write(seq_bytes(2 * kPage)) == 2 * kPage);
+    CHECK(r.footprint() == 2 * kPage);
+}
+
+TEST_CASE("RingBuffer: commit after writing through writable_spans() counts toward the footprint") {
+    constexpr std::size_t kPage = RingBuffer::kPage;
+    RingBuffer r(8 * kPage);
+    auto spans = r.writable_spans();
+    std::fill_n(spans[0].begin(), 3 * kPage, std::uint8_t{7});
+    r.commit(3 * kPage);
+    CHECK(r.footprint() == 3 * kPage);
+}

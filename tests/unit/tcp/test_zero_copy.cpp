@@ -125,7 +125,7 @@ std::vector<std::uint8_t> drain_copying(TcpStack& t, Instant now, ConnId c) {
 
 TEST_CASE("send_spans/send_commit: free space wrapping the ring's end is offered whole; bytes arrive in order") {
     Pair p(2000);
-    const auto data = pattern(2900, 0);
+    const auto data = pattern(4000, 0);
 
     auto spans = p.a.send_spans(p.ca);
     CHECK(total(spans) == 2000);
@@ -134,16 +134,24 @@ TEST_CASE("send_spans/send_commit: free space wrapping the ring's end is offered
     CHECK(p.a.send_commit(p.now, p.ca, 1300) == 1300);
     CHECK(p.a.info(p.ca).send_queued == 1300);
     p.settle();
-    auto got = drain_copying(p.b, p.now, p.cb);
-    CHECK(p.a.info(p.ca).send_queued == 0);  // acknowledged: head now at 1300
+    CHECK(p.a.info(p.ca).send_queued == 0);  // acknowledged; b has not read: its window is 700
 
+    // An emptied ring starts again at its beginning (RingBuffer::rewind()).
     spans = p.a.send_spans(p.ca);
-    CHECK(spans[0].size() == 700);   // to the end of the ring
-    CHECK(spans[1].size() == 1300);  // then from its start
+    CHECK(spans[0].size() == 2000);
     CHECK(fill(spans, std::span(data).subspan(1300, 1600)) == 1600);
     CHECK(p.a.send_commit(p.now, p.ca, 1600) == 1600);
-    CHECK(p.a.info(p.ca).send_free == 400);
-    for (int round = 0; round < 10 && got.size() < data.size(); ++round) {
+    p.settle();
+    CHECK(p.a.info(p.ca).send_queued == 900);  // 700 acknowledged: the head is at 700
+
+    spans = p.a.send_spans(p.ca);
+    CHECK(spans[0].size() == 400);  // to the end of the ring
+    CHECK(spans[1].size() == 700);  // then from its start
+    CHECK(fill(spans, std::span(data).subspan(2900, 1100)) == 1100);
+    CHECK(p.a.send_commit(p.now, p.ca, 1100) == 1100);
+    CHECK(p.a.info(p.ca).send_free == 0);
+    std::vector<std::uint8_t> got;
+    for (int round = 0; round < 20 && got.size() < data.size(); ++round) {
         p.settle();
         const auto more = drain_copying(p.b, p.now, p.cb);
         got.insert(got.end(), more.begin(), more.end());
@@ -183,8 +191,9 @@ TEST_CASE("recv_spans/recv_consume: wrapped data in two runs, partial consumes k
     auto spans = p.a.recv_spans(p.ca);
     CHECK(total(spans) == 1500);
     CHECK(spans[1].empty());
-    std::vector<std::uint8_t> got(spans[0].begin(), spans[0].end());
-    CHECK(p.a.recv_consume(p.now, p.ca, 1500) == 1500);
+    // One byte stays unread, so the ring is not rewound (RingBuffer::rewind()).
+    std::vector<std::uint8_t> got(spans[0].begin(), spans[0].end() - 1);
+    CHECK(p.a.recv_consume(p.now, p.ca, 1499) == 1499);
 
     // The next 1700 bytes land at ring offset 1500: 500 to the end, 1200 from the start.
     sent += p.b.send(p.now, p.cb, std::span(data).subspan(1500));
@@ -192,13 +201,13 @@ TEST_CASE("recv_spans/recv_consume: wrapped data in two runs, partial consumes k
     p.b.shutdown_write(p.now, p.cb);
     p.settle();
     spans = p.a.recv_spans(p.ca);
-    CHECK(spans[0].size() == 500);
+    CHECK(spans[0].size() == 501);
     CHECK(spans[1].size() == 1200);
-    CHECK(p.a.info(p.ca).recv_available == 1700);
+    CHECK(p.a.info(p.ca).recv_available == 1701);
 
     // Consume as a short writev() would: part of the first run, then across the wrap.
-    got.insert(got.end(), spans[0].begin(), spans[0].begin() + 200);
-    CHECK(p.a.recv_consume(p.now, p.ca, 200) == 200);
+    got.insert(got.end(), spans[0].begin(), spans[0].begin() + 201);
+    CHECK(p.a.recv_consume(p.now, p.ca, 201) == 201);
     CHECK_FALSE(p.a.info(p.ca).eof);  // FIN is in, 1500 bytes are not consumed yet
     spans = p.a.recv_spans(p.ca);
     CHECK(spans[0].size() == 300);
