@@ -18,6 +18,11 @@
 //      │ ──LISTEN───> kHolding (holds the port's listener until it goes away)
 //      └─STATUS/INFO/CONNECTIONS/STATS/error──> kReplying (one reply, then closed)
 //
+// A stream whose TCP connection ended abnormally stays kStreaming, with
+// `ending` set, until TCP's last bytes are handed to the application
+// (stream_bridge.cpp). While `draining` (graceful stop, drain() in
+// unix_listener.cpp) nothing new starts and the streams there finish.
+//
 // A client is a non-blocking socket descriptor watched by one uv_poll_t plus
 // a uv_timer_t for deadlines; the server does its own I/O on the descriptor
 // (no libuv stream, so no libuv-owned buffers). Callbacks do only the I/O

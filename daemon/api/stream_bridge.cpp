@@ -298,10 +298,6 @@ void ApiServer::Impl::step_streaming(Client* c) {
     watch_stream(c);
 }
 
-}  // namespace tapstack::daemon
-
-namespace tapstack::daemon {
-
 // ---- a stream whose TCP connection ended abnormally ---------------------------
 
 void ApiServer::Impl::begin_ending(Client* c, tcp::Error error) {

@@ -214,10 +214,6 @@ void ApiServer::Impl::stop() {
     }
 }
 
-}  // namespace tapstack::daemon
-
-namespace tapstack::daemon {
-
 std::size_t ApiServer::Impl::drain() {
     if (draining || stopping) {
         return live_streams.size();
