@@ -156,6 +156,14 @@ struct Tracker {
     std::int64_t app_written = 0;     // application bytes queued to TCP
     bool retired = false;             // its handle was released
 
+    // The peer's stream starts after `syn_seq`; nothing of it sent yet.
+    void reset_stream(std::uint32_t syn_seq) {
+        irs = syn_seq;
+        sent.clear();
+        contiguous = 0;
+        fins.clear();
+        acked = 0;
+    }
     FUZZ_HARNESS_LOOP void mark_sent(std::int64_t from, std::int64_t to) {
         from = std::max<std::int64_t>(from, 0);
         to = std::min(to, kMaxTracked);
@@ -313,7 +321,10 @@ void Harness::send_segment(wire::Ipv4Address src, wire::Ipv4Address dst, std::sp
     }
     if (ack && !t.irs_known && !r.has(flag::kRst)) {
         t.irs_known = true;
-        t.irs = r.ack - 1;
+        // Consistent with the SYN the peer counted on (its text and FIN may
+        // be acknowledged too)? Otherwise the stack took another one.
+        const std::int64_t a = seq_off(r.ack, t.irs + 1);
+        if (a < 0 || a > t.contiguous + 1) t.reset_stream(r.ack - 1);
     }
     if (r.options.timestamps) t.our_tsval = r.options.timestamps->tsval;
     const std::uint32_t len = static_cast<std::uint32_t>(r.payload.size()) + (syn ? 1 : 0) +
@@ -436,17 +447,22 @@ void Harness::segment_op(Input& in) {
     const std::size_t len = in.u16() % 4096;
     if (ti == kNone) return;
     Tracker& t = trackers_[ti];
-    const std::uint32_t base = t.irs + 1;
     std::uint32_t seq = 0;
+    const std::uint32_t next = t.irs + 1;
     switch (seq_mode % 4) {
-        case 0: seq = base + static_cast<std::uint32_t>(t.contiguous) + static_cast<std::uint32_t>(seq_delta); break;
-        case 1: seq = base + static_cast<std::uint32_t>(t.sent.size()) + static_cast<std::uint32_t>(seq_delta); break;
+        case 0: seq = next + static_cast<std::uint32_t>(t.contiguous) + static_cast<std::uint32_t>(seq_delta); break;
+        case 1: seq = next + static_cast<std::uint32_t>(t.sent.size()) + static_cast<std::uint32_t>(seq_delta); break;
         case 2: seq = t.our_right_edge + static_cast<std::uint32_t>(seq_delta); break;
         case 3: seq = std::uint32_t{static_cast<std::uint16_t>(seq_delta)} << 16 | std::uint32_t{ack_mode} << 8 | opts;
     }
     // The peer never reuses its first ISS on a new SYN: a SYN-ACK that
     // acknowledges another sequence number is then surely a new incarnation.
-    if ((flags & flag::kSyn) && seq == t.irs) ++seq;
+    if ((flags & flag::kSyn) && seq == t.irs && t.irs_known) ++seq;
+    // Before the stack acknowledged a SYN of the peer's, this SYN would
+    // start the peer's stream (a SYN-ACK toward our SYN, or a simultaneous
+    // open): account its text from there.
+    const bool defines_stream = (flags & flag::kSyn) && !t.irs_known && (flags & flag::kRst) == 0;
+    if (defines_stream) t.reset_stream(seq);
     std::uint32_t ack = 0;
     switch (ack_mode % 4) {
         case 0: ack = t.our_max + static_cast<std::uint32_t>(ack_delta); break;
@@ -469,7 +485,7 @@ void Harness::segment_op(Input& in) {
     // The payload: the peer's bytes at those offsets (anything outside the
     // followed range is filler the checks ignore).
     std::vector<std::uint8_t> payload(len);
-    const std::int64_t off = seq_off(seq + ((flags & flag::kSyn) ? 1 : 0), base);
+    const std::int64_t off = seq_off(seq + ((flags & flag::kSyn) ? 1 : 0), t.irs + 1);
     fill(payload, peer_byte, t.port, off);
     const std::uint16_t local =
         t.passive ? kListenPort : [&] {
@@ -480,7 +496,7 @@ void Harness::segment_op(Input& in) {
     if (local == 0) return;  // its handle is gone: the local port is unknown
     // Account what the peer sends before the stack sees it (its answer is
     // checked against it).
-    if (t.irs_known && (flags & flag::kRst) == 0) {
+    if ((t.irs_known || defines_stream) && (flags & flag::kRst) == 0) {
         if (len > 0) t.mark_sent(off, off + static_cast<std::int64_t>(len));
         if (flags & flag::kFin) t.fins.push_back(off + static_cast<std::int64_t>(len));
     }
@@ -516,6 +532,10 @@ void Harness::read_op(App& a, std::size_t limit) {
     std::vector<std::uint8_t> buf(limit == 0 ? 65536 : limit);
     const std::size_t n = stack_.recv(now_, a.conn, buf);
     const Tracker& t = trackers_[a.tracker];
+    if (kTrace) {
+        std::fprintf(stderr, "  read %zu on port %u: delivered %lld, peer sent %lld in order\n", n, t.port,
+                     static_cast<long long>(a.delivered), static_cast<long long>(t.contiguous));
+    }
     if (!matches(std::span(buf).first(n), peer_byte, t.port, a.delivered))
         violated("the application read a byte the peer did not send there");
     if (a.unambiguous && a.delivered + static_cast<std::int64_t>(n) > t.contiguous)
