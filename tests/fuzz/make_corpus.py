@@ -6,7 +6,8 @@ The frames are built with scapy, independently of our own wire code.
 fuzz_frame inputs are records [u16 big-endian length][frame] (see fuzz_frame.cpp);
 fuzz_wire inputs are [selector byte][bytes] (0 Ethernet, 1 ARP, 2 IPv4, 3 ICMP, 4 checksum).
 fuzz_tcp inputs are two header bytes and a list of operations (see fuzz_tcp.cpp and the
-helpers below): conversations a peer and an application might have.
+helpers below): conversations a peer and an application might have; the other files in
+corpus/fuzz_tcp are inputs the fuzzer itself found, kept as seeds.
 """
 import os
 import struct
