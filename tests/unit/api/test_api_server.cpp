@@ -1183,6 +1183,39 @@ TEST_CASE("an application that stops reading after the reset pins nothing: after
     CHECK(counter_of(w, "api.bytes_undelivered") == app.status->undelivered);
 }
 
+TEST_CASE("an application that closes its socket during the hand-over frees the connection at once; STATUS says "
+          "how much it missed") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(98, 0, &l) == tcp::Error::kNone);
+    SlowApp app(w, 98);
+    PeerStream peer;
+    peer.out = pattern(397759, 21);
+    bool ok = peer_sends(w, l, peer, app, true);
+    if (ok) {
+        w.peer().abort(clock_now(), peer.conn);
+        w.run_until([] { return false; }, std::chrono::milliseconds(200));
+    }
+    REQUIRE(ok);
+    REQUIRE(w.a.tcp().connection_count() == 1);  // TCP's buffer still waits for the application
+    // It reads a little, then goes away for good (the thread is told to stop).
+    char buf[1000];
+    const ssize_t n = ::read(app.stream->fd, buf, sizeof buf);
+    CHECK(n > 0);
+    const std::uint64_t id = app.stream->id;
+    ::shutdown(app.stream->fd, SHUT_RDWR);
+    CHECK(w.run_until([&] { return w.a.tcp().connection_count() == 0; }, std::chrono::milliseconds(1500)));
+    client::Result<client::Status> status = client::Error{};
+    std::thread asker([&] { status = client::status(w.socket_path, id); });
+    w.run_until([&] { return status.ok(); }, std::chrono::seconds(5));
+    w.join(asker, true);
+    app.finish();
+    REQUIRE(status.ok());
+    CHECK(status->outcome == client::Outcome::kReset);
+    CHECK(status->undelivered > 0);
+    CHECK(status->undelivered < peer.out.size());
+}
+
 TEST_CASE("drain: new streams are refused with ERR shutting-down, the application's input ends with FIN, the "
           "peer's data still arrives in full") {
     World w;
