@@ -436,7 +436,9 @@ void Harness::accept_op() {
 }
 
 void Harness::segment_op(Input& in) {
-    const std::size_t ti = pick_tracker(in.u8());
+    std::size_t ti = pick_tracker(in.u8());
+    // A segment to a port reaches the latest incarnation of its 4-tuple.
+    if (ti != kNone) ti = tracker_for(trackers_[ti].port);
     std::uint8_t flags = in.u8();
     const std::uint8_t seq_mode = in.u8();
     const auto seq_delta = static_cast<std::int16_t>(in.u16());
@@ -505,7 +507,8 @@ void Harness::segment_op(Input& in) {
 }
 
 void Harness::raw_options_op(Input& in) {
-    const std::size_t ti = pick_tracker(in.u8());
+    std::size_t ti = pick_tracker(in.u8());
+    if (ti != kNone) ti = tracker_for(trackers_[ti].port);
     const std::size_t n = in.u8() % 41;
     auto bytes = in.bytes(n);
     if (ti == kNone || !trackers_[ti].passive) return;
