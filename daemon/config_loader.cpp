@@ -664,6 +664,13 @@ private:
                          a.request_timeout_ms = static_cast<std::uint32_t>(
                              std::chrono::duration_cast<milliseconds>(d).count());
                      }},
+                    {"drain_timeout", false, "",
+                     [this, &a](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         Duration d = milliseconds(a.drain_timeout_ms);
+                         duration_field(d, milliseconds(0), seconds(600))(v, m, key);
+                         a.drain_timeout_ms = static_cast<std::uint32_t>(
+                             std::chrono::duration_cast<milliseconds>(d).count());
+                     }},
                 });
     }
 

@@ -66,10 +66,14 @@ struct ServiceLoop::Impl {
     uv_prepare_t prepare{};
     uv_idle_t idle{};
     uv_signal_t sig_int{}, sig_term{}, sig_hup{}, sig_usr1{};
+    uv_timer_t drain_timer{};  // graceful stop: api.drain_timeout
 
     int poll_events = 0;
     bool turn_requested = false;
     bool stopping = false;
+    bool draining = false;  // SIGTERM: streams finish, then stop
+    bool drain_lingering = false;  // every stream finished: STATUS still answered briefly
+    std::uint64_t drain_deadline_ms = 0;  // uv_now() at api.drain_timeout
     int exit_status = 0;
 
     Impl(const Config& c, const tcp::Secret& s) : config(c), seed(s) {}
@@ -85,6 +89,10 @@ struct ServiceLoop::Impl {
     bool port_failed();
     void arm_timer(Instant now);
     void stop(int status);
+    void begin_drain();
+    bool drain_finished();
+    void on_drain_finished();
+    void on_drain_timer();
     void close_handles();
 };
 
@@ -193,13 +201,14 @@ bool ServiceLoop::Impl::start_handles() {
         if (rc != 0) spdlog::error("cannot set up {}: {}", what, uv_strerror(rc));
         return rc == 0;
     };
-    tap_poll.data = timer.data = prepare.data = idle.data = this;
+    tap_poll.data = timer.data = prepare.data = idle.data = drain_timer.data = this;
     sig_int.data = sig_term.data = sig_hup.data = sig_usr1.data = this;
     // Init every handle first so close_handles() may close them all.
     bool ok = check(uv_poll_init(&loop, &tap_poll, port->fd()), "the TAP poll handle");
     ok = check(uv_timer_init(&loop, &timer), "the timer") && ok;
     ok = check(uv_prepare_init(&loop, &prepare), "the prepare handle") && ok;
     ok = check(uv_idle_init(&loop, &idle), "the idle handle") && ok;
+    ok = check(uv_timer_init(&loop, &drain_timer), "the drain timer") && ok;
     ok = check(uv_signal_init(&loop, &sig_int), "SIGINT") && ok;
     ok = check(uv_signal_init(&loop, &sig_term), "SIGTERM") && ok;
     ok = check(uv_signal_init(&loop, &sig_hup), "SIGHUP") && ok;
@@ -226,6 +235,10 @@ void ServiceLoop::Impl::turn() {
     iface->poll(now);
     port->flush_tx(now);
     if (port_failed()) return;
+    if (draining && !drain_lingering && drain_finished()) {
+        on_drain_finished();
+        if (stopping) return;
+    }
     update_poll();
     if (turn_requested || iface->tcp().has_pending_events()) {
         uv_idle_start(&idle, [](uv_idle_t*) {});  // keeps libuv from blocking: another turn follows at once
@@ -304,9 +317,16 @@ void ServiceLoop::Impl::arm_timer(Instant now) {
 
 void ServiceLoop::Impl::on_signal(int signum) {
     switch (signum) {
-    case SIGINT:
     case SIGTERM:
-        spdlog::info("{}: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+        if (!draining && config.api.drain_timeout_ms > 0) {
+            begin_drain();
+            break;
+        }
+        spdlog::info("SIGTERM: stopping now");
+        stop(0);
+        break;
+    case SIGINT:
+        spdlog::info("SIGINT: stopping now");
         stop(0);
         break;
     case SIGHUP:
@@ -320,13 +340,63 @@ void ServiceLoop::Impl::on_signal(int signum) {
     }
 }
 
+// Graceful stop (SIGTERM): the API refuses new streams and half-closes
+// the ones there (FIN after what their applications wrote); they finish on
+// their own, every received byte reaching its application. The daemon
+// stops once none is left and the peers acknowledged everything closed
+// streams still had to send, or after api.drain_timeout, whichever is
+// first (stop() then resets what is left). A second SIGTERM, or SIGINT,
+// stops at once.
+// An application learns how its stream ended with STATUS after EOF, on a
+// new connection: once the last stream has finished the daemon answers for
+// kDrainLingerMs more (within the drain timeout) before it goes.
+constexpr std::uint64_t kDrainLingerMs = 500;
+
+void ServiceLoop::Impl::begin_drain() {
+    draining = true;
+    spdlog::info("SIGTERM: stopping gracefully: no new streams; the open ones get FIN and {} ms to finish "
+                 "(SIGTERM again or SIGINT: stop now)",
+                 config.api.drain_timeout_ms);
+    drain_deadline_ms = uv_now(&loop) + config.api.drain_timeout_ms;
+    if (api->drain() == 0 && iface->tcp().orphans_sending() == 0) {
+        spdlog::info("no stream open; stopping");
+        stop(0);
+        return;
+    }
+    uv_timer_start(
+        &drain_timer, [](uv_timer_t* h) { static_cast<Impl*>(h->data)->on_drain_timer(); },
+        config.api.drain_timeout_ms, 0);
+    request_turn();
+}
+
+bool ServiceLoop::Impl::drain_finished() { return api->drained() && iface->tcp().orphans_sending() == 0; }
+
+void ServiceLoop::Impl::on_drain_finished() {
+    drain_lingering = true;
+    const std::uint64_t now_ms = uv_now(&loop);
+    const std::uint64_t left = drain_deadline_ms > now_ms ? drain_deadline_ms - now_ms : 0;
+    spdlog::info("every stream has finished; stopping in {} ms", std::min(left, kDrainLingerMs));
+    uv_timer_start(
+        &drain_timer, [](uv_timer_t* h) { static_cast<Impl*>(h->data)->on_drain_timer(); },
+        std::min(left, kDrainLingerMs), 0);
+}
+
+void ServiceLoop::Impl::on_drain_timer() {
+    if (!drain_lingering) {
+        spdlog::warn("api.drain_timeout ({} ms): resetting what is still open", config.api.drain_timeout_ms);
+    }
+    stop(0);
+}
+
 void ServiceLoop::Impl::stop(int status) {
     if (stopping) return;
     stopping = true;
     exit_status = status;
     api->stop();
-    // Let the resets and FINs the API's stop queued leave before the TAP closes.
+    // Let the resets and FINs the API's stop queued leave before the TAP
+    // closes; connections still finishing a close alone are reset too.
     const Instant now = now_instant();
+    iface->tcp().abort_orphans(now);
     iface->poll(now);
     port->flush_tx(now);
     close_handles();
@@ -334,7 +404,8 @@ void ServiceLoop::Impl::stop(int status) {
 
 void ServiceLoop::Impl::close_handles() {
     for (uv_handle_t* h : {as_handle(&tap_poll), as_handle(&timer), as_handle(&prepare), as_handle(&idle),
-                           as_handle(&sig_int), as_handle(&sig_term), as_handle(&sig_hup), as_handle(&sig_usr1)}) {
+                           as_handle(&sig_int), as_handle(&sig_term), as_handle(&sig_hup), as_handle(&sig_usr1),
+                           as_handle(&drain_timer)}) {
         if (h->loop != nullptr && !uv_is_closing(h)) uv_close(h, nullptr);
     }
 }

@@ -20,8 +20,10 @@
 // The second iface.poll() sends at once what the API's calls queued (data,
 // window updates, FIN), so an application's write leaves in the same turn.
 //
-// Signals: SIGINT/SIGTERM stop (api.stop(), close every handle, let the loop
-// run until they are closed); SIGHUP is logged only; SIGUSR1 logs every
+// Signals: SIGTERM stops gracefully (api.drain(), then stop once every
+// stream has finished, or after api.drain_timeout); SIGINT, or SIGTERM
+// again, stops at once (api.stop(), close every handle, let the loop run
+// until they are closed); SIGHUP is logged only; SIGUSR1 logs every
 // counter on one line (counters_line.hpp); SIGPIPE is ignored, so a client
 // that vanishes costs an EPIPE, not the daemon.
 //

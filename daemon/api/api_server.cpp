@@ -20,8 +20,10 @@
 //     shutdown(SHUT_WR) of the socket, so the application reads EOF after
 //     all data;
 //   * both done -> tcp.close(), outcome "orderly", Unix connection closed;
-//   * TCP error (reset, timed out) -> outcome recorded, then the Unix
-//     connection closed: the application sees EOF and asks STATUS;
+//   * TCP error (reset, timed out) -> every byte TCP still holds is handed
+//     to the application first (as long as it keeps taking them), then the
+//     outcome is recorded and the Unix connection closed: the application
+//     reads all data, then EOF, and asks STATUS;
 //   * application vanished (read/write error such as ECONNRESET/EPIPE) ->
 //     tcp.abort() (RST toward the peer), outcome "aborted";
 //   * application closed its socket entirely (EOF and POLLHUP) -> what a
@@ -105,6 +107,11 @@ std::string state_word_of(std::string_view name) {
 
 std::string state_word(tcp::State s) { return state_word_of(tcp::to_string(s)); }
 
+bool starts_something(const Request& r) {
+    return std::holds_alternative<ConnectRequest>(r) || std::holds_alternative<ListenRequest>(r) ||
+           std::holds_alternative<AcceptRequest>(r);
+}
+
 bool peer_hung_up(int fd) {
     if (fd < 0) {
         return true;
@@ -179,11 +186,13 @@ void ApiServer::Impl::close_client(Client* c) {
     }
 }
 
-void ApiServer::Impl::record_outcome(Client* c, client::Outcome outcome, std::string detail) {
+void ApiServer::Impl::record_outcome(Client* c, client::Outcome outcome, std::string detail,
+                                     std::uint64_t undelivered) {
     if (c->stream_id == 0) {
         return;
     }
-    outcomes.record(c->stream_id, c->peer_uid, outcome, std::move(detail));
+    counters.bytes_undelivered += undelivered;
+    outcomes.record(c->stream_id, c->peer_uid, outcome, std::move(detail), undelivered);
     live_streams.erase(c->stream_id);
     if (outcome == client::Outcome::kOrderly) {
         ++counters.streams_orderly;
@@ -213,6 +222,12 @@ void ApiServer::Impl::step(Client* c) {
     case Phase::kRequest:
         if (c->app_vanished) {
             close_client(c);
+        } else if (c->request && draining && api::starts_something(*c->request)) {
+            // Stopping: nothing new starts. Questions are still answered, so
+            // an application whose stream ends meanwhile learns how (STATUS).
+            c->request.reset();
+            ++counters.refused_shutting_down;
+            reply_error(c, client::ErrorCode::kShuttingDown, "tapstackd is stopping");
         } else if (c->request) {
             dispatch(c);
         } else if (tick && c->request_deadline != 0 && uv_now(loop) >= c->request_deadline) {
@@ -288,6 +303,10 @@ ApiServer::~ApiServer() {
 bool ApiServer::start(std::string* error) { return impl_->start(error); }
 
 void ApiServer::stop() { impl_->stop(); }
+
+std::size_t ApiServer::drain() { return impl_->drain(); }
+
+bool ApiServer::drained() const { return impl_->drained(); }
 
 void ApiServer::service(Instant now) { impl_->service(now); }
 

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,6 +32,9 @@ struct ApiServerConfig {
     // A client that has not sent a complete request line after this long
     // gets `ERR bad-request` and is closed (also bounds an unread reply).
     std::uint32_t request_timeout_ms = 10000;
+    // Graceful stop (drain()): how long streams may take to finish before
+    // the daemon resets what is left (the service loop keeps the clock).
+    std::uint32_t drain_timeout_ms = 5000;
     std::uint32_t outcome_history = 1024; // ended streams STATUS remembers
     // Per-user limits and where CONNECT may go (access_policy.hpp); can be
     // replaced while running with set_access_policy().
@@ -52,8 +56,18 @@ public:
     // listens. False with a one-line reason on failure.
     bool start(std::string* error);
     // Closes the listening socket and every client; resets their TCP
-    // connections. Handles close asynchronously; run the loop afterwards.
+    // connections after handing each application what its socket takes
+    // without blocking. Handles close asynchronously; run the loop afterwards.
     void stop();
+    // Graceful stop, first part: CONNECT, LISTEN and ACCEPT get
+    // `ERR shutting-down` from now on (connects in progress and waiting
+    // ACCEPTs too), every listener closes, and every stream's direction
+    // toward the peer ends at what its application has written so far
+    // (FIN after it); the peer's bytes keep flowing to the applications.
+    // Returns how many streams are still open.
+    std::size_t drain();
+    // After drain(): true once every stream has ended and been handed over.
+    bool drained() const;
     // Consumes TCP events and moves data both ways between TCP and the
     // applications' sockets.
     void service(Instant now);

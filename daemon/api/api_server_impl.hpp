@@ -18,6 +18,11 @@
 //      │ ──LISTEN───> kHolding (holds the port's listener until it goes away)
 //      └─STATUS/INFO/CONNECTIONS/STATS/error──> kReplying (one reply, then closed)
 //
+// A stream whose TCP connection ended abnormally stays kStreaming, with
+// `ending` set, until TCP's last bytes are handed to the application
+// (stream_bridge.cpp). While `draining` (graceful stop, drain() in
+// unix_listener.cpp) nothing new starts and the streams there finish.
+//
 // A client is a non-blocking socket descriptor watched by one uv_poll_t plus
 // a uv_timer_t for deadlines; the server does its own I/O on the descriptor
 // (no libuv stream, so no libuv-owned buffers). Callbacks do only the I/O
@@ -82,6 +87,8 @@ std::string message_for(tcp::Error e);
 // A name as one lower-case word for STATUS ("close-wait").
 std::string state_word_of(std::string_view name);
 std::string state_word(tcp::State s);
+// CONNECT, LISTEN, ACCEPT: what a stopping daemon refuses.
+bool starts_something(const Request& r);
 // True when the peer of a Unix stream socket has closed it entirely (both
 // directions), as opposed to shutdown(SHUT_WR), which only gives EOF.
 bool peer_hung_up(int fd);
@@ -128,6 +135,13 @@ struct ApiServer::Impl {
         std::uint64_t stream_id = 0;
         bool tcp_write_shut = false;
         bool unix_write_shut = false;  // shutdown(SHUT_WR) done (end of a stream or of a reply)
+        // The TCP connection ended abnormally (reset, timed out): its
+        // outcome, while the bytes TCP still holds are handed over (see
+        // stream_bridge.cpp), and when the application must have taken some
+        // more of them (uv_now() ms) for the daemon to keep waiting.
+        std::optional<client::Outcome> ending;
+        std::string ending_detail;
+        std::uint64_t ending_deadline = 0;
 
         // kWaiting / kHolding
         std::uint16_t port = 0;
@@ -158,6 +172,9 @@ struct ApiServer::Impl {
         std::uint64_t permission_denied = 0;    // another user's port, or below 1024
         std::uint64_t connect_denied = 0;       // api.connect_allow / api.connect_deny
         std::uint64_t user_limit_refusals = 0;  // api.max_*_per_user
+        std::uint64_t ends_handed_over = 0;    // abnormal ends with bytes still to deliver
+        std::uint64_t bytes_undelivered = 0;   // acknowledged bytes no application took
+        std::uint64_t refused_shutting_down = 0;
     };
 
     uv_loop_t* loop;
@@ -169,6 +186,7 @@ struct ApiServer::Impl {
     bool listen_open = false;
     bool accept_paused = false;  // out of descriptors: resumes when a client closes
     bool stopping = false;
+    bool draining = false;  // graceful stop: no new streams, the ones there finish
     bool socket_created = false;
     Instant now{};
 
@@ -198,7 +216,7 @@ struct ApiServer::Impl {
     void mark_dirty(Client* c);
     void wake(Client* c);
     void close_client(Client* c);
-    void record_outcome(Client* c, client::Outcome outcome, std::string detail);
+    void record_outcome(Client* c, client::Outcome outcome, std::string detail, std::uint64_t undelivered = 0);
     void release_conn(Client* c);
     void step(Client* c);
     void service(Instant t);
@@ -206,6 +224,8 @@ struct ApiServer::Impl {
     // ---- the listening socket (unix_listener.cpp) ----
     bool start(std::string* error);
     void stop();
+    std::size_t drain();
+    bool drained() const { return draining && live_streams.empty(); }
     void accept_clients();
     void accept_client(int fd);
     void resume_accepting();
@@ -273,6 +293,10 @@ struct ApiServer::Impl {
     void start_stream(Client* c);
     void fail_stream(Client* c, client::Outcome outcome, std::string detail);
     void step_streaming(Client* c);
+    void begin_ending(Client* c, tcp::Error error);
+    void step_ending(Client* c);
+    void finish_ending(Client* c);
+    void end_app_input(Client* c);
     void pull_from_app(Client* c);
     void push_to_app(Client* c);
     void watch_stream(Client* c);

@@ -28,8 +28,9 @@
 // is read and ignored), or after the request timeout, whichever is first.
 //
 // The 1 s timer runs only while something needs it: a deadline (request,
-// reply, connect/accept) or, after EOF, the POLLHUP check that tells
-// shutdown(SHUT_WR) from a full close. An idle stream has no timer running.
+// reply, connect/accept, an ending stream's hand-over) or, after EOF, the
+// POLLHUP check that tells shutdown(SHUT_WR) from a full close. An idle
+// stream has no timer running.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -97,7 +98,7 @@ void ApiServer::Impl::sync_timer(Client* c) {
     case Phase::kConnecting:
     case Phase::kWaiting: needed = true; break;
     case Phase::kHolding:
-    case Phase::kStreaming: needed = c->app_eof && !c->app_closed; break;
+    case Phase::kStreaming: needed = (c->app_eof && !c->app_closed) || c->ending.has_value(); break;
     case Phase::kClosing: break;
     }
     if (needed) {

@@ -9,8 +9,9 @@ namespace tapstack::daemon::api {
 
 OutcomeTable::OutcomeTable(std::size_t capacity) : ring_(capacity == 0 ? 1 : capacity) {}
 
-void OutcomeTable::record(std::uint64_t id, std::uint32_t uid, client::Outcome outcome, std::string detail) {
-    ring_[next_] = Entry{id, uid, outcome, std::move(detail)};
+void OutcomeTable::record(std::uint64_t id, std::uint32_t uid, client::Outcome outcome, std::string detail,
+                          std::uint64_t undelivered) {
+    ring_[next_] = Entry{id, uid, outcome, std::move(detail), undelivered};
     next_ = (next_ + 1) % ring_.size();
     if (count_ < ring_.size()) {
         ++count_;

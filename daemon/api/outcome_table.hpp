@@ -29,11 +29,15 @@ public:
         std::uint32_t uid = 0;  // the stream's owner: only they (and root) may ask
         client::Outcome outcome = client::Outcome::kOpen;
         std::string detail;  // the TCP state or error at the end, e.g. "closed"
+        // Bytes TCP had acknowledged that never reached the application (it
+        // vanished, or stopped taking them after the end; see PROTOCOL.md).
+        std::uint64_t undelivered = 0;
     };
 
     explicit OutcomeTable(std::size_t capacity);
 
-    void record(std::uint64_t id, std::uint32_t uid, client::Outcome outcome, std::string detail);
+    void record(std::uint64_t id, std::uint32_t uid, client::Outcome outcome, std::string detail,
+                std::uint64_t undelivered = 0);
     // The outcome of `id` if it is still remembered.
     std::optional<Entry> find(std::uint64_t id) const;
     std::size_t size() const { return count_; }

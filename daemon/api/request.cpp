@@ -272,13 +272,18 @@ std::string format_listen_ok(const wire::Ipv4Endpoint& local) {
     return "OK " + local.to_string() + " listening\n";
 }
 
-std::string format_status_ok(std::uint64_t id, std::string_view state, client::Outcome outcome, std::uint32_t uid) {
+std::string format_status_ok(std::uint64_t id, std::string_view state, client::Outcome outcome, std::uint32_t uid,
+                             std::uint64_t undelivered) {
     std::string word;
     for (char c : state) {
         word += (c == ' ' || c == '\t' || !std::isprint(static_cast<unsigned char>(c))) ? '-' : c;
     }
-    return "OK id=" + std::to_string(id) + " outcome=" + std::string(client::to_string(outcome)) +
-           " state=" + (word.empty() ? "unknown" : word) + " uid=" + std::to_string(uid) + "\n";
+    std::string out = "OK id=" + std::to_string(id) + " outcome=" + std::string(client::to_string(outcome)) +
+                      " state=" + (word.empty() ? "unknown" : word);
+    if (undelivered > 0) {
+        out += " undelivered=" + std::to_string(undelivered);
+    }
+    return out + " uid=" + std::to_string(uid) + "\n";
 }
 
 std::string format_error(client::ErrorCode code, std::string_view message) {

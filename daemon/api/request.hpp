@@ -87,8 +87,11 @@ inline constexpr std::uint32_t kMaxBacklog = 65535;
 // Reply lines, newline included.
 std::string format_stream_ok(const wire::Ipv4Endpoint& local, const wire::Ipv4Endpoint& remote, std::uint64_t id);
 std::string format_listen_ok(const wire::Ipv4Endpoint& local);
-// Every STATUS, INFO and CONNECTIONS line ends with the stream owner's `uid=`.
-std::string format_status_ok(std::uint64_t id, std::string_view state, client::Outcome outcome, std::uint32_t uid);
+// Every STATUS, INFO and CONNECTIONS line ends with the stream owner's `uid=`;
+// `undelivered` > 0 adds `undelivered=<n>` before it: acknowledged bytes the
+// application never took.
+std::string format_status_ok(std::uint64_t id, std::string_view state, client::Outcome outcome, std::uint32_t uid,
+                             std::uint64_t undelivered = 0);
 // `message` is sanitized to one printable line.
 std::string format_error(client::ErrorCode code, std::string_view message);
 

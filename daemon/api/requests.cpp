@@ -143,11 +143,14 @@ void ApiServer::Impl::handle(Client* c, const api::StatusRequest& r) {
     if (auto it = live_streams.find(r.id); it != live_streams.end() && may_see(c, it->second->peer_uid)) {
         Client* s = it->second;
         tcp::ConnInfo info = tcp().info(s->conn);
-        reply_and_close(c, api::format_status_ok(r.id, api::state_word(info.state), Outcome::kOpen, s->peer_uid));
+        // An ending stream already has its outcome while TCP's last bytes
+        // are still being handed to its application.
+        const Outcome outcome = s->ending.value_or(Outcome::kOpen);
+        reply_and_close(c, api::format_status_ok(r.id, api::state_word(info.state), outcome, s->peer_uid));
         return;
     }
     if (auto e = outcomes.find(r.id); e && may_see(c, e->uid)) {
-        reply_and_close(c, api::format_status_ok(r.id, e->detail, e->outcome, e->uid));
+        reply_and_close(c, api::format_status_ok(r.id, e->detail, e->outcome, e->uid, e->undelivered));
         return;
     }
     reply_error(c, ErrorCode::kNotFound, "no connection " + std::to_string(r.id) + " among the recent ones");
@@ -234,6 +237,9 @@ void ApiServer::Impl::handle(Client* c, const api::StatsRequest&) {
     add("api.permission_denied", counters.permission_denied);
     add("api.connect_denied", counters.connect_denied);
     add("api.user_limit_refusals", counters.user_limit_refusals);
+    add("api.ends_handed_over", counters.ends_handed_over);
+    add("api.bytes_undelivered", counters.bytes_undelivered);
+    add("api.refused_shutting_down", counters.refused_shutting_down);
     out.append(client::kStatsEnd);
     out += '\n';
     reply_and_close(c, std::move(out));

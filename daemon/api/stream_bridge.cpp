@@ -39,7 +39,25 @@
 //   * the application closed its socket entirely (EOF, then POLLHUP): FIN
 //     after queued data, or RST when received data is left unread;
 //   * a read or write error (application died): RST, outcome "aborted";
-//   * a TCP error: outcome from the error, the socket closed (EOF).
+//   * a TCP error (reset, timed out): the stream is *ending*. Nothing can
+//     go to the peer any more, but every byte TCP acknowledged and still
+//     holds goes to the application first, in order, at the pace the
+//     application reads (socket full: wait for writable, go on); what the
+//     application still writes is read and dropped so it never blocks on a
+//     write while we wait for it to read. Once TCP's buffer is empty the
+//     outcome (from the error) is recorded and the socket closed: the
+//     application reads every byte, then EOF, and STATUS tells how it
+//     ended (STATUS already says so while the bytes are handed over).
+//     Bound: the application must take at least one byte per
+//     api.request_timeout, or the rest is dropped and counted
+//     (api.bytes_undelivered, STATUS `undelivered=`); an application
+//     that never reads cannot pin TCP's buffer forever. Nothing new
+//     arrives meanwhile (the connection is closed), so the wait is bounded
+//     by what was acknowledged.
+// Graceful stop (drain()): end_app_input() shuts down the socket's reading
+// side, so the application's later writes fail (EPIPE) and reading reaches
+// EOF after the bytes it wrote before: FIN follows them, as after its own
+// shutdown(SHUT_WR); the peer's bytes keep flowing until its FIN.
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -200,6 +218,16 @@ void ApiServer::Impl::watch_stream(Client* c) {
 
 void ApiServer::Impl::step_streaming(Client* c) {
     tcp::TcpStack& t = tcp();
+    if (c->ending) {
+        step_ending(c);
+        return;
+    }
+    tcp::ConnInfo info = t.info(c->conn);
+    if (info.state == tcp::State::kClosed && info.error != tcp::Error::kNone) {
+        begin_ending(c, info.error);
+        step_ending(c);
+        return;
+    }
     auto vanished = [&] {
         // The application died: RST toward the peer, nothing left to keep.
         ++counters.app_vanished;
@@ -208,12 +236,6 @@ void ApiServer::Impl::step_streaming(Client* c) {
     };
     if (c->app_vanished) {
         vanished();
-        return;
-    }
-    tcp::ConnInfo info = t.info(c->conn);
-    if (info.state == tcp::State::kClosed && info.error != tcp::Error::kNone) {
-        t.abort(now, c->conn);
-        fail_stream(c, api::outcome_for(info.error), api::state_word_of(tcp::to_string(info.error)));
         return;
     }
 
@@ -274,6 +296,77 @@ void ApiServer::Impl::step_streaming(Client* c) {
         return;
     }
     watch_stream(c);
+}
+
+// ---- a stream whose TCP connection ended abnormally ---------------------------
+
+void ApiServer::Impl::begin_ending(Client* c, tcp::Error error) {
+    c->ending = api::outcome_for(error);
+    c->ending_detail = api::state_word_of(tcp::to_string(error));
+    c->ending_deadline = uv_now(loop) + config.request_timeout_ms;
+    c->read_paused = false;
+    if (tcp().info(c->conn).recv_available > 0) {
+        ++counters.ends_handed_over;
+    }
+}
+
+void ApiServer::Impl::step_ending(Client* c) {
+    tcp::TcpStack& t = tcp();
+    if (c->in_ready && !c->app_eof && !c->app_vanished) {
+        discard_input(c, 16 * api::kDiscardSize);  // nowhere to send it; keep the writer unblocked
+    }
+    const std::size_t before = t.info(c->conn).recv_available;
+    if (!c->app_vanished && !c->out_blocked && !c->unix_write_shut) {
+        push_to_app(c);
+    }
+    const std::size_t left = t.info(c->conn).recv_available;
+    if (left < before) {
+        c->ending_deadline = uv_now(loop) + config.request_timeout_ms;  // it is reading: keep going
+    }
+    if (c->app_vanished) {
+        ++counters.app_vanished;
+        finish_ending(c);
+        return;
+    }
+    if ((left == 0 && c->outbox.empty()) || uv_now(loop) >= c->ending_deadline) {
+        finish_ending(c);
+        return;
+    }
+    int events = 0;
+    if (!c->in_ready && !c->app_eof) {
+        events |= UV_READABLE;
+    }
+    if (c->out_blocked) {
+        events |= UV_WRITABLE;
+    }
+    watch(c, events);
+    sync_timer(c);  // the deadline needs the tick
+    if (c->in_ready && !c->app_eof) {
+        wake(c);  // more input than one step reads away
+    }
+}
+
+// Whatever TCP still holds now is dropped (none when the application took
+// everything): counted, and told by STATUS.
+void ApiServer::Impl::finish_ending(Client* c) {
+    const std::size_t left = tcp().info(c->conn).recv_available;
+    tcp().abort(now, c->conn);  // frees the TCB; no RST, the connection is over
+    record_outcome(c, *c->ending, c->ending_detail, left);
+    release_conn(c);
+    close_client(c);
+}
+
+void ApiServer::Impl::end_app_input(Client* c) {
+    if (c->app_eof || c->app_vanished || c->ending || c->fd < 0) {
+        return;
+    }
+    // Reading then returns what the application wrote before, then EOF.
+    if (::shutdown(c->fd, SHUT_RD) != 0 && errno != ENOTCONN) {
+        c->app_vanished = true;
+    }
+    c->in_ready = true;
+    c->read_paused = false;
+    mark_dirty(c);
 }
 
 }  // namespace tapstack::daemon

@@ -19,8 +19,17 @@
 // checks, umask 0177 during bind, then group and mode), refusing a path that
 // is not a socket and a socket another process still serves; a stale socket
 // file from an earlier run is removed.
-// stop() resets every stream (outcome "aborted", detail "daemon-stopped"),
-// closes every client and TCP listener and removes the socket file.
+// stop() first hands every stream's application what its socket takes
+// without blocking, then resets the stream (outcome "aborted", detail
+// "daemon-stopped", or the outcome of a stream that was already ending;
+// bytes left behind are counted as undelivered), closes every client and
+// TCP listener and removes the socket file.
+// drain() (graceful stop) keeps the socket open: new clients are served,
+// but CONNECT, LISTEN and ACCEPT get `ERR shutting-down` (api_server.cpp);
+// connects in progress and waiting ACCEPTs get it too, holders are closed,
+// every TCP listener closes (connections never accepted are reset, as a
+// kernel listener's close() does) and every stream's application input
+// ends where it is (stream_bridge.cpp, end_app_input()), so FIN follows.
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -186,8 +195,16 @@ void ApiServer::Impl::stop() {
             continue;
         }
         if (c->conn.valid()) {
+            if (c->phase == Phase::kStreaming && !c->app_vanished && !c->unix_write_shut) {
+                push_to_app(c);  // one non-blocking write: what the socket takes now
+            }
+            const std::size_t left = tcp().info(c->conn).recv_available;
             tcp().abort(now, c->conn);
-            record_outcome(c, client::Outcome::kAborted, "daemon-stopped");
+            if (c->ending) {
+                record_outcome(c, *c->ending, c->ending_detail, left);
+            } else {
+                record_outcome(c, client::Outcome::kAborted, "daemon-stopped", left);
+            }
             release_conn(c);
         }
         close_client(c);
@@ -195,6 +212,46 @@ void ApiServer::Impl::stop() {
     while (!listeners.empty()) {
         close_listener(listeners.begin());
     }
+}
+
+std::size_t ApiServer::Impl::drain() {
+    if (draining || stopping) {
+        return live_streams.size();
+    }
+    draining = true;
+    std::vector<Client*> all;
+    all.reserve(clients.size());
+    for (auto& [key, c] : clients) {
+        all.push_back(c.get());
+    }
+    for (Client* c : all) {
+        switch (c->phase) {
+        case Phase::kConnecting:
+            tcp().abort(now, c->conn);
+            release_conn(c);
+            ++counters.refused_shutting_down;
+            reply_error(c, client::ErrorCode::kShuttingDown, "tapstackd is stopping");
+            break;
+        case Phase::kWaiting:
+            ++counters.refused_shutting_down;
+            reply_error(c, client::ErrorCode::kShuttingDown, "tapstackd is stopping");
+            break;
+        case Phase::kHolding: close_client(c); break;
+        case Phase::kStreaming: end_app_input(c); break;
+        case Phase::kRequest:
+        case Phase::kReplying:
+        case Phase::kClosing: break;
+        }
+    }
+    for (auto& [port, l] : listeners) {
+        tcp().close_listener(l.id);
+    }
+    listeners.clear();
+    listener_ports.clear();
+    if (request_service) {
+        request_service();
+    }
+    return live_streams.size();
 }
 
 }  // namespace tapstack::daemon

@@ -300,6 +300,8 @@ Result<Status> parse_status_reply(std::string_view line) {
             s.outcome = o.value_or(Outcome::kOpen);
         } else if (key == "state") {
             s.state = std::string(value);
+        } else if (key == "undelivered" && !parse_u64(value, &s.undelivered)) {
+            return protocol_error("bad undelivered= in STATUS reply: \"" + std::string(line) + "\"");
         }  // unknown keys: newer daemons may add some
     }
     if (!have_id || !have_outcome) {

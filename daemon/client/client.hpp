@@ -83,6 +83,7 @@ struct Status {
     std::uint64_t id = 0;
     Outcome outcome = Outcome::kOpen;
     std::string state;       // TCP state or how it ended, informational
+    std::uint64_t undelivered = 0;  // acknowledged bytes the application never took (it stopped reading)
 };
 
 using Counter = std::pair<std::string, std::uint64_t>;

@@ -15,7 +15,9 @@ namespace tapstack::tcp {
 void TcpStack::Impl::autotune(Instant now, std::uint32_t index) {
     Tcb& t = *tcbs[index];
     const std::size_t cap = t.recv_buf.capacity();
-    if (config.receive_buffer_max <= cap || !t.established_once) return;
+    // Growing is for a window still to be advertised: never once the
+    // connection is over (a failed one only drains what it holds).
+    if (config.receive_buffer_max <= cap || !t.established_once || t.state == State::kClosed) return;
     Duration rtt = t.rcv_rtt;
     if (rtt == Duration::zero() && t.rtt.has_sample()) rtt = t.rtt.srtt();
     if (rtt <= Duration::zero()) return;

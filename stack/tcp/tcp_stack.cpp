@@ -194,7 +194,9 @@ void TcpStack::Impl::release_if_done(std::uint32_t index) {
     Tcb& t = *tcbs[index];
     if (t.state != State::kClosed) return;
     table_remove(index);
-    if (!t.app_owned) free_tcb(index);
+    // A failed connection still in an accept queue waits there for its
+    // application (see fail()); close_listener() frees it otherwise.
+    if (!t.app_owned && !t.in_accept_queue) free_tcb(index);
 }
 
 std::uint8_t TcpStack::Impl::our_wscale() const {
@@ -365,8 +367,11 @@ void TcpStack::Impl::fail(std::uint32_t index, Error e) {
     t.keepalive_deadline = t.sws_deadline = kNever;
     t.ack_now = false;
     t.recovery.cancel();
-    // An unaccepted connection that fails is forgotten: nobody can read it.
-    if (t.listener != kNoListener) remove_from_listener(index);
+    // An embryonic connection that fails is forgotten: it acknowledged no
+    // data. One waiting in the accept queue keeps its place, its received
+    // data and its error, as Linux does: accept() hands it out, the
+    // application reads every acknowledged byte and then learns the error.
+    if (t.listener != kNoListener && !t.in_accept_queue) remove_from_listener(index);
     set_state(index, State::kClosed);
     table_remove(index);
 }
@@ -491,10 +496,12 @@ void TcpStack::close_listener(ListenerId listener) {
     doomed.insert(doomed.end(), l->accept_queue.begin(), l->accept_queue.end());
     for (std::uint32_t index : doomed) {
         Tcb& t = *m.tcbs[index];
-        m.queue_abort_reset(t);
-        m.counters.inc(Counter::conn_aborted);
         m.remove_from_listener(index);
-        m.fail(index, Error::kAborted);
+        if (t.state != State::kClosed) {  // one that failed while queued needs no RST
+            m.queue_abort_reset(t);
+            m.counters.inc(Counter::conn_aborted);
+            m.fail(index, Error::kAborted);
+        }
         m.release_if_done(index);
     }
     m.listener_by_port.erase(l->port);
@@ -868,5 +875,32 @@ std::size_t TcpStack::connection_count() const { return impl_->live_tcbs; }
 std::uint64_t TcpStack::memory_in_use() const { return impl_->budget_.usage(); }
 
 bool TcpStack::memory_pressure() const { return impl_->budget_.under_pressure(); }
+
+std::size_t TcpStack::orphans_sending() const {
+    const Impl& m = *impl_;
+    std::size_t n = 0;
+    for (const auto& t : m.tcbs) {
+        // Our FIN follows every queued byte: until it is acknowledged, some
+        // of the data or the FIN itself may still need to be sent again.
+        if (t && t->orphaned &&
+            (t->state == State::kFinWait1 || t->state == State::kClosing || t->state == State::kLastAck))
+            ++n;
+    }
+    return n;
+}
+
+void TcpStack::abort_orphans(Instant now) {
+    Impl& m = *impl_;
+    m.last_now_ = std::max(m.last_now_, now);
+    for (std::uint32_t i = 0; i < m.tcbs.size(); ++i) {
+        if (!m.tcbs[i] || !m.tcbs[i]->orphaned) continue;
+        Tcb& t = *m.tcbs[i];
+        if (t.state == State::kClosed || t.state == State::kTimeWait) continue;
+        m.queue_abort_reset(t);
+        m.counters.inc(Counter::conn_aborted);
+        m.fail(i, Error::kAborted);
+        m.release_if_done(i);
+    }
+}
 
 }  // namespace tapstack::tcp

@@ -69,7 +69,11 @@
 //   * Once close() or abort() released a handle, every call on it is a no-op
 //     (info().error == kNotConnected) and no queued event names it any more,
 //     even while the stack still finishes the closing handshake.
-//   * A connection that is never accepted and gets reset is forgotten.
+//   * A connection reset (or timed out) while it waits in a listener's
+//     accept queue keeps its place: accept() returns it with its received
+//     data readable and info().error set, as Linux does. An embryonic
+//     (SYN-RECEIVED) connection that fails is forgotten: it acknowledged no
+//     data. close_listener() resets and frees whatever was not accepted.
 //   * RST in TIME-WAIT is ignored (RFC 1337); a new SYN reuses a TIME-WAIT
 //     tuple when a listener is on the port and it cannot be an old
 //     duplicate (RFC 6191: a newer TSval, or without timestamps a higher
@@ -497,6 +501,17 @@ public:
     // and whether the budget is under pressure.
     std::uint64_t memory_in_use() const;
     bool memory_pressure() const;
+
+    // --- Stopping (the daemon's graceful stop) ---
+
+    // Connections the application has closed whose data or FIN the peer
+    // has not acknowledged yet (FIN-WAIT-1, CLOSING, LAST-ACK): while any
+    // is left, stopping now could lose bytes the application handed over.
+    // O(connections); meant for a stop, not for every event-loop turn.
+    std::size_t orphans_sending() const;
+    // Resets every connection the application has closed and that is not
+    // finished (TIME-WAIT excepted): the RSTs leave at the next poll().
+    void abort_orphans(Instant now);
 
 private:
     struct Impl;

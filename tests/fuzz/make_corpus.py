@@ -6,6 +6,9 @@ The frames are built with scapy, independently of our own wire code.
 fuzz_frame inputs are records [u16 big-endian length][frame] (see fuzz_frame.cpp);
 fuzz_wire inputs are [selector byte][bytes] (0 Ethernet, 1 ARP, 2 IPv4, 3 ICMP, 4 checksum,
 5 TCP option area).
+fuzz_tcp inputs are two header bytes and a list of operations (see fuzz_tcp.cpp and the
+helpers below): conversations a peer and an application might have; the other files in
+corpus/fuzz_tcp are inputs the fuzzer itself found, kept as seeds.
 """
 import os
 import struct
@@ -83,3 +86,56 @@ seg[16:18] = b"\x00\x00"
 seg[16:18] = struct.pack(">H", in4_chksum(6, good_opt[IP], bytes(seg)))
 bad_opt_data = eth(IP(src=PEER_IP, dst=US_IP, flags="DF", proto=6) / raw(bytes(seg)))
 write("fuzz_frame", "tcp_bad_option_data.bin", records(arp_reply, syn, bad_opt_data))
+
+
+# ---- fuzz_tcp: operations as fuzz_tcp.cpp decodes them ---------------------------------
+# Trackers/applications 0 and 1 are the set-up connections: 0 opened by the
+# peer (accepted), 1 opened by the stack.
+F_FIN, F_SYN, F_RST, F_PSH, F_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+
+def seg(t=0, flags=F_ACK | F_PSH, seq_mode=0, seq_delta=0, ack_mode=0, ack_delta=0, win=65535, opts=0, n=0):
+    return struct.pack(">BBBBHBbHBH", 0, t, flags, seq_mode, seq_delta & 0xFFFF, ack_mode, ack_delta, win, opts, n)
+
+
+def advance(scale, amount):  # scale 0: ms, 1: 20 ms steps, 2: seconds
+    return bytes([5, scale, amount])
+
+
+def app_read(a=0, limit=0):
+    return struct.pack(">BBH", 6, a, limit)
+
+
+def app_write(a=0, n=1000):
+    return struct.pack(">BBH", 8, a, n)
+
+
+def app_end(a=0, kind=0):  # 0 shutdown_write, 1 close, 2 abort
+    return bytes([9, a, kind])
+
+
+def passive_open(bits=0x07):  # bit 7: leave it embryonic
+    return bytes([10, bits])
+
+
+ACCEPT = bytes([11])
+
+write("fuzz_tcp", "transfer_both_ways.bin", bytes([0x3F, 0x05]) + seg(n=1400) + seg(n=1400, opts=0x11) +
+      app_read() + app_write(0, 3000) + advance(1, 5) + seg(n=0) + seg(flags=F_ACK | F_FIN, n=200) +
+      app_read() + app_end(0, 0) + advance(1, 10) + seg(seq_delta=0, n=0))
+write("fuzz_tcp", "fin_then_exact_rst_slow_reader.bin", bytes([0x00, 0x00]) + seg(n=1460) * 4 +
+      seg(flags=F_ACK | F_FIN, n=0) + seg(flags=F_RST, seq_delta=1, n=0) + app_read(0, 100) +
+      advance(2, 3) + app_read())
+write("fuzz_tcp", "reset_in_accept_queue.bin", bytes([0x07, 0x01]) + passive_open(0x07) +
+      seg(t=2, n=1000) + seg(t=2, flags=F_ACK | F_FIN) + seg(t=2, flags=F_RST, seq_delta=1) + ACCEPT +
+      app_read(2))
+write("fuzz_tcp", "retransmissions_run_out.bin", bytes([0x1F, 0x20]) + seg(n=1000) + app_write(0, 5000) +
+      advance(2, 30) + app_read())
+write("fuzz_tcp", "zero_window_then_fin.bin", bytes([0x00, 0x00]) + seg(n=1460) * 4 + seg(n=100) +
+      seg(flags=F_ACK | F_FIN, seq_delta=0) + app_read(0, 1000) + advance(1, 20) + app_read() + app_end(0, 1))
+write("fuzz_tcp", "out_of_order_sack.bin", bytes([0x1B, 0x12]) + seg(seq_delta=1460, n=1460, opts=0x03) +
+      seg(seq_delta=2920, n=1460, opts=0x13) + seg(n=1460, opts=0x23) + app_write(1, 9000) + advance(0, 50) +
+      seg(t=1, ack_mode=0, opts=0x0B, n=0) + advance(2, 2) + app_read())
+write("fuzz_tcp", "keepalive_silent_peer.bin", bytes([0x80, 0x00]) + seg(n=500) + advance(2, 10) + app_read(0))
+write("fuzz_tcp", "close_listener_backlog.bin", bytes([0x07, 0x05]) + passive_open(0x87) + passive_open(0x07) +
+      seg(t=3, n=700) + bytes([15, 0]) + ACCEPT + advance(2, 5))

@@ -8,7 +8,11 @@
 // CONNECT/ACCEPT/LISTEN streams both ways with half-close, STATUS after an
 // orderly end and after a reset, backpressure toward a peer while the
 // application does not read, an application that vanishes (RST at the
-// peer), and the one-line errors.
+// peer), and the one-line errors. Then how streams end when TCP ends them
+// (reset after FIN, in one batch or two; retransmission and keepalive
+// timeouts; a reset while queued for ACCEPT; an application that stops
+// reading after the end) and the graceful stop (drain()): every byte TCP
+// acknowledged reaches the application before EOF, then STATUS says how.
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -31,6 +35,9 @@
 #include "daemon/api/api_server.hpp"
 #include "daemon/client/client.hpp"
 #include "stack/iface/interface.hpp"
+#include "stack/wire/ethernet.hpp"
+#include "stack/wire/ipv4.hpp"
+#include "stack/wire/tcp_header.hpp"
 
 using namespace tapstack;
 
@@ -47,7 +54,8 @@ struct QueueSink : iface::FrameSink {
     }
 };
 
-iface::InterfaceConfig iface_config(std::uint8_t last_octet) {
+iface::InterfaceConfig iface_config(std::uint8_t last_octet,
+                                    const std::function<void(tcp::TcpConfig&)>& tune = {}) {
     iface::InterfaceConfig c;
     c.mac = wire::MacAddress{{0x02, 0, 0, 0, 0, last_octet}};
     c.address = wire::Ipv4Cidr{wire::Ipv4Address::from_octets(10, 0, 0, last_octet), 24};
@@ -56,6 +64,9 @@ iface::InterfaceConfig iface_config(std::uint8_t last_octet) {
     c.tcp.min_rto = milliseconds(50);
     c.tcp.max_rto = seconds(1);
     c.tcp.max_retransmits = 4;
+    if (tune) {
+        tune(c.tcp);
+    }
     return c;
 }
 
@@ -76,12 +87,14 @@ struct World {
     std::deque<Frame> b_to_a;
     QueueSink sink_a{&a_to_b};
     QueueSink sink_b{&b_to_a};
-    iface::Interface a{iface_config(2), sink_a, 1};
+    iface::Interface a;  // the daemon's (its TCP tuned by the constructor's argument)
     iface::Interface b{iface_config(1), sink_b, 2};
     std::string socket_path = temp_socket_path();
     std::unique_ptr<daemon::ApiServer> api;
+    bool link_down = false;  // frames in either direction are lost (a peer that went silent)
 
-    World() {
+    explicit World(const std::function<void(tcp::TcpConfig&)>& tune_daemon = {})
+        : a(iface_config(2, tune_daemon), sink_a, 1) {
         // As tapstackd does: writes to a vanished application must fail
         // with EPIPE, not kill the process.
         ::signal(SIGPIPE, SIG_IGN);
@@ -112,6 +125,11 @@ struct World {
         a.poll(now);
         b.poll(now);
         for (int i = 0; i < 4 && (!a_to_b.empty() || !b_to_a.empty()); ++i) {
+            if (link_down) {
+                a_to_b.clear();
+                b_to_a.clear();
+                break;
+            }
             while (!a_to_b.empty()) {
                 Frame f = std::move(a_to_b.front());
                 a_to_b.pop_front();
@@ -853,5 +871,409 @@ TEST_CASE("set_access_policy: a new deny rule refuses the next CONNECT at once, 
     CHECK(second.error().message.find("denied by api.connect_deny rule \"10.0.0.1/32:80\"") != std::string::npos);
     CHECK(got == "still here");
     CHECK(peer.in == "ok");
+    w.peer().close(clock_now(), peer.conn);
+}
+
+// ---- how streams end --------------------------------------------------------------
+
+namespace {
+
+// Reads until EOF a little at a time, as a slow application does.
+std::string read_slowly(int fd) {
+    std::string out;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) {
+            return out;
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+        std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+}
+
+// The daemon-side application of one stream: CONNECTs to the peer's `port`,
+// writes `to_write`, reads nothing until `go`, then reads slowly to EOF and
+// asks STATUS.
+struct SlowApp {
+    World& w;
+    std::string to_write;
+    std::atomic<bool> connected{false};
+    std::atomic<bool> go{false};
+    std::atomic<bool> finished{false};
+    client::Result<client::Stream> stream = client::Error{};
+    std::string got;
+    client::Result<client::Status> status = client::Error{};
+    std::thread thread;
+
+    SlowApp(World& world, std::uint16_t port, client::StreamOptions options = {}, std::string write = {})
+        : w(world), to_write(std::move(write)) {
+        thread = std::thread([this, port, options] {
+            stream = client::connect(w.socket_path, "10.0.0.1", port, options);
+            if (stream && !to_write.empty()) {
+                write_all(stream->fd, to_write);
+            }
+            connected = true;
+            if (stream) {
+                while (!go) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                }
+                got = read_slowly(stream->fd);
+                status = client::status(w.socket_path, stream->id);
+                ::close(stream->fd);
+            }
+            finished = true;
+        });
+    }
+    // Lets the application read, turns until it is done, joins it.
+    bool finish() {
+        go = true;
+        bool ok = w.run_until([&] { return finished.load(); }, std::chrono::seconds(20));
+        w.join(thread, ok);
+        return ok;
+    }
+};
+
+// The peer's side: accepts the application's connection on `l` and sends
+// `data` (then FIN when `fin`) until TCP has queued all of it.
+bool peer_sends(World& w, tcp::ListenerId l, PeerStream& peer, const SlowApp& app, bool fin) {
+    return w.run_until([&] {
+        if (!peer.conn.valid()) {
+            peer.conn = w.peer().accept(l);
+        }
+        if (peer.conn.valid() && peer.sent < peer.out.size()) {
+            peer.sent += w.peer().send(
+                clock_now(), peer.conn,
+                std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(peer.out.data()) + peer.sent,
+                                              peer.out.size() - peer.sent));
+        }
+        if (fin && peer.conn.valid() && peer.sent == peer.out.size() && !peer.fin_sent) {
+            w.peer().shutdown_write(clock_now(), peer.conn);
+            peer.fin_sent = true;
+        }
+        // Everything (and the FIN) acknowledged by the daemon.
+        return app.connected.load() && peer.conn.valid() && peer.sent == peer.out.size() &&
+               w.peer().info(peer.conn).send_queued == 0 &&
+               (!fin || w.peer().info(peer.conn).state == tcp::State::kFinWait2);
+    });
+}
+
+// TCP flags of the segments among `frames`, in order.
+std::vector<std::uint8_t> tcp_flags(const std::deque<Frame>& frames) {
+    std::vector<std::uint8_t> out;
+    for (const Frame& f : frames) {
+        auto eth = wire::EthernetView::check(f);
+        auto ip = eth ? wire::Ipv4View::check(eth->payload()) : std::nullopt;
+        auto t = ip ? wire::TcpView::check(ip->payload()) : std::nullopt;
+        if (t) {
+            out.push_back(t->flags());
+        }
+    }
+    return out;
+}
+
+std::uint64_t counter_of(World& w, std::string_view name) {
+    std::uint64_t value = ~std::uint64_t{0};
+    std::thread t([&] {
+        auto counters = client::stats(w.socket_path);
+        for (const auto& [n, v] : counters ? counters.value() : std::vector<client::Counter>{}) {
+            if (n == name) {
+                value = v;
+            }
+        }
+    });
+    w.run_until([&] { return value != ~std::uint64_t{0}; }, std::chrono::seconds(5));
+    w.join(t, true);
+    return value;
+}
+
+}  // namespace
+
+TEST_CASE("RFC 9293 3.10.7.4: FIN then an exact RST while the application reads slowly: every acknowledged byte, "
+          "then EOF, then outcome reset") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(90, 0, &l) == tcp::Error::kNone);
+    SlowApp app(w, 90);
+    PeerStream peer;
+    peer.out = pattern(397759, 11);  // more than the application's socket holds: the rest waits in TCP
+    bool ok = peer_sends(w, l, peer, app, true);
+    // Acknowledged to the last byte and the FIN; now the peer resets,
+    // exactly at our RCV.NXT (its SND.NXT after the FIN).
+    if (ok) {
+        w.peer().abort(clock_now(), peer.conn);
+        w.run_until([] { return false; }, std::chrono::milliseconds(100));
+    }
+    ok = app.finish() && ok;
+    REQUIRE(ok);
+    CHECK(app.got.size() == peer.out.size());
+    CHECK(app.got == peer.out);
+    REQUIRE(app.status.ok());
+    CHECK(app.status->outcome == client::Outcome::kReset);
+    CHECK(app.status->undelivered == 0);
+    CHECK(w.a.tcp().connection_count() == 0);
+}
+
+TEST_CASE("data, FIN and an exact RST in the same batch reach a slow reader in full before outcome reset") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(91, 0, &l) == tcp::Error::kNone);
+    SlowApp app(w, 91);
+    PeerStream peer;
+    peer.out = pattern(300000, 12);
+    bool ok = peer_sends(w, l, peer, app, false);
+    // The last data, the FIN and the RST leave the peer together and the
+    // daemon receives all three before the API's next turn.
+    const std::string last = pattern(6000, 13);
+    std::vector<std::uint8_t> flags;
+    if (ok) {
+        const Instant now = clock_now();
+        CHECK(w.peer().send(now, peer.conn,
+                            std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(last.data()),
+                                                          last.size())) == last.size());
+        w.peer().shutdown_write(now, peer.conn);
+        w.b.poll(now);
+        w.peer().abort(now, peer.conn);
+        w.b.poll(now);
+        flags = tcp_flags(w.b_to_a);
+        w.turn();
+    }
+    REQUIRE(flags.size() >= 2);
+    CHECK((flags[flags.size() - 2] & wire::tcp_flag::kFin) != 0);
+    CHECK((flags.back() & wire::tcp_flag::kRst) != 0);
+    ok = app.finish() && ok;
+    REQUIRE(ok);
+    CHECK(app.got.size() == peer.out.size() + last.size());
+    CHECK(app.got == peer.out + last);
+    REQUIRE(app.status.ok());
+    CHECK(app.status->outcome == client::Outcome::kReset);
+}
+
+TEST_CASE("RFC 1122 4.2.3.5: retransmissions run out while data waits for the application: all of it, then "
+          "outcome timed-out") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(92, 0, &l) == tcp::Error::kNone);
+    SlowApp app(w, 92, {}, "");
+    PeerStream peer;
+    peer.out = pattern(350000, 14);
+    bool ok = peer_sends(w, l, peer, app, false);
+    // The peer vanishes; the application's write is retransmitted until
+    // TCP gives up (4 retransmissions from a 200 ms RTO).
+    w.link_down = true;
+    std::thread writer([&] { write_all(app.stream->fd, pattern(5000, 15)); });
+    writer.join();
+    ok = ok && w.run_until([&] { return counter_of(w, "tcp.conn_timed_out") == 1; }, std::chrono::seconds(15));
+    ok = app.finish() && ok;
+    REQUIRE(ok);
+    CHECK(app.got == peer.out);
+    REQUIRE(app.status.ok());
+    CHECK(app.status->outcome == client::Outcome::kTimedOut);
+}
+
+TEST_CASE("RFC 1122 4.2.3.6: keepalive gives up on a silent peer while data waits: all of it, then outcome "
+          "timed-out") {
+    World w([](tcp::TcpConfig& c) {
+        c.keepalive_idle = seconds(1);
+        c.keepalive_interval = seconds(1);
+        c.keepalive_count = 1;
+    });
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(93, 0, &l) == tcp::Error::kNone);
+    client::StreamOptions keepalive;
+    keepalive.keepalive = true;
+    SlowApp app(w, 93, keepalive);
+    PeerStream peer;
+    peer.out = pattern(350000, 16);
+    bool ok = peer_sends(w, l, peer, app, false);
+    w.link_down = true;
+    ok = ok && w.run_until([&] { return counter_of(w, "tcp.keepalive_timeouts") == 1; }, std::chrono::seconds(10));
+    ok = app.finish() && ok;
+    REQUIRE(ok);
+    CHECK(app.got == peer.out);
+    REQUIRE(app.status.ok());
+    CHECK(app.status->outcome == client::Outcome::kTimedOut);
+}
+
+TEST_CASE("a connection reset while queued for ACCEPT is still accepted: its data, then EOF and outcome reset") {
+    World w;
+    std::atomic<bool> listening{false};
+    std::atomic<bool> go_accept{false};
+    std::atomic<bool> finished{false};
+    client::Result<client::Listener> listener = client::Error{};
+    client::Result<client::Stream> accepted = client::Error{};
+    client::Result<client::Status> status = client::Error{};
+    std::string got;
+    std::thread app([&] {
+        listener = client::listen(w.socket_path, 94);
+        listening = true;
+        if (listener) {
+            while (!go_accept) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            accepted = client::accept(listener.value(), 3);
+            if (accepted) {
+                got = read_slowly(accepted->fd);
+                status = client::status(w.socket_path, accepted->id);
+                ::close(accepted->fd);
+            }
+            ::close(listener->fd);
+        }
+        finished = true;
+    });
+    REQUIRE(w.run_until([&] { return listening.load(); }));
+    PeerStream peer;
+    peer.out = pattern(100000, 17);
+    REQUIRE(w.peer().connect(clock_now(), {wire::Ipv4Address::from_octets(10, 0, 0, 2), 94}, 0, &peer.conn) ==
+            tcp::Error::kNone);
+    bool ok = w.run_until([&] {
+        peer.pump(w.peer());
+        return peer.fin_sent && w.peer().info(peer.conn).state == tcp::State::kFinWait2;
+    });
+    if (ok) {
+        w.peer().abort(clock_now(), peer.conn);
+        w.run_until([] { return false; }, std::chrono::milliseconds(100));
+    }
+    go_accept = true;
+    ok = w.run_until([&] { return finished.load(); }) && ok;
+    w.join(app, ok);
+    REQUIRE(ok);
+    REQUIRE(accepted.ok());
+    CHECK(got == peer.out);
+    REQUIRE(status.ok());
+    CHECK(status->outcome == client::Outcome::kReset);
+}
+
+TEST_CASE("an application that stops reading after the reset pins nothing: after api.request_timeout the rest is "
+          "dropped, counted and reported") {
+    World w;  // request_timeout 2 s
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(95, 0, &l) == tcp::Error::kNone);
+    SlowApp app(w, 95);
+    PeerStream peer;
+    peer.out = pattern(397759, 18);
+    bool ok = peer_sends(w, l, peer, app, true);
+    if (ok) {
+        w.peer().abort(clock_now(), peer.conn);
+    }
+    // While the daemon waits for the application, STATUS already knows.
+    client::Result<client::Status> early = client::Error{};
+    std::atomic<bool> asked{false};
+    std::thread asker([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        early = client::status(w.socket_path, app.stream ? app.stream->id : 0);
+        asked = true;
+    });
+    ok = w.run_until([&] { return asked.load(); }) && ok;
+    w.join(asker, ok);
+    // The application takes nothing for longer than the request timeout.
+    w.run_until([] { return false; }, std::chrono::milliseconds(3500));
+    CHECK(w.a.tcp().connection_count() == 0);  // TCP's buffer is gone
+    ok = app.finish() && ok;
+    REQUIRE(ok);
+    REQUIRE(early.ok());
+    CHECK(early->outcome == client::Outcome::kReset);
+    CHECK(early->state == "closed");
+    REQUIRE(app.status.ok());
+    CHECK(app.status->outcome == client::Outcome::kReset);
+    CHECK(app.status->undelivered > 0);
+    // What it read is exactly the beginning; the rest is what STATUS reports.
+    CHECK(app.got.size() + app.status->undelivered == peer.out.size());
+    CHECK(app.got == peer.out.substr(0, app.got.size()));
+    CHECK(counter_of(w, "api.bytes_undelivered") == app.status->undelivered);
+}
+
+TEST_CASE("an application that closes its socket during the hand-over frees the connection at once; STATUS says "
+          "how much it missed") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(98, 0, &l) == tcp::Error::kNone);
+    SlowApp app(w, 98);
+    PeerStream peer;
+    peer.out = pattern(397759, 21);
+    bool ok = peer_sends(w, l, peer, app, true);
+    if (ok) {
+        w.peer().abort(clock_now(), peer.conn);
+        w.run_until([] { return false; }, std::chrono::milliseconds(200));
+    }
+    REQUIRE(ok);
+    REQUIRE(w.a.tcp().connection_count() == 1);  // TCP's buffer still waits for the application
+    // It reads a little, then goes away for good (the thread is told to stop).
+    char buf[1000];
+    const ssize_t n = ::read(app.stream->fd, buf, sizeof buf);
+    CHECK(n > 0);
+    const std::uint64_t id = app.stream->id;
+    ::shutdown(app.stream->fd, SHUT_RDWR);
+    CHECK(w.run_until([&] { return w.a.tcp().connection_count() == 0; }, std::chrono::milliseconds(1500)));
+    client::Result<client::Status> status = client::Error{};
+    std::thread asker([&] { status = client::status(w.socket_path, id); });
+    w.run_until([&] { return status.ok(); }, std::chrono::seconds(5));
+    w.join(asker, true);
+    app.finish();
+    REQUIRE(status.ok());
+    CHECK(status->outcome == client::Outcome::kReset);
+    CHECK(status->undelivered > 0);
+    CHECK(status->undelivered < peer.out.size());
+}
+
+TEST_CASE("drain: new streams are refused with ERR shutting-down, the application's input ends with FIN, the "
+          "peer's data still arrives in full") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(96, 0, &l) == tcp::Error::kNone);
+    const std::string upload = pattern(120000, 19);
+    SlowApp app(w, 96, {}, upload);
+    PeerStream peer;
+    peer.out = pattern(500000, 20);
+    bool ok = w.run_until([&] {
+        if (!peer.conn.valid()) {
+            peer.conn = w.peer().accept(l);
+        }
+        return app.connected.load() && peer.conn.valid();
+    });
+    REQUIRE(ok);
+    // A waiting ACCEPT is told too.
+    std::atomic<bool> waiting{false};
+    client::Result<client::Stream> waiter = client::Error{};
+    std::thread accepter([&] {
+        waiting = true;
+        waiter = client::accept(w.socket_path, 97, 30);
+    });
+    w.run_until([&] { return waiting.load(); });
+    w.run_until([] { return false; }, std::chrono::milliseconds(100));
+    w.api->drain();
+    std::atomic<bool> late_done{false};
+    bool late_write_failed = false;
+    client::Result<client::Stream> refused = client::Error{};
+    client::Result<client::Status> during = client::Error{};
+    std::thread late([&] {
+        late_write_failed = ::send(app.stream->fd, "x", 1, MSG_NOSIGNAL) < 0 && errno == EPIPE;
+        refused = client::connect(w.socket_path, "10.0.0.1", 96);
+        during = client::status(w.socket_path, app.stream->id);
+        late_done = true;
+    });
+    ok = w.run_until([&] { return late_done.load(); }) && ok;
+    w.join(late, ok);
+    // The peer's data keeps coming and reaches the application; ours
+    // ended at what the application had written: FIN after it.
+    app.go = true;
+    ok = w.run_until([&] {
+        peer.pump(w.peer());
+        return w.peer().info(peer.conn).eof && peer.fin_sent;
+    }) && ok;
+    ok = app.finish() && ok;
+    w.join(accepter, ok);
+    REQUIRE(ok);
+    CHECK(peer.in == upload);
+    CHECK(app.got == peer.out);
+    CHECK(late_write_failed);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == client::ErrorCode::kShuttingDown);
+    REQUIRE_FALSE(waiter.ok());
+    CHECK(waiter.error().code == client::ErrorCode::kShuttingDown);
+    REQUIRE(during.ok());  // questions are still answered
+    REQUIRE(app.status.ok());
+    CHECK((app.status->outcome == client::Outcome::kOrderly || app.status->outcome == client::Outcome::kOpen));
+    CHECK(w.run_until([&] { return w.api->drained(); }));
     w.peer().close(clock_now(), peer.conn);
 }

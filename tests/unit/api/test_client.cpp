@@ -250,6 +250,10 @@ TEST_CASE("reply parsers accept exactly the documented shapes") {
     CHECK(parse_listen_reply("OK 10.0.0.2:7 listening").value() == "10.0.0.2:7");
     CHECK_FALSE(parse_listen_reply("OK 10.0.0.2:7").ok());
     CHECK_FALSE(parse_status_reply("OK outcome=orderly").ok());
+    CHECK(parse_status_reply("OK id=3 outcome=reset state=x").value().undelivered == 0);
+    CHECK(parse_status_reply("OK id=3 outcome=reset state=x undelivered=512").value().undelivered == 512);
+    CHECK_FALSE(parse_status_reply("OK id=3 outcome=reset state=x undelivered=lots").ok());
+    CHECK(parse_status_reply("OK id=3 outcome=reset state=x future=1").ok());  // unknown fields ignored
     CHECK(parse_counter_line("x.y 18446744073709551615").value().second == 18446744073709551615ull);
     CHECK_FALSE(parse_counter_line("x.y -1").ok());
     CHECK_FALSE(parse_counter_line("x.y 18446744073709551616").ok());

@@ -164,6 +164,8 @@ TEST_CASE("reply lines: OK with endpoints and id, LISTEN OK, STATUS, ERR with a 
     CHECK(format_listen_ok({wire::Ipv4Address::from_octets(10, 0, 0, 2), 7}) == "OK 10.0.0.2:7 listening\n");
     CHECK(format_status_ok(17, "closed", client::Outcome::kReset, 1000) ==
           "OK id=17 outcome=reset state=closed uid=1000\n");
+    CHECK(format_status_ok(17, "closed", client::Outcome::kReset, 1000, 4096) ==
+          "OK id=17 outcome=reset state=closed undelivered=4096 uid=1000\n");
     CHECK(format_error(client::ErrorCode::kRefused, "connect 10.0.0.1:80: connection refused") ==
           "ERR refused connect 10.0.0.1:80: connection refused\n");
     std::string e = format_error(client::ErrorCode::kBadRequest, "two\nlines\r\x01");

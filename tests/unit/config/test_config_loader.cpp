@@ -66,6 +66,7 @@ TEST_CASE("the shipped config/tapstack.yaml loads with the documented values") {
     CHECK(c.api.socket_path == "/run/tapstack/tapstack.sock");
     CHECK(c.api.socket_mode == 0660);
     CHECK(c.api.request_timeout_ms == 10000);
+    CHECK(c.api.drain_timeout_ms == 5000);
     CHECK(c.log_level == "info");
 }
 
@@ -134,6 +135,7 @@ TEST_CASE("the shipped config states the defaults: it loads to what leaving ever
         CHECK(a.api.access.connect.allow[i].text == b.api.access.connect.allow[i].text);
     }
     CHECK(a.api.access.connect.deny.size() == b.api.access.connect.deny.size());
+    CHECK(a.api.drain_timeout_ms == b.api.drain_timeout_ms);
     CHECK(a.log_level == b.log_level);
     CHECK(a.fault.enabled == b.fault.enabled);
     CHECK(a.fault.seed == b.fault.seed);
@@ -183,6 +185,7 @@ TEST_CASE("every key of every section is applied") {
         "api:\n  socket: /tmp/x/api.sock\n  socket_mode: 0600\n  max_clients: 10\n  request_timeout: 1500ms\n"
         "  socket_group: 0\n  max_clients_per_user: 3\n  max_listeners_per_user: 2\n  max_memory_per_user: 64MiB\n"
         "  connect_allow: [10.0.0.0/8, 198.19.77.1/32:22]\n  connect_deny:\n    - 0.0.0.0/0:1-1023\n"
+        "  drain_timeout: 0ms\n"
         "log:\n  level: debug\n",
         "t.yaml");
     for (const auto& e : r.errors) MESSAGE(e);
@@ -248,6 +251,7 @@ TEST_CASE("every key of every section is applied") {
     CHECK(c.api.access.connect.allow[1].text == "198.19.77.1/32:22");
     REQUIRE(c.api.access.connect.deny.size() == 1);
     CHECK(c.api.access.connect.deny[0].text == "0.0.0.0/0:1-1023");
+    CHECK(c.api.drain_timeout_ms == 0);
     CHECK(c.log_level == "debug");
 }
 
@@ -719,4 +723,15 @@ TEST_CASE("interface.offloads: off by default, true turns virtio-net offloads on
     auto bad = load_config_text("interface:\n  name: tap0\n  offloads: maybe\nipv4:\n  address: 10.0.0.2/24\n", "t.yaml");
     REQUIRE(bad.errors.size() == 1);
     CHECK(bad.errors[0].starts_with("t.yaml:3:13: interface.offloads:"));
+}
+
+TEST_CASE("api.drain_timeout: 0ms to 600s with a unit") {
+    CHECK(load_config_text(minimal("api:\n  drain_timeout: 0ms\n"), "t.yaml").ok());
+    CHECK(load_config_text(minimal("api:\n  drain_timeout: 600s\n"), "t.yaml").ok());
+    CHECK(only_error(minimal("api:\n  drain_timeout: 601s\n")) ==
+          "t.yaml:6:18: api.drain_timeout: \"601s\" is not a duration "
+          "(allowed: from 0ms to 10m with unit ms, s or m, e.g. 30s)");
+    CHECK(only_error(minimal("api:\n  drain_timeout: 5\n")) ==
+          "t.yaml:6:18: api.drain_timeout: \"5\" is not a duration "
+          "(allowed: from 0ms to 10m with unit ms, s or m, e.g. 30s)");
 }
