@@ -15,7 +15,7 @@ namespace tapstack::tcp {
 void TcpStack::Impl::autotune(Instant now, std::uint32_t index) {
     Tcb& t = *tcbs[index];
     const std::size_t cap = t.recv_buf.capacity();
-    if (config.receive_buffer_max <= cap || !t.established_once) return;
+    if (t.cfg->receive_buffer_max <= cap || !t.established_once) return;
     Duration rtt = t.rcv_rtt;
     if (rtt == Duration::zero() && t.rtt.has_sample()) rtt = t.rtt.srtt();
     if (rtt <= Duration::zero()) return;
@@ -29,7 +29,7 @@ void TcpStack::Impl::autotune(Instant now, std::uint32_t index) {
     // next round (as Linux), plus room for 16 segments of reordering.
     const std::uint64_t target = 2 * copied + 16ull * t.rcv_mss;
     if (target <= cap) return;
-    const auto grown = static_cast<std::size_t>(std::min<std::uint64_t>(target, config.receive_buffer_max));
+    const auto grown = static_cast<std::size_t>(std::min<std::uint64_t>(target, t.cfg->receive_buffer_max));
     t.recv_buf.grow(grown);
     counters.inc(Counter::receive_buffer_grown);
     mark_dirty(index);  // a window update announces the space

@@ -101,6 +101,7 @@ struct PendingReset {
 
 struct TcpStack::Impl {
     Impl(const TcpConfig& config, SegmentSink& sink, std::uint64_t secret);
+    void set_config(const TcpConfig& next);
 
     // ---- table (tcp_stack.cpp) ----
     Tcb* get(ConnId id);
@@ -206,7 +207,7 @@ struct TcpStack::Impl {
     std::size_t sack_blocks_to_send(const Tcb& t) const;
     std::uint32_t segment_payload_room(const Tcb& t) const;
     void fill_sack_blocks(Tcb& t, wire::TcpOptions& o, bool pure_ack);
-    std::unique_ptr<CongestionControl> make_congestion_control(std::uint32_t mss) const;
+    std::unique_ptr<CongestionControl> make_congestion_control(const Tcb& t, std::uint32_t mss) const;
     // `gso_size` > 0: a TSO super-segment the device cuts into that size.
     // The payload is `payload` followed by `payload_tail` (the send ring's
     // two runs); both are sent from where they lie.
@@ -220,7 +221,11 @@ struct TcpStack::Impl {
     bool window_update_due(const Tcb& t) const;
     void flush_resets();
 
+    // `config` is the configuration for what starts now (new TCBs, new
+    // listeners, stack-wide limits); `conn_config` is the same, shared with
+    // every TCB created under it (Tcb::cfg).
     TcpConfig config;
+    std::shared_ptr<const TcpConfig> conn_config;
     SegmentSink& sink;
     IsnGenerator isn;
     RttEstimator rtt_proto;
