@@ -205,6 +205,8 @@ struct ApiServer::Impl {
 
     // ---- the listening socket (unix_listener.cpp) ----
     bool start(std::string* error);
+    bool adopt_listener(std::string* error);
+    bool watch_listener(std::string* error);
     void stop();
     void accept_clients();
     void accept_client(int fd);
