@@ -13,12 +13,13 @@
 //
 // Start-up calls (TAP ioctls, AF_INET socket, bind, listen, setrlimit,
 // getrandom, mkdir, chmod) are deliberately absent: the filter is installed
-// after them. So are exec, fork/clone, ptrace, mount, module, bpf, keyctl
-// and every other call a parser bug could want.
+// after them. So are socket(), exec, fork/clone, ptrace, mount, module,
+// bpf, keyctl and every other call a parser bug could want. A few entries
+// name a call's twin on another architecture (arm64 has epoll_pwait, ppoll
+// and unlinkat only); names the running architecture lacks are skipped.
 #include "daemon/sandbox/syscall_allowlist.hpp"
 
 #include <sys/ioctl.h>
-#include <termios.h>
 
 #include <array>
 
@@ -28,84 +29,61 @@ namespace {
 
 constexpr std::array kAllowed = {
     // ---- The event loop (libuv): readiness, timers, signals ----------------
-    // epoll_pwait on current libuv, epoll_wait on older builds and other
-    // architectures; the signal pipe is read and written with read/write.
     AllowedSyscall{"epoll_wait"},
-    AllowedSyscall{"epoll_pwait"},
-    AllowedSyscall{"epoll_pwait2"},
+    AllowedSyscall{"epoll_pwait"},  // arm64 has no epoll_wait
     AllowedSyscall{"epoll_ctl"},
-    AllowedSyscall{"clock_gettime"},  // uv_hrtime/uv_now when the vDSO cannot answer
-    AllowedSyscall{"clock_getres"},
-    AllowedSyscall{"gettimeofday"},
+    // uv_hrtime()/uv_now() and the log's timestamps: the vDSO answers these
+    // without a system call, unless the machine's clock source cannot be
+    // read from user space (some VMs); then glibc makes the call.
+    AllowedSyscall{"clock_gettime"},
     AllowedSyscall{"rt_sigaction"},
-    AllowedSyscall{"rt_sigprocmask"},
-    AllowedSyscall{"rt_sigreturn"},  // end of every signal handler, the SIGSYS one included
-    AllowedSyscall{"restart_syscall"},
+    AllowedSyscall{"rt_sigprocmask"},  // libuv around its signal handler
+    AllowedSyscall{"rt_sigreturn"},    // end of every signal handler, the SIGSYS one included
 
-    // ---- Descriptors: the TAP, API clients, the signal pipe ------------------
-    AllowedSyscall{"read"},
-    AllowedSyscall{"write"},  // also the log (stderr) and the SIGSYS handler's line
-    AllowedSyscall{"readv"},  // stream bytes straight into TCP's ring (stream_bridge.cpp)
-    AllowedSyscall{"writev"},
+    // ---- Descriptors: the TAP, API clients, libuv's signal pipe, the log -----
+    AllowedSyscall{"read"},    // signal pipe; SIGHUP's config file
+    AllowedSyscall{"write"},   // signal pipe; the log (stderr), the SIGSYS handler's line
+    AllowedSyscall{"readv"},   // TAP frames; stream bytes straight into TCP's ring (stream_bridge.cpp)
+    AllowedSyscall{"writev"},  // TAP frames
     AllowedSyscall{"close"},
-    AllowedSyscall{"fcntl"},          // O_NONBLOCK / FD_CLOEXEC on new descriptors
-    AllowedSyscall{"ioctl", ArgRule::kIoctl},  // FIONREAD, FIONBIO, FIOCLEX (list below)
-    AllowedSyscall{"poll"},           // peer_hung_up(): a zero-timeout POLLHUP check
-    AllowedSyscall{"ppoll"},
+    AllowedSyscall{"ioctl", ArgRule::kIoctl},  // FIONREAD, FIONBIO (list below)
+    AllowedSyscall{"poll"},                    // peer_hung_up(): a zero-timeout POLLHUP check
+    AllowedSyscall{"ppoll"},                   // the same on arm64, which has no poll
 
-    // ---- The API's Unix sockets ----------------------------------------------
+    // ---- The API's Unix sockets and sd_notify ---------------------------------
+    // No socket() at all: the API's listening socket and the notification
+    // socket are opened before the filter (systemd_notify.hpp), and the
+    // AF_INET socket for interface ioctls is closed by then.
     AllowedSyscall{"accept4"},
-    AllowedSyscall{"recvfrom"},
-    AllowedSyscall{"recvmsg"},
-    AllowedSyscall{"sendto"},
-    AllowedSyscall{"sendmsg"},  // also sd_notify()
-    AllowedSyscall{"shutdown"},
-    AllowedSyscall{"getsockopt"},  // SO_PEERCRED of a new client, SO_ERROR
-    AllowedSyscall{"setsockopt"},  // sd_notify() raising its socket's SO_SNDBUF
-    AllowedSyscall{"getsockname"},
-    AllowedSyscall{"getpeername"},
-    // sd_notify() opens one AF_UNIX datagram socket per message; no other
-    // family may be opened once running (the AF_INET one for interface
-    // ioctls is closed by then).
-    AllowedSyscall{"socket", ArgRule::kUnixSocket},
+    AllowedSyscall{"recvfrom"},    // request lines (MSG_PEEK, then exactly one line)
+    AllowedSyscall{"sendto"},      // replies; READY=1, STATUS=, WATCHDOG=1 ...
+    AllowedSyscall{"sendmsg"},     // stream bytes from TCP's ring (two runs at most)
+    AllowedSyscall{"shutdown"},    // EOF toward an application
+    AllowedSyscall{"getsockopt"},  // SO_PEERCRED of a new client
 
-    // ---- Files: SIGHUP re-reads the config; stop removes the API socket ------
+    // ---- Files: SIGHUP re-reads the config; a stop removes the API socket ----
     AllowedSyscall{"openat"},
-    AllowedSyscall{"newfstatat"},
-    AllowedSyscall{"fstat"},
-    AllowedSyscall{"statx"},
-    AllowedSyscall{"lseek"},
+    AllowedSyscall{"newfstatat"},  // fstat() of the config file, lstat() of the socket
     AllowedSyscall{"unlink"},
-    AllowedSyscall{"unlinkat"},
+    AllowedSyscall{"unlinkat"},  // arm64 has no unlink
 
-    // ---- Memory (glibc malloc, C++ containers) -------------------------------
+    // ---- Memory (glibc malloc: the heap, and mmap for large blocks) ---------
     AllowedSyscall{"brk"},
     AllowedSyscall{"mmap", ArgRule::kNoExec},
-    AllowedSyscall{"mprotect", ArgRule::kNoExec},
     AllowedSyscall{"munmap"},
-    AllowedSyscall{"mremap"},
-    AllowedSyscall{"madvise"},  // malloc giving pages back
 
     // ---- The process itself --------------------------------------------------
+    AllowedSyscall{"futex"},  // glibc and libstdc++ locks (spdlog's logger mutex)
+    // abort() (a failed assertion) signals this process: die with SIGABRT
+    // and a core, not with an EPERM loop.
     AllowedSyscall{"getpid"},
-    AllowedSyscall{"gettid"},
-    AllowedSyscall{"getuid"},  // sd_notify(), the CLI-style uid checks
-    AllowedSyscall{"geteuid"},
-    AllowedSyscall{"getgid"},
-    AllowedSyscall{"getegid"},
-    AllowedSyscall{"tgkill", ArgRule::kOwnProcess},  // abort() and raise(): fail loudly, never hang
-    AllowedSyscall{"futex"},                         // glibc and libstdc++ locks
-    AllowedSyscall{"sched_yield"},
-    AllowedSyscall{"exit"},
+    AllowedSyscall{"tgkill", ArgRule::kOwnProcess},
     AllowedSyscall{"exit_group"},
 };
 
 constexpr std::array kIoctls = {
     static_cast<unsigned long>(FIONREAD),  // bytes a client's socket still holds (stream_bridge.cpp)
-    static_cast<unsigned long>(FIONBIO),   // libuv's way to set O_NONBLOCK
-    static_cast<unsigned long>(FIOCLEX),   // libuv's way to set FD_CLOEXEC
-    static_cast<unsigned long>(FIONCLEX),
-    static_cast<unsigned long>(TCGETS),    // isatty() of stderr (the log's colours)
+    static_cast<unsigned long>(FIONBIO),   // libuv's way to set O_NONBLOCK on an accepted client
 };
 
 }  // namespace

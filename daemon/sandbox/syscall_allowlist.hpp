@@ -15,10 +15,9 @@ namespace tapstack::daemon {
 // Argument conditions beyond the call's name.
 enum class ArgRule : std::uint8_t {
     kAny,         // any arguments
-    kUnixSocket,  // socket(): domain AF_UNIX only (no AF_INET, AF_NETLINK, AF_PACKET ...)
     kIoctl,       // ioctl(): only the requests in syscall_allowlist.cpp (no TUNSET*, SIOCSIF*)
-    kOwnProcess,  // tgkill()/kill(): only this process (abort(), raise())
-    kNoExec,      // mmap()/mprotect(): never PROT_EXEC (no code is made at run time)
+    kOwnProcess,  // tgkill(): only this process (abort(), raise())
+    kNoExec,      // mmap(): never PROT_EXEC (no code is made at run time)
 };
 
 struct AllowedSyscall {

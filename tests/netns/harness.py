@@ -31,7 +31,7 @@ that are about one mode. Tests never write the interface section
 themselves: they go through config_text().
 
 Sandbox: every daemon runs with its seccomp filter on (the default of
-`security.seccomp`). A "seccomp: refused" line in its log means the
+`security.seccomp`). A "seccomp: refused system call" line in its log means the
 allow-list (daemon/sandbox/syscall_allowlist.cpp) misses a call the daemon
 made: leaving the `with` block then raises AssertionError, so the whole
 suite doubles as the check that the filter lets the daemon do its work.
@@ -53,6 +53,7 @@ Stable API (other test files import it; extend, do not change):
         .run(cmd, timeout=, check=, input=, capture=) -> CompletedProcess
         .popen(cmd, **kw) -> Popen (killed at teardown)
         .run_python(code, *args, timeout=) -> CompletedProcess (/usr/bin/python3)
+        .open_stream(port) -> (app, peer): a TCP stream through the API (socat, nc)
         .ping(count=, size=, interval=, timeout=, pattern=) -> CompletedProcess
         .counters(timeout=) -> dict[str, int]  (SIGUSR1 + parse the log)
         .log() -> str
@@ -355,7 +356,7 @@ class Daemon:
             self._log_file.close()
             self._log_file = None
         if self.expect_no_seccomp_refusals:
-            self._refusals = [l for l in self.log().splitlines() if "seccomp: refused" in l]
+            self._refusals = [l for l in self.log().splitlines() if "seccomp: refused system call" in l]
             failed = failed or bool(self._refusals)
         if failed and self.log_path and os.path.exists(self.log_path):
             sys.stderr.write(f"----- tapstackd log ({self.ns}) -----\n{self.log()}"
@@ -400,6 +401,27 @@ class Daemon:
     def run_python(self, code, *args, timeout=30, check=True):
         """Runs Python `code` with /usr/bin/python3 (scapy available) in the namespace."""
         return self.run([PYTHON, "-c", code, *map(str, args)], timeout=timeout, check=check)
+
+    def open_stream(self, port, timeout=10.0):
+        """One stream from the namespace's kernel TCP (`nc ADDRESS PORT`) to an
+        application on the API (`socat` sending `ACCEPT PORT`), with a LISTEN
+        holder so the peer never connects before the port is held. Returns
+        (app, peer), both Popen with stdin/stdout pipes, after the app read
+        its OK line; both are killed at teardown."""
+        unix = f"UNIX-CONNECT:{self.socket_path}"
+        holder = self.popen(["socat", "-", unix], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        holder.stdin.write(f"LISTEN {port}\n".encode())
+        holder.stdin.flush()
+        if not holder.stdout.readline().startswith(b"OK "):
+            raise AssertionError(f"LISTEN {port} refused")
+        app = self.popen(["socat", "-", unix], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        app.stdin.write(f"ACCEPT {port}\n".encode())
+        app.stdin.flush()
+        peer = self.popen(["nc", self.address, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+        if not app.stdout.readline().startswith(b"OK "):
+            raise AssertionError(f"ACCEPT {port} got no connection")
+        return app, peer
 
     def ping(self, count=1, size=None, interval=None, timeout=30, pattern=None, dest=None, check=True):
         cmd = ["ping", "-n", "-c", str(count), "-W", "2"]

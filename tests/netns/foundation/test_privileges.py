@@ -11,7 +11,6 @@ sandbox)."""
 import os
 import re
 import signal
-import subprocess
 
 import harness
 
@@ -47,13 +46,7 @@ def test_daemon_started_as_root_holds_no_capability_once_running():
 
 def test_the_filtered_daemon_serves_streams_signals_and_stops_cleanly():
     with harness.Daemon() as d:
-        unix = f"UNIX-CONNECT:{d.socket_path}"
-        server = d.popen(["socat", "-", unix], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        server.stdin.write(b"ACCEPT 7\n")
-        server.stdin.flush()
-        peer = d.popen(["nc", d.address, "7"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
-        assert server.stdout.readline().startswith(b"OK "), "ACCEPT got no connection"
+        server, peer = d.open_stream(7)
         peer.stdin.write(b"through the filter\n")
         peer.stdin.flush()
         assert server.stdout.readline() == b"through the filter\n"

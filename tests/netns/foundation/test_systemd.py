@@ -18,7 +18,6 @@ import re
 import select
 import signal
 import socket
-import subprocess
 import sys
 import time
 
@@ -92,13 +91,7 @@ def test_ready_status_watchdog_reload_and_stopping_notifications():
             pings += m == "WATCHDOG=1"
         assert 4 <= pings <= 8, f"{pings} WATCHDOG=1 in 1 s with WATCHDOG_USEC=400000"
         # A stream shows in STATUS= within the 1 s refresh.
-        unix = f"UNIX-CONNECT:{d.socket_path}"
-        server = d.popen(["socat", "-", unix], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        server.stdin.write(b"ACCEPT 7\n")
-        server.stdin.flush()
-        peer = d.popen(["nc", d.address, "7"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
-        assert server.stdout.readline().startswith(b"OK ")
+        server, peer = d.open_stream(7)
         m = notify.wait_for("STATUS=", timeout=5)
         assert status_of(m).endswith(", 1 stream"), m
         # SIGHUP: RELOADING=1, then READY=1 again.
@@ -128,13 +121,7 @@ def test_socket_activation_serves_the_passed_socket_and_leaves_its_file():
         assert "API: serving the socket systemd passed (LISTEN_FDS)" in log, log
         # The API works through it: a stream from the kernel's TCP to an
         # application on the passed socket.
-        unix = f"UNIX-CONNECT:{d.socket_path}"
-        server = d.popen(["socat", "-", unix], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        server.stdin.write(b"ACCEPT 9\n")
-        server.stdin.flush()
-        peer = d.popen(["nc", d.address, "9"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
-        assert server.stdout.readline().startswith(b"OK ")
+        server, peer = d.open_stream(9)
         peer.stdin.write(b"via LISTEN_FDS\n")
         peer.stdin.flush()
         assert server.stdout.readline() == b"via LISTEN_FDS\n"

@@ -59,8 +59,7 @@ def new_connection_info(d, port):
     ids = u.wait_for(lambda: set(stream_ids(d)) - before, 10, "the new stream")
     result = info(d, max(ids))
     peer.stdin.close()
-    app.stdin.close()
-    u.finish(app, 10, "tapstack listen")
+    u.finish(app, 10, "tapstack listen")  # closes its stdin: both sides half-close
     peer.wait(timeout=10)
     return result
 

@@ -383,3 +383,30 @@ TEST_CASE("sd_notify: READY=1 with STATUS once running, RELOADING=1/READY=1 arou
     ::unsetenv("WATCHDOG_USEC");
     ::close(notify);
 }
+
+TEST_CASE("a service manager that does not read its notification socket never blocks the loop") {
+    CapturedLog log;
+    TempDir dir;
+    const std::string socket_path = (dir.path / "api.sock").string();
+    const std::string notify_path = (dir.path / "notify").string();
+    const int notify = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(notify >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, notify_path.c_str(), sizeof addr.sun_path - 1);
+    REQUIRE(::bind(notify, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    ::setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
+    ::setenv("WATCHDOG_USEC", "10000", 1);  // a ping every 5 ms; the socket's queue (10) fills at once
+    {
+        RunningLoop running(test_config(socket_path), tapstack::daemon::ServiceHooks{});
+        REQUIRE_FALSE(read_ethertype(running.host, 0x0806).empty());
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // far more pings than the queue holds
+        const Frame request = arp_request_for_us();
+        REQUIRE(::write(running.host, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+        CHECK_FALSE(read_ethertype(running.host, 0x0806).empty());  // still answering
+        CHECK(running.stop() == 0);
+    }
+    ::unsetenv("NOTIFY_SOCKET");
+    ::unsetenv("WATCHDOG_USEC");
+    ::close(notify);
+}

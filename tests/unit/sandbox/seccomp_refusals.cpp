@@ -7,7 +7,7 @@
 // Proves: socket(AF_NETLINK) / socket(AF_INET) / mount / ptrace / execve /
 // a TAP ioctl fail with EPERM (not a crash); each refusal logs one
 // "seccomp: refused system call NAME (NR)" error line, at most 10 per call;
-// AF_UNIX sockets, reads, writes and files still work; afterwards
+// no socket() at all; reads, writes, the daemon's ioctls and files still work; afterwards
 // /proc/self/status shows Seccomp: 2, NoNewPrivs: 1 and no capability.
 //
 // No test framework on purpose: after the filter is in, only calls on the
@@ -88,6 +88,13 @@ int main(int argc, char** argv) {
     }
     ::unsetenv("JOURNAL_STREAM");  // the terminal log format, checked below
     const int tun = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+        std::perror("socketpair");
+        return 2;
+    }
+    const int unix_fd = pair[0];
+    const int unix_peer = pair[1];
 
     std::string summary, error;
     if (!tapstack::daemon::drop_capabilities(&summary, &error) ||
@@ -126,14 +133,18 @@ int main(int argc, char** argv) {
     }
     refused(rc, errno, "ptrace() the 13th time");
 
-    // What the daemon does keeps working.
-    const int unix_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    check(unix_fd >= 0, "socket(AF_UNIX) works");
-    int sv[2];
-    check(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 && errno == EPERM,
-          "socketpair() is not on the list either");
+    errno = 0;
+    rc = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    refused(rc, errno, "socket(AF_UNIX) (every socket the daemon needs is open before the filter)");
+
+    // What the daemon does keeps working: I/O on descriptors opened before.
+    check(::write(unix_fd, "x", 1) == 1, "write() on a socket opened before works");
+    char byte = 0;
+    check(::read(unix_peer, &byte, 1) == 1 && byte == 'x', "read() works");
     int nb = 1;
-    check(unix_fd >= 0 && ::ioctl(unix_fd, FIONBIO, &nb) == 0, "ioctl(FIONBIO) is allowed");
+    check(::ioctl(unix_fd, FIONBIO, &nb) == 0, "ioctl(FIONBIO) is allowed");
+    int queued = -1;
+    check(::ioctl(unix_peer, FIONREAD, &queued) == 0 && queued == 0, "ioctl(FIONREAD) is allowed");
     const std::string status = read_all("/proc/self/status");
     check(!status.empty(), "open()/read() of a file work (SIGHUP re-reads the config file)");
     check(status.find("\nSeccomp:\t2\n") != std::string::npos, "/proc/self/status: Seccomp: 2 (filter mode)");
@@ -143,7 +154,7 @@ int main(int argc, char** argv) {
           "/proc/self/status: CapEff and CapPrm are 0");
 
     const std::string log = read_all(log_path);
-    check(count(log, "seccomp: refused system call socket (") == 2, "one log line per refused socket()");
+    check(count(log, "seccomp: refused system call socket (") == 3, "one log line per refused socket()");
     check(count(log, "seccomp: refused system call mount (") == 1, "a log line for mount()");
     check(count(log, "seccomp: refused system call execve (") == 1, "a log line for execve()");
     check(tun < 0 || count(log, "seccomp: refused system call ioctl (") == 1, "a log line for the TAP ioctl");
