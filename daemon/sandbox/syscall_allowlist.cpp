@@ -73,7 +73,8 @@ constexpr std::array kAllowed = {
     AllowedSyscall{"munmap"},
 
     // ---- The process itself --------------------------------------------------
-    AllowedSyscall{"futex"},  // glibc and libstdc++ locks (spdlog's logger mutex)
+    AllowedSyscall{"futex"},    // glibc and libstdc++ locks (spdlog's logger mutex)
+    AllowedSyscall{"geteuid"},  // may_bind(): the daemon's own uid may hold ports below 1024
     // abort() (a failed assertion) signals this process: die with SIGABRT
     // and a core, not with an EPERM loop.
     AllowedSyscall{"getpid"},
