@@ -197,7 +197,8 @@ int ServiceLoop::Impl::run() {
     // The API removes its socket; make sure a clean stop never leaves one
     // (unless systemd passed it: the socket unit owns that file).
     struct stat st {};
-    if (api_started && config.api.listen_fd < 0 && lstat(config.api.socket_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+    if (api_started && config.api.listen_fd < 0 && lstat(config.api.socket_path.c_str(), &st) == 0 &&
+        S_ISSOCK(st.st_mode)) {
         unlink(config.api.socket_path.c_str());
     }
     spdlog::info("tapstackd stopped");

@@ -52,7 +52,9 @@ void SystemdNotifier::send(const std::map<std::string, std::string>& lines, bool
     for (const auto& [key, value] : all) {
         if (key != "STATUS") text += (text.empty() ? "" : "\n") + key + "=" + value;
     }
-    if (auto it = all.find("STATUS"); it != all.end()) text += (text.empty() ? "" : "\n") + it->first + "=" + it->second;
+    if (auto it = all.find("STATUS"); it != all.end()) {
+        text += (text.empty() ? "" : "\n") + it->first + "=" + it->second;
+    }
     const ssize_t n = ::sendto(fd_, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
                                reinterpret_cast<const sockaddr*>(&addr_), addr_len_);
     if (n >= 0) {

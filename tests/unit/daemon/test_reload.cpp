@@ -133,9 +133,9 @@ TEST_CASE("fault_injection.enabled needs a restart while offloads are on (TSO wa
 }
 
 TEST_CASE("an explicit MAC is a restart key of its own") {
-    const ReloadPlan plan =
-        plan_reload(load(kBase), load("interface:\n  name: tap0\n  mac: 02:00:00:00:00:09\nipv4:\n  address: 10.0.0.2/24\n"),
-                    false);
+    const Config explicit_mac =
+        load("interface:\n  name: tap0\n  mac: 02:00:00:00:00:09\nipv4:\n  address: 10.0.0.2/24\n");
+    const ReloadPlan plan = plan_reload(load(kBase), explicit_mac, false);
     REQUIRE(plan.restart.size() == 1);
     CHECK(plan.restart[0].key == "interface.mac");
     CHECK(plan.restart[0].from == "default");

@@ -249,8 +249,8 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
 
 std::string config_text(const std::string& socket_path, const std::string& extra = "",
                         const std::string& name = "test0") {
-    return "interface:\n  name: " + name + "\n  mac: 02:00:00:00:00:02\nipv4:\n  address: 10.0.0.2/24\napi:\n  socket: " +
-           socket_path + "\n" + extra;
+    return "interface:\n  name: " + name + "\n  mac: 02:00:00:00:00:02\nipv4:\n  address: 10.0.0.2/24\n" +
+           "api:\n  socket: " + socket_path + "\n" + extra;
 }
 
 // The loop on a socketpair "TAP", running on a thread; the host end is `host`.
@@ -302,7 +302,8 @@ TEST_CASE("SIGHUP: an invalid file changes nothing and logs every error; a valid
 
     write_file(file, config_text(socket_path, "tcp:\n  no_delay: true\n  receive_buffer: 128KiB\n", "other0"));
     ::kill(::getpid(), SIGHUP);
-    CHECK_FALSE(log.wait_for("SIGHUP: interface.name: \"test0\" -> \"other0\" needs a restart; keeping \"test0\"").empty());
+    CHECK_FALSE(
+        log.wait_for("SIGHUP: interface.name: \"test0\" -> \"other0\" needs a restart; keeping \"test0\"").empty());
     CHECK_FALSE(log.wait_for("SIGHUP: tcp.no_delay: \"false\" -> \"true\" (tcp (new connections))").empty());
     CHECK_FALSE(log.wait_for("SIGHUP: tcp.receive_buffer: \"262144\" -> \"131072\"").empty());
     CHECK_FALSE(log.wait_for("2 key(s) change live, 1 need a restart").empty());
