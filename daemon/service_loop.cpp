@@ -442,6 +442,10 @@ void ServiceLoop::Impl::reload() {
     spdlog::info("SIGHUP: {}: {} key(s) change live, {} need a restart", path, plan.live.size(),
                  plan.restart.size());
     if (level_changes) set_log_level(plan.next.log_level);
+    const bool fault_changed = std::any_of(plan.live.begin(), plan.live.end(),
+                                           [](const ConfigChange& c) { return c.owner == KeyOwner::kFault; });
+    // Loud, as at start: the link now loses, reorders or corrupts frames.
+    if (fault_changed && plan.next.fault.enabled) spdlog::warn("{}", drivers::describe(plan.next.fault));
     file_config = plan.next;
     config.fault = plan.next.fault;
     config.log_level = plan.next.log_level;

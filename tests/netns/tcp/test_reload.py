@@ -9,10 +9,14 @@
     and congestion control; SIGUSR1's info-level counters line is no longer
     logged at level "warning"), interface.name gets one warning and the TAP
     keeps its name, and the stream that was running keeps its own settings.
-Both times the transfer completes byte for byte (SHA-256)."""
+Both times the transfer completes byte for byte (SHA-256).
+(c) api.max_clients and fault_injection.* apply at once: a client beyond
+    the new limit is refused (those connected stay), and the new fault
+    stage duplicates frames from the TAP."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -124,7 +128,37 @@ def test_sighup_during_a_transfer_invalid_file_then_live_and_restart_keys():
         assert d.alive()
 
 
+def test_sighup_applies_api_limits_and_fault_injection_at_once():
+    # Offloads pinned off: with them on, fault_injection.enabled needs a restart.
+    with harness.Daemon(log_level="info", offloads=False) as d:
+        assert not any(k.startswith("fault.") for k in d.counters()), "fault injection is off at start"
+        idle = []
+        for _ in range(3):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(d.socket_path)
+            idle.append(s)
+        assert u.api_exchange(d, b"STATS\n").startswith(b"OK stats"), "the default limit admits a 4th client"
+        with open(d.config_path, "w") as f:
+            f.write(d.config_text().replace(f"  socket: {d.socket_path}\n",
+                                            f"  socket: {d.socket_path}\n  max_clients: 3\n") +
+                    "fault_injection:\n  enabled: true\n  seed: 7\n  rx:\n    duplicate: 100\n")
+        start = len(d.log())
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log(r"SIGHUP: .*: 4 key\(s\) change live, 0 need a restart", start=start)
+        # The three clients already connected stay; a fourth is refused.
+        out = u.api_exchange(d, b"STATS\n")
+        assert out.startswith(b"ERR no-resources "), out
+        for s in idle:
+            assert s.fileno() >= 0
+            s.close()
+        # Every frame from the TAP now arrives twice.
+        d.ping(count=3, interval=0.05)
+        c = d.counters()
+        assert c.get("fault.rx_duplicated", 0) >= 3, {k: v for k, v in c.items() if k.startswith("fault.")}
+
+
 if __name__ == "__main__":
     harness.run_tests([
         test_sighup_during_a_transfer_invalid_file_then_live_and_restart_keys,
+        test_sighup_applies_api_limits_and_fault_injection_at_once,
     ])
