@@ -115,6 +115,19 @@ TEST_CASE("live keys are listed with their owner; restart keys keep their runnin
     CHECK(again.restart.size() == 4);
 }
 
+TEST_CASE("the API's per-user limits and connect rules are live, together with the other limits") {
+    const ReloadPlan plan = plan_reload(
+        load(kBase), load(kBase + "api:\n  max_clients_per_user: 8\n  connect_deny: [198.19.77.1/32:22]\n"), false);
+    REQUIRE(find(plan.live, "api.max_clients_per_user") != nullptr);
+    CHECK(find(plan.live, "api.max_clients_per_user")->owner == KeyOwner::kApiLimits);
+    REQUIRE(find(plan.live, "api.connect_deny") != nullptr);
+    CHECK(find(plan.live, "api.connect_deny")->from == "[]");
+    CHECK(find(plan.live, "api.connect_deny")->to == "[198.19.77.1/32:22]");
+    CHECK(plan.restart.empty());
+    CHECK(plan.next.api.access.per_user.max_clients == 8);
+    CHECK(plan.next.api.access.connect.deny.size() == 1);
+}
+
 TEST_CASE("log.level given on the command line is neither applied nor reported") {
     const ReloadPlan plan = plan_reload(load(kBase), load(kBase + "log:\n  level: debug\n"), true);
     CHECK(plan.live.empty());
