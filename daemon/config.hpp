@@ -12,7 +12,10 @@
 // positions from yaml-cpp's marks. The struct is meaningful only when
 // errors is empty.
 //
-// Non-goals: reloading (SIGHUP is logged only), environment overrides.
+// Reloading (SIGHUP) loads a new struct the same way; daemon/reload.hpp
+// compares it with the running one key by key.
+//
+// Non-goals: environment overrides.
 #pragma once
 
 #include <string>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "daemon/api/api_server.hpp"
+#include "daemon/sandbox/sandbox.hpp"
 #include "drivers/fault_injector.hpp"
 #include "drivers/tap_port.hpp"
 #include "stack/iface/interface.hpp"
@@ -35,6 +39,7 @@ struct Config {
     iface::InterfaceConfig iface;   // interface.mac, ipv4.*, arp.*, tcp.*
     ApiServerConfig api;            // api.*
     drivers::FaultConfig fault;     // fault_injection.* (a deliberately bad link, for tests)
+    SecurityConfig security;        // security.*
     std::string log_level = "info"; // one of kLogLevels
     bool mac_configured = false;    // false: iface.mac is default_mac(address)
 };

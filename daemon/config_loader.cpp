@@ -181,7 +181,7 @@ public:
         }
         if (documents.starts.empty() || !first || first.IsNull()) {
             error(YAML::Mark(), "the file has no settings (expected a mapping with sections "
-                                "interface, ipv4, arp, tcp, api, log, fault_injection)");
+                                "interface, ipv4, arp, tcp, api, log, fault_injection, security)");
             return finish();
         }
         if (documents.starts.size() > 1) {
@@ -400,6 +400,8 @@ private:
                      [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { log(v, m, k); }},
                     {"fault_injection", false, "",
                      [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { fault(v, m, k); }},
+                    {"security", false, "",
+                     [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { security(v, m, k); }},
                 });
         cross_checks();
     }
@@ -691,6 +693,14 @@ private:
                          }
                          bad(v, m, key, "a log level", allowed);
                      }},
+                });
+    }
+
+    // What the daemon gives up once it runs (daemon/sandbox/sandbox.hpp).
+    void security(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+        section(node, mark, path,
+                {
+                    {"seccomp", false, "", bool_field(cfg_.security.seccomp)},
                 });
     }
 

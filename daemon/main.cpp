@@ -1,4 +1,6 @@
-// tapstackd: parse options, load the config, set up logging, run the loop.
+// tapstackd: parse options, load the config, set up logging, take the
+// socket systemd may have passed, run the loop (which drops privileges once
+// the TAP and the API are up: daemon/sandbox/sandbox.hpp).
 //
 // Exit status: 0 after a clean stop or a valid --check-config; 1 for a bad
 // config or a start-up failure (one clear line on stderr); 2 for bad usage.
@@ -16,7 +18,9 @@
 #include "daemon/config.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/options.hpp"
+#include "daemon/sandbox/sandbox.hpp"
 #include "daemon/service_loop.hpp"
+#include "daemon/systemd_notify.hpp"
 #include "tapstack_version.hpp"
 
 namespace {
@@ -120,6 +124,22 @@ int main(int argc, char** argv) {
         spdlog::error("cannot draw the secret seed from getrandom(): {}", error);
         return 1;
     }
-    tapstack::daemon::ServiceLoop loop(config, seed);
+    // Socket activation (tapstackd.socket): serve the socket systemd bound.
+    const int passed = tapstack::daemon::take_listen_socket(&error);
+    if (passed == -2) {
+        spdlog::error("{}", error);
+        return 1;
+    }
+    if (passed >= 0) {
+        config.api.listen_fd = passed;
+        spdlog::info("API: serving the socket systemd passed (LISTEN_FDS) instead of binding {}",
+                     config.api.socket_path);
+    }
+    tapstack::daemon::ServiceHooks hooks;
+    hooks.config_path = opts.config_path;
+    hooks.log_level_pinned = opts.log_level.has_value();
+    const tapstack::daemon::SecurityConfig security = config.security;
+    hooks.started = [security](std::string* why) { return tapstack::daemon::enter_sandbox(security, why); };
+    tapstack::daemon::ServiceLoop loop(config, seed, std::move(hooks));
     return loop.run();
 }

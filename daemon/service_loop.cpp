@@ -12,6 +12,8 @@
 
 #include "daemon/api/api_server.hpp"
 #include "daemon/counters_line.hpp"
+#include "daemon/reload.hpp"
+#include "daemon/systemd_notify.hpp"
 #include "drivers/tap_port.hpp"
 #include "stack/iface/frame_sink.hpp"
 #include "stack/iface/interface.hpp"
@@ -53,6 +55,9 @@ uv_handle_t* as_handle(Handle* h) {
 
 struct ServiceLoop::Impl {
     Config config;
+    Config file_config;  // as loaded (start or last reload), before run-time adjustments
+    ServiceHooks hooks;
+    SystemdNotifier notifier;
     tcp::Secret seed;
     uv_loop_t loop{};
     std::unique_ptr<drivers::TapPort> port;
@@ -67,6 +72,7 @@ struct ServiceLoop::Impl {
     uv_idle_t idle{};
     uv_signal_t sig_int{}, sig_term{}, sig_hup{}, sig_usr1{};
     uv_timer_t drain_timer{};  // graceful stop: api.drain_timeout
+    uv_timer_t status_timer{}, watchdog_timer{};
 
     int poll_events = 0;
     bool turn_requested = false;
@@ -76,7 +82,8 @@ struct ServiceLoop::Impl {
     std::uint64_t drain_deadline_ms = 0;  // uv_now() at api.drain_timeout
     int exit_status = 0;
 
-    Impl(const Config& c, const tcp::Secret& s) : config(c), seed(s) {}
+    Impl(const Config& c, const tcp::Secret& s, ServiceHooks h)
+        : config(c), file_config(c), hooks(std::move(h)), seed(s) {}
 
     int run();
     bool start_handles();
@@ -94,6 +101,10 @@ struct ServiceLoop::Impl {
     void on_drain_finished();
     void on_drain_timer();
     void close_handles();
+    // Life cycle (the end of this file).
+    bool enter_running(std::string* error);
+    std::string status_line() const;
+    void reload();
 };
 
 int ServiceLoop::Impl::run() {
@@ -165,6 +176,9 @@ int ServiceLoop::Impl::run() {
     api_started = true;
     if (!start_handles()) {
         stop(1);
+    } else if (!enter_running(&error)) {
+        spdlog::error("{}", error);
+        stop(1);
     } else {
         const Instant now = now_instant();
         iface->announce(now);  // gratuitous ARP (RFC 5227 announcement)
@@ -176,6 +190,7 @@ int ServiceLoop::Impl::run() {
         spdlog::info("tapstackd {} running: interface {} ({}) mtu {} mac {} address {}{}, api {}", TAPSTACK_VERSION,
                      port->name(), port->created() ? "created" : "attached", port->mtu(),
                      config.iface.mac.to_string(), config.iface.address.to_string(), gateway, config.api.socket_path);
+        notifier.ready(status_line());
     }
     uv_run(&loop, UV_RUN_DEFAULT);
 
@@ -187,9 +202,11 @@ int ServiceLoop::Impl::run() {
     if (int rc = uv_loop_close(&loop); rc != 0) {
         spdlog::warn("event loop closed with handles still open: {}", uv_strerror(rc));
     }
-    // The API removes its socket; make sure a clean stop never leaves one.
+    // The API removes its socket; make sure a clean stop never leaves one
+    // (unless systemd passed it: the socket unit owns that file).
     struct stat st {};
-    if (api_started && lstat(config.api.socket_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+    if (api_started && config.api.listen_fd < 0 && lstat(config.api.socket_path.c_str(), &st) == 0 &&
+        S_ISSOCK(st.st_mode)) {
         unlink(config.api.socket_path.c_str());
     }
     spdlog::info("tapstackd stopped");
@@ -213,6 +230,9 @@ bool ServiceLoop::Impl::start_handles() {
     ok = check(uv_signal_init(&loop, &sig_term), "SIGTERM") && ok;
     ok = check(uv_signal_init(&loop, &sig_hup), "SIGHUP") && ok;
     ok = check(uv_signal_init(&loop, &sig_usr1), "SIGUSR1") && ok;
+    ok = check(uv_timer_init(&loop, &status_timer), "the status timer") && ok;
+    ok = check(uv_timer_init(&loop, &watchdog_timer), "the watchdog timer") && ok;
+    status_timer.data = watchdog_timer.data = this;
     if (!ok) return false;
     auto signal_cb = [](uv_signal_t* h, int signum) { static_cast<Impl*>(h->data)->on_signal(signum); };
     ok = check(uv_signal_start(&sig_int, signal_cb, SIGINT), "SIGINT") &&
@@ -330,7 +350,7 @@ void ServiceLoop::Impl::on_signal(int signum) {
         stop(0);
         break;
     case SIGHUP:
-        spdlog::info("SIGHUP: reload not supported yet, keeping current configuration");
+        reload();
         break;
     case SIGUSR1:
         spdlog::info("{}", counters_line(*port, *iface));
@@ -354,6 +374,7 @@ constexpr std::uint64_t kDrainLingerMs = 500;
 
 void ServiceLoop::Impl::begin_drain() {
     draining = true;
+    notifier.stopping();
     spdlog::info("SIGTERM: stopping gracefully: no new streams; the open ones get FIN and {} ms to finish "
                  "(SIGTERM again or SIGINT: stop now)",
                  config.api.drain_timeout_ms);
@@ -391,6 +412,7 @@ void ServiceLoop::Impl::on_drain_timer() {
 void ServiceLoop::Impl::stop(int status) {
     if (stopping) return;
     stopping = true;
+    notifier.stopping();
     exit_status = status;
     api->stop();
     // Let the resets and FINs the API's stop queued leave before the TAP
@@ -405,19 +427,101 @@ void ServiceLoop::Impl::stop(int status) {
 void ServiceLoop::Impl::close_handles() {
     for (uv_handle_t* h : {as_handle(&tap_poll), as_handle(&timer), as_handle(&prepare), as_handle(&idle),
                            as_handle(&sig_int), as_handle(&sig_term), as_handle(&sig_hup), as_handle(&sig_usr1),
-                           as_handle(&drain_timer)}) {
+                           as_handle(&drain_timer), as_handle(&status_timer), as_handle(&watchdog_timer)}) {
         if (h->loop != nullptr && !uv_is_closing(h)) uv_close(h, nullptr);
     }
 }
 
 ServiceLoop::ServiceLoop(const Config& config, const tcp::Secret& secret_seed)
-    : impl_(std::make_unique<Impl>(config, secret_seed)) {}
-ServiceLoop::ServiceLoop(const Config& config, const tcp::Secret& secret_seed, std::unique_ptr<drivers::TapPort> port)
-    : impl_(std::make_unique<Impl>(config, secret_seed)) {
+    : impl_(std::make_unique<Impl>(config, secret_seed, ServiceHooks{})) {}
+ServiceLoop::ServiceLoop(const Config& config, const tcp::Secret& secret_seed, ServiceHooks hooks)
+    : impl_(std::make_unique<Impl>(config, secret_seed, std::move(hooks))) {}
+ServiceLoop::ServiceLoop(const Config& config, const tcp::Secret& secret_seed, std::unique_ptr<drivers::TapPort> port,
+                         ServiceHooks hooks)
+    : impl_(std::make_unique<Impl>(config, secret_seed, std::move(hooks))) {
     impl_->port = std::move(port);
 }
 ServiceLoop::~ServiceLoop() = default;
 
 int ServiceLoop::run() { return impl_->run(); }
+
+// ---- life cycle: readiness, status, watchdog, reload -----------------------------
+
+// The TAP is up and the API accepts: give up privileges, then start the
+// timers that keep systemd informed.
+bool ServiceLoop::Impl::enter_running(std::string* error) {
+    if (hooks.started && !hooks.started(error)) return false;
+    if (notifier.enabled()) {
+        uv_timer_start(
+            &status_timer,
+            [](uv_timer_t* h) {
+                auto* self = static_cast<Impl*>(h->data);
+                self->notifier.status(self->status_line());
+            },
+            1000, 1000);
+    }
+    if (const std::uint64_t ms = notifier.watchdog_interval_ms(); ms != 0) {
+        uv_timer_start(
+            &watchdog_timer, [](uv_timer_t* h) { static_cast<Impl*>(h->data)->notifier.watchdog(); }, ms, ms);
+        spdlog::info("watchdog: WATCHDOG=1 every {} ms", ms);
+    }
+    return true;
+}
+
+// One line for systemctl status: "tap0 198.19.77.2/24 mtu 1500, api PATH, 2 streams".
+std::string ServiceLoop::Impl::status_line() const {
+    const std::size_t streams = api ? api->stream_count() : 0;
+    return port->name() + " " + config.iface.address.to_string() + " mtu " + std::to_string(config.iface.mtu) +
+           ", api " + config.api.socket_path + ", " + std::to_string(streams) +
+           (streams == 1 ? " stream" : " streams");
+}
+
+// SIGHUP. An invalid file changes nothing (every error is logged); a valid
+// one is applied as daemon/reload.hpp describes, existing streams untouched.
+void ServiceLoop::Impl::reload() {
+    if (hooks.config_path.empty()) {
+        spdlog::info("SIGHUP: no configuration file to re-read; nothing changes");
+        return;
+    }
+    notifier.reloading();
+    const std::string& path = hooks.config_path;
+    ConfigResult loaded = load_config_file(path);
+    if (!loaded.ok()) {
+        for (const auto& e : loaded.errors) spdlog::error("{}", e);
+        spdlog::error("SIGHUP: {}: {} error(s); the configuration is unchanged", path, loaded.errors.size());
+        notifier.ready(status_line());
+        return;
+    }
+    const ReloadPlan plan = plan_reload(file_config, loaded.config, hooks.log_level_pinned);
+    const bool level_changes = plan.next.log_level != file_config.log_level;
+    // The more verbose of the two levels while the reload reports itself, so
+    // its lines show whichever way log.level moves.
+    if (level_changes) set_log_level(more_verbose_level(file_config.log_level, plan.next.log_level));
+    for (const auto& c : plan.restart) {
+        spdlog::warn("SIGHUP: {}: \"{}\" -> \"{}\" needs a restart; keeping \"{}\"", c.key, c.from, c.to, c.from);
+    }
+    for (const auto& c : plan.live) {
+        spdlog::info("SIGHUP: {}: \"{}\" -> \"{}\" ({})", c.key, c.from, c.to, owner_name(c.owner));
+    }
+    std::string error;
+    if (!apply_reload(plan, ReloadTargets{*port, *iface, *api}, &error)) {
+        spdlog::error("SIGHUP: {}; the configuration is unchanged", error);
+        if (level_changes) set_log_level(file_config.log_level);
+        notifier.ready(status_line());
+        return;
+    }
+    spdlog::info("SIGHUP: {}: {} key(s) change live, {} need a restart", path, plan.live.size(),
+                 plan.restart.size());
+    if (level_changes) set_log_level(plan.next.log_level);
+    const bool fault_changed = std::any_of(plan.live.begin(), plan.live.end(),
+                                           [](const ConfigChange& c) { return c.owner == KeyOwner::kFault; });
+    // Loud, as at start: the link now loses, reorders or corrupts frames.
+    if (fault_changed && plan.next.fault.enabled) spdlog::warn("{}", drivers::describe(plan.next.fault));
+    file_config = plan.next;
+    config.fault = plan.next.fault;
+    config.log_level = plan.next.log_level;
+    config.api.drain_timeout_ms = plan.next.api.drain_timeout_ms;
+    notifier.ready(status_line());
+}
 
 }  // namespace tapstack::daemon

@@ -23,17 +23,27 @@
 // Signals: SIGTERM stops gracefully (api.drain(), then stop once every
 // stream has finished, or after api.drain_timeout); SIGINT, or SIGTERM
 // again, stops at once (api.stop(), close every handle, let the loop run
-// until they are closed); SIGHUP is logged only; SIGUSR1 logs every
+// until they are closed); SIGHUP re-reads hooks.config_path and applies
+// what can change live (daemon/reload.hpp); SIGUSR1 logs every
 // counter on one line (counters_line.hpp); SIGPIPE is ignored, so a client
 // that vanishes costs an EPIPE, not the daemon.
 //
+// Life cycle around systemd (daemon/systemd_notify.hpp): once the TAP is up
+// and the API socket accepts, hooks.started runs (tapstackd: the sandbox),
+// then READY=1 with a one-line STATUS=; a 1 s timer refreshes STATUS= when
+// it changes, a second timer sends WATCHDOG=1 at half of WATCHDOG_USEC;
+// RELOADING=1 ... READY=1 frame a reload; STOPPING=1 starts a stop. Without
+// NOTIFY_SOCKET none of this sends anything.
+//
 // Ownership: the loop owns the port, the interface and the API server; they
 // are destroyed after the loop has closed every handle, in reverse order of
-// construction. Non-goals: multiple interfaces, reload.
+// construction. Non-goals: multiple interfaces.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "daemon/config.hpp"
 #include "drivers/tap_port.hpp"
@@ -41,12 +51,26 @@
 
 namespace tapstack::daemon {
 
+// What tapstackd adds around the loop; the loop's unit test runs without.
+struct ServiceHooks {
+    // Runs once the TAP is configured and the API socket accepts, before
+    // READY=1 and the first turn (tapstackd: enter_sandbox()). False, with
+    // a one-line *error, stops the daemon with status 1.
+    std::function<bool(std::string* error)> started;
+    // The file SIGHUP re-reads; empty: SIGHUP is logged and changes nothing.
+    std::string config_path;
+    // --log-level was given: log.level in the file is ignored on reload too.
+    bool log_level_pinned = false;
+};
+
 class ServiceLoop {
 public:
     ServiceLoop(const Config& config, const tcp::Secret& secret);
+    ServiceLoop(const Config& config, const tcp::Secret& secret, ServiceHooks hooks);
     // Runs on a port the caller opened (TapPort::adopt in tests) instead of
     // opening config.tap.
-    ServiceLoop(const Config& config, const tcp::Secret& secret, std::unique_ptr<drivers::TapPort> port);
+    ServiceLoop(const Config& config, const tcp::Secret& secret, std::unique_ptr<drivers::TapPort> port,
+                ServiceHooks hooks = {});
     ~ServiceLoop();
     ServiceLoop(const ServiceLoop&) = delete;
     ServiceLoop& operator=(const ServiceLoop&) = delete;

@@ -312,4 +312,10 @@ void ApiServer::service(Instant now) { impl_->service(now); }
 
 void ApiServer::set_access_policy(const AccessPolicy& policy) { impl_->config.access = policy; }
 
+void ApiServer::set_limits(const ApiLimits& limits) { static_cast<ApiLimits&>(impl_->config) = limits; }
+
+const ApiLimits& ApiServer::limits() const { return impl_->config; }
+
+std::size_t ApiServer::stream_count() const { return impl_->live_streams.size(); }
+
 }  // namespace tapstack::daemon

@@ -22,12 +22,26 @@
 
 namespace tapstack::daemon {
 
-struct ApiServerConfig {
+// The limits that may change while the server runs: set_limits() replaces
+// the whole struct at once (tapstackd's SIGHUP reload), so a limit added
+// here is reloadable without further wiring. A new limit applies to what
+// happens next (a client connecting, a request arriving); clients and
+// streams already admitted are never closed because of it.
+struct ApiLimits {
+    std::uint32_t max_clients = 16384;    // Unix connections at once (each stream is one)
+    // A client that has not sent a complete request line after this long
+    // gets `ERR bad-request` and is closed (also bounds an unread reply).
+    std::uint32_t request_timeout_ms = 10000;
+    // Per-user limits and where CONNECT may go (access_policy.hpp); also
+    // replaced alone by set_access_policy().
+    AccessPolicy access;
+};
+
+struct ApiServerConfig : ApiLimits {
     std::string socket_path = "/run/tapstack/tapstack.sock";
     std::uint32_t socket_mode = 0660;     // permission bits of the socket file
     std::optional<std::uint32_t> socket_gid;  // group of the socket file (api.socket_group), if set
     std::string socket_group;                 // api.socket_group as written, for messages
-    std::uint32_t max_clients = 16384;    // Unix connections at once (each stream is one)
     std::uint32_t max_request_line = 512; // bytes, newline included
     // A client that has not sent a complete request line after this long
     // gets `ERR bad-request` and is closed (also bounds an unread reply).
@@ -35,10 +49,12 @@ struct ApiServerConfig {
     // Graceful stop (drain()): how long streams may take to finish before
     // the daemon resets what is left (the service loop keeps the clock).
     std::uint32_t drain_timeout_ms = 5000;
+    // A listening AF_UNIX stream socket to serve instead of binding
+    // socket_path (systemd socket activation: LISTEN_FDS); -1 binds. The
+    // server takes ownership; it never changes the mode of, nor unlinks, a
+    // socket it was handed (the socket unit owns the file).
+    int listen_fd = -1;
     std::uint32_t outcome_history = 1024; // ended streams STATUS remembers
-    // Per-user limits and where CONNECT may go (access_policy.hpp); can be
-    // replaced while running with set_access_policy().
-    AccessPolicy access;
     // Adds (daemon engineer): counters of parts the server does not see,
     // reported by STATS before the interface's; tapstackd passes the TAP
     // port's (tap.*, and fault.* while fault injection is on).
@@ -53,7 +69,8 @@ public:
               std::function<void()> request_service);
     ~ApiServer();
     // Creates the parent directory, removes a stale socket file, binds and
-    // listens. False with a one-line reason on failure.
+    // listens (or takes over config.listen_fd). False with a one-line reason
+    // on failure.
     bool start(std::string* error);
     // Closes the listening socket and every client; resets their TCP
     // connections after handing each application what its socket takes
@@ -74,6 +91,11 @@ public:
     // Replaces the per-user limits and connect rules (e.g. on reload): they
     // apply to requests from now on; nothing admitted earlier is disturbed.
     void set_access_policy(const AccessPolicy& policy);
+    // Replaces every limit at once, the access policy included (ApiLimits).
+    void set_limits(const ApiLimits& limits);
+    const ApiLimits& limits() const;
+    // Streams (CONNECT or ACCEPT) between an application and TCP right now.
+    std::size_t stream_count() const;
 
 private:
     struct Impl;

@@ -223,6 +223,8 @@ struct ApiServer::Impl {
 
     // ---- the listening socket (unix_listener.cpp) ----
     bool start(std::string* error);
+    bool adopt_listener(std::string* error);
+    bool watch_listener(std::string* error);
     void stop();
     std::size_t drain();
     bool drained() const { return draining && live_streams.empty(); }

@@ -18,7 +18,9 @@
 // start() creates the socket file through socket_file.hpp (directory
 // checks, umask 0177 during bind, then group and mode), refusing a path that
 // is not a socket and a socket another process still serves; a stale socket
-// file from an earlier run is removed.
+// file from an earlier run is removed. Under socket activation
+// (config.listen_fd) it binds nothing: the listening socket systemd passed
+// is checked and served as it is, its file left to the socket unit.
 // stop() first hands every stream's application what its socket takes
 // without blocking, then resets the stream (outcome "aborted", detail
 // "daemon-stopped", or the outcome of a stream that was already ending;
@@ -30,6 +32,7 @@
 // every TCP listener closes (connections never accepted are reset, as a
 // kernel listener's close() does) and every stream's application input
 // ends where it is (stream_bridge.cpp, end_app_input()), so FIN follows.
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,6 +48,9 @@ namespace tapstack::daemon {
 using api::Phase;
 
 bool ApiServer::Impl::start(std::string* error) {
+    if (config.listen_fd >= 0) {
+        return adopt_listener(error) && watch_listener(error);
+    }
     const std::string& path = config.socket_path;
     auto fail = [&](std::string why) {
         if (error) {
@@ -62,6 +68,51 @@ bool ApiServer::Impl::start(std::string* error) {
     if (auto warning = api::socket_mode_warning(config.socket_mode)) {
         spdlog::warn("{}", *warning);
     }
+    return watch_listener(error);
+}
+
+// A socket systemd bound and listens on (socket activation): checked to be
+// what the API needs, made non-blocking and close-on-exec. Its file belongs
+// to the socket unit: socket_created stays false, so stop() leaves it.
+bool ApiServer::Impl::adopt_listener(std::string* error) {
+    const int fd = config.listen_fd;
+    auto fail = [&](std::string why) {
+        if (error) {
+            *error = "the socket passed by systemd (fd " + std::to_string(fd) + "): " + why;
+        }
+        return false;
+    };
+    int type = 0;
+    int accepting = 0;
+    socklen_t len = sizeof type;
+    sockaddr_storage addr{};
+    socklen_t addr_len = sizeof addr;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+        return fail(std::string("not a socket: ") + std::strerror(errno));
+    }
+    len = sizeof accepting;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0 || addr.ss_family != AF_UNIX ||
+        type != SOCK_STREAM) {
+        return fail("not a Unix stream socket (ListenStream= with a path)");
+    }
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || accepting == 0) {
+        return fail("not listening");
+    }
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        return fail(std::string("fcntl: ") + std::strerror(errno));
+    }
+    listen_fd = fd;
+    return true;
+}
+
+bool ApiServer::Impl::watch_listener(std::string* error) {
+    auto fail = [&](std::string why) {
+        if (error) {
+            *error = "api.socket " + config.socket_path + ": " + why;
+        }
+        return false;
+    };
     int rc = uv_poll_init(loop, &listen_poll, listen_fd);
     if (rc != 0) {
         return fail(std::string("poll: ") + uv_strerror(rc));

@@ -6,7 +6,10 @@
 
 namespace tapstack::iface {
 
-ArpCache::ArpCache(const ArpCacheConfig& config) : config_(config) {
+ArpCache::ArpCache(const ArpCacheConfig& config) { set_config(config); }
+
+void ArpCache::set_config(const ArpCacheConfig& config) {
+    config_ = config;
     config_.cache_size = std::max<std::uint32_t>(config_.cache_size, 1);
     config_.queue_per_host = std::max<std::uint32_t>(config_.queue_per_host, 1);
 }

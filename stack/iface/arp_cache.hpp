@@ -83,6 +83,12 @@ public:
     };
 
     explicit ArpCache(const ArpCacheConfig& config);
+    // New timings and bounds for what happens from now on: deadlines already
+    // set run out as they were set, and a smaller cache_size or
+    // queue_per_host evicts or drops nothing by itself (only new entries
+    // and new datagrams meet the new bounds).
+    void set_config(const ArpCacheConfig& config);
+    const ArpCacheConfig& config() const { return config_; }
 
     // The MAC of a resolved or refreshing entry; marks it used.
     std::optional<wire::MacAddress> lookup(Instant now, wire::Ipv4Address ip);

@@ -112,6 +112,17 @@ tcp::TcpStack& Interface::tcp() { return impl_->tcp; }
 
 const InterfaceConfig& Interface::config() const { return impl_->config; }
 
+void Interface::set_arp_config(const InterfaceConfig& config) {
+    InterfaceConfig& c = impl_->config;
+    c.arp_entry_lifetime = config.arp_entry_lifetime;
+    c.arp_retry_interval = config.arp_retry_interval;
+    c.arp_max_retries = config.arp_max_retries;
+    c.arp_queue_per_host = config.arp_queue_per_host;
+    c.arp_cache_size = config.arp_cache_size;
+    c.arp_queue_max_bytes = config.arp_queue_max_bytes;
+    impl_->arp.set_config(arp_config_for(c));
+}
+
 void Interface::visit_counters(const std::function<void(std::string_view, std::uint64_t)>& visit) const {
     impl_->visit_counters(visit);
     impl_->tcp.visit_counters(visit);

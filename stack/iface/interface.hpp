@@ -69,6 +69,10 @@ public:
 
     tcp::TcpStack& tcp();
     const InterfaceConfig& config() const;
+    // Takes the arp_* fields of `config` (everything else is ignored): the
+    // ARP cache's timings and bounds for what happens from now on
+    // (ArpCache::set_config). TCP's settings change through tcp().set_config().
+    void set_arp_config(const InterfaceConfig& config);
     // Every counter of every layer (iface, arp, ipv4, icmp, tcp) by stable
     // name, e.g. "ipv4.rx_bad_checksum".
     void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;

@@ -17,7 +17,7 @@ void TcpStack::Impl::autotune(Instant now, std::uint32_t index) {
     const std::size_t cap = t.recv_buf.capacity();
     // Growing is for a window still to be advertised: never once the
     // connection is over (a failed one only drains what it holds).
-    if (config.receive_buffer_max <= cap || !t.established_once || t.state == State::kClosed) return;
+    if (t.cfg->receive_buffer_max <= cap || !t.established_once || t.state == State::kClosed) return;
     Duration rtt = t.rcv_rtt;
     if (rtt == Duration::zero() && t.rtt.has_sample()) rtt = t.rtt.srtt();
     if (rtt <= Duration::zero()) return;
@@ -31,7 +31,7 @@ void TcpStack::Impl::autotune(Instant now, std::uint32_t index) {
     // next round (as Linux), plus room for 16 segments of reordering.
     const std::uint64_t target = 2 * copied + 16ull * t.rcv_mss;
     if (target <= cap) return;
-    const auto grown = static_cast<std::size_t>(std::min<std::uint64_t>(target, config.receive_buffer_max));
+    const auto grown = static_cast<std::size_t>(std::min<std::uint64_t>(target, t.cfg->receive_buffer_max));
     if (!memory_admit_growth(index)) return;  // memory_pressure.cpp
     t.recv_buf.grow(grown);
     recharge(index);

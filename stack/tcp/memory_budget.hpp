@@ -43,6 +43,14 @@ public:
     bool fits(std::uint64_t extra) const { return !limited() || (usage_ <= max_ && extra <= max_ - usage_); }
     std::uint64_t headroom() const { return !limited() ? ~std::uint64_t{0} : usage_ < max_ ? max_ - usage_ : 0; }
 
+    // A reload's new memory_max; pressure follows the same marks.
+    void set_limit(std::uint64_t memory_max) {
+        max_ = memory_max;
+        if (!limited()) pressure_ = false;
+        else if (usage_ >= pressure_mark()) pressure_ = true;
+        else if (usage_ < low_mark()) pressure_ = false;
+    }
+
     // One connection's charge changed from `before` to `after`. Returns true
     // when this change made the stack enter pressure.
     bool adjust(std::uint64_t before, std::uint64_t after) {

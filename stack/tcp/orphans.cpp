@@ -68,7 +68,7 @@ void TcpStack::Impl::orphan_adopt(Instant now, std::uint32_t index) {
     }
     if (orphan_may_stall(t.state)) {
         t.orphan_una = t.snd_una;
-        arm(t.linger_deadline, now + config.orphan_timeout);
+        arm(t.linger_deadline, now + t.cfg->orphan_timeout);
     }
 }
 
@@ -78,7 +78,7 @@ bool TcpStack::Impl::orphan_linger_expired(Instant now, std::uint32_t index) {
     if (t.snd_una != t.orphan_una) {
         // The peer took data or our FIN meanwhile: it is slow, not stuck.
         t.orphan_una = t.snd_una;
-        arm(t.linger_deadline, now + config.orphan_timeout);
+        arm(t.linger_deadline, now + t.cfg->orphan_timeout);
         return true;
     }
     orphan_reset(index, Counter::orphans_timed_out);

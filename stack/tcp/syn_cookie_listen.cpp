@@ -154,7 +154,7 @@ bool TcpStack::Impl::cookie_ack(Instant now, std::uint32_t li, const Segment& se
     t.passive = true;
     t.listener = li;
     t.state = State::kSynReceived;
-    t.rcv_wscale = config.window_scaling ? our_wscale() : 0;
+    t.rcv_wscale = t.cfg->window_scaling ? our_wscale() : 0;
     // The SYN as far as the cookie remembers it.
     Segment syn;
     syn.syn = true;
@@ -165,7 +165,7 @@ bool TcpStack::Impl::cookie_ack(Instant now, std::uint32_t li, const Segment& se
         syn.options.sack_permitted = opts.sack_ok;
         syn.options.timestamps = wire::TcpTimestamps{seg.options.timestamps->tsval, 0};
     }
-    apply_peer_syn_options(t, syn, config.window_scaling);
+    apply_peer_syn_options(t, syn, t.cfg->window_scaling);
     init_send_side(t, now);
     // Our SYN-ACK (ISS = the cookie) is out and acknowledged by this ACK.
     const SeqNum iss = seg.ack - 1;

@@ -67,6 +67,12 @@ struct Tcb {
     Tcb(std::size_t send_capacity, std::size_t recv_capacity, const RttEstimator& rtt_proto)
         : send_buf(send_capacity), recv_buf(recv_capacity), rtt(rtt_proto) {}
 
+    // The TcpConfig in force when the TCB was created. Every per-connection
+    // setting (timers, retry limits, offered options, auto-tuning ceiling,
+    // congestion control) is read from here, so TcpStack::set_config()
+    // changes only connections created after it.
+    std::shared_ptr<const TcpConfig> cfg;
+
     // --- identity and lifecycle ---
     State state = State::kClosed;
     Error error = Error::kNone;

@@ -102,8 +102,8 @@ void TcpStack::Impl::listen_state(Instant now, std::uint32_t li, const Segment& 
     t.passive = true;
     t.listener = li;
     t.state = State::kSynReceived;
-    t.rcv_wscale = config.window_scaling ? our_wscale() : 0;
-    apply_peer_syn_options(t, seg, config.window_scaling);
+    t.rcv_wscale = t.cfg->window_scaling ? our_wscale() : 0;
+    apply_peer_syn_options(t, seg, t.cfg->window_scaling);
     init_send_side(t, now, prior_snd_max);
     t.irs = seg.seq;
     t.rcv_nxt = seg.seq + 1;
@@ -127,7 +127,7 @@ void TcpStack::Impl::apply_peer_syn_options(Tcb& t, const Segment& seg, bool we_
     mss = std::clamp<std::uint16_t>(mss, kMinMss, our_mss());
     // What the path allows, as far as ICMP told us (RFC 1191) or probing
     // finds out (RFC 4821): path_mtu.hpp.
-    t.pmtu.start(config.mtu_probing, mss, pmtu_cache.lookup(t.remote.address, last_now_));
+    t.pmtu.start(t.cfg->mtu_probing, mss, pmtu_cache.lookup(t.remote.address, last_now_));
     t.snd_mss = t.pmtu.mss();
     // RFC 7323 2.2/2.3: scaling only when both sides offered it; shift > 14 is 14.
     if (we_offered_wscale && seg.options.window_scale) {
@@ -141,12 +141,12 @@ void TcpStack::Impl::apply_peer_syn_options(Tcb& t, const Segment& seg, bool we_
     // RFC 7323 3.2 / RFC 2018 2: timestamps and SACK only when both sides
     // offered them (we offer exactly when the config says so, on SYN and,
     // answering an offer, on SYN-ACK).
-    t.ts_ok = config.timestamps && seg.options.timestamps.has_value();
+    t.ts_ok = t.cfg->timestamps && seg.options.timestamps.has_value();
     if (t.ts_ok) {
         t.ts_recent = seg.options.timestamps->tsval;
         t.ts_recent_age = last_now_;
     }
-    t.sack_ok = config.sack && seg.options.sack_permitted;
+    t.sack_ok = t.cfg->sack && seg.options.sack_permitted;
 }
 
 // A bare ACK from before the peer's FIN, arriving (reordered) in TIME-WAIT,
@@ -164,7 +164,7 @@ bool TcpStack::Impl::stale_ack_in_time_wait(const Tcb& t, const Segment& seg) co
 // sequence number beyond the old RCV.NXT. Anything else is left to TIME-WAIT.
 bool TcpStack::Impl::time_wait_reusable(const Tcb& t, const Segment& seg) const {
     const bool seq_newer = seg.seq > t.rcv_nxt;
-    if (!t.ts_ok || !config.timestamps || !seg.options.timestamps) return seq_newer;
+    if (!t.ts_ok || !t.cfg->timestamps || !seg.options.timestamps) return seq_newer;
     const auto d = static_cast<std::int32_t>(seg.options.timestamps->tsval - t.ts_recent);
     return d > 0 || (d == 0 && seq_newer);
 }
@@ -227,7 +227,7 @@ void TcpStack::Impl::measure_rcv_rtt(Instant now, Tcb& t, const Segment& seg) {
 void TcpStack::Impl::note_peer_alive(Instant now, Tcb& t) {
     t.last_rx = now;
     t.keepalive_probes = 0;
-    if (t.keepalive) arm(t.keepalive_deadline, now + config.keepalive_idle);
+    if (t.keepalive) arm(t.keepalive_deadline, now + t.cfg->keepalive_idle);
 }
 
 // RFC 9293 3.10.7.3
@@ -257,7 +257,7 @@ void TcpStack::Impl::syn_sent_state(Instant now, std::uint32_t index, Segment& s
     t.irs = seg.seq;
     t.rcv_nxt = seg.seq + 1;
     t.rcv_acked = t.rcv_nxt;
-    apply_peer_syn_options(t, seg, config.window_scaling);
+    apply_peer_syn_options(t, seg, t.cfg->window_scaling);
     t.rcv_adv = t.rcv_nxt + static_cast<std::uint32_t>(std::min<std::size_t>(t.recv_buf.free(), 65535));
     t.snd_wnd = seg.window;  // unscaled in a SYN
     t.max_snd_wnd = t.snd_wnd;
@@ -395,7 +395,7 @@ bool TcpStack::Impl::step1_check_sequence(Instant now, std::uint32_t index, Segm
         if (t.state == State::kTimeWait && seg.fin && !seg.rst) {
             // TIME-WAIT: a retransmitted FIN is re-acknowledged and restarts
             // the 2 MSL wait (3.10.7.4 eighth step, TIME-WAIT).
-            arm(t.linger_deadline, now + 2 * config.msl);
+            arm(t.linger_deadline, now + 2 * t.cfg->msl);
         }
         if (!seg.rst && !stale_ack_in_time_wait(t, seg)) invalid_segment_ack(now, index, seg);
         return false;
@@ -508,8 +508,8 @@ void TcpStack::Impl::step4_syn(Instant now, std::uint32_t index) {
 void TcpStack::Impl::invalid_segment_ack(Instant now, std::uint32_t index, const Segment& seg) {
     Tcb& t = *tcbs[index];
     const bool carries_data = (!seg.payload.empty() || seg.fin) && !seg.syn;
-    if (!carries_data && config.invalid_ack_ratelimit > Duration::zero()) {
-        if (t.last_invalid_ack && now - *t.last_invalid_ack < config.invalid_ack_ratelimit) {
+    if (!carries_data && t.cfg->invalid_ack_ratelimit > Duration::zero()) {
+        if (t.last_invalid_ack && now - *t.last_invalid_ack < t.cfg->invalid_ack_ratelimit) {
             counters.inc(Counter::invalid_acks_suppressed);
             return;
         }
@@ -662,7 +662,7 @@ bool TcpStack::Impl::step5_ack(Instant now, std::uint32_t index, const Segment& 
             if (t.fin_acked()) {
                 set_state(index, State::kFinWait2);
                 t.rtx_deadline = kNever;
-                if (t.orphaned) arm(t.linger_deadline, now + 2 * config.msl);
+                if (t.orphaned) arm(t.linger_deadline, now + 2 * t.cfg->msl);
             }
             break;
         case State::kClosing:
@@ -760,11 +760,11 @@ bool TcpStack::Impl::step7_text(Instant now, std::uint32_t index, const Segment&
     if (t.ack_mark < t.rcv_acked) t.ack_mark = t.rcv_acked;
     if (SeqNum::distance(t.rcv_nxt, t.ack_mark) >= 2u * t.rcv_mss) t.ack_mark = t.rcv_nxt;
     if (filled_hole || !t.ooo.empty() || SeqNum::distance(t.rcv_nxt, t.rcv_acked) >= 2u * t.rcv_mss ||
-        t.recv_buf.free() < t.rcv_mss || config.delayed_ack_timeout == Duration::zero()) {
+        t.recv_buf.free() < t.rcv_mss || t.cfg->delayed_ack_timeout == Duration::zero()) {
         t.ack_now = true;
         mark_dirty(index);
     } else if (t.delack_deadline == kNever) {
-        arm(t.delack_deadline, now + config.delayed_ack_timeout);
+        arm(t.delack_deadline, now + t.cfg->delayed_ack_timeout);
     }
     return true;
 }
@@ -778,7 +778,7 @@ void TcpStack::Impl::step8_fin(Instant now, std::uint32_t index, const Segment& 
             // TIME-WAIT: re-acknowledge and restart the 2 MSL timeout.
             t.ack_now = true;
             mark_dirty(index);
-            arm(t.linger_deadline, now + 2 * config.msl);
+            arm(t.linger_deadline, now + 2 * t.cfg->msl);
             return;
         }
         if (!receives_text(t.state)) return;  // a FIN was already taken

@@ -214,12 +214,12 @@ void TcpStack::Impl::send_syn(Instant now, Tcb& t) {
     wire::TcpOptions o;
     o.mss = our_mss();  // RFC 9293 3.7.1: MSS only in SYN segments
     const bool active = t.state == State::kSynSent;
-    const bool offer_ws = active ? config.window_scaling : t.wscale_ok;
+    const bool offer_ws = active ? t.cfg->window_scaling : t.wscale_ok;
     if (offer_ws) o.window_scale = t.rcv_wscale;
     // RFC 2018 2 / RFC 7323 3.2: offered on a SYN; on a SYN-ACK only in
     // answer to the peer's offer.
-    if (active ? config.sack : t.sack_ok) o.sack_permitted = true;
-    if (active ? config.timestamps : t.ts_ok)
+    if (active ? t.cfg->sack : t.sack_ok) o.sack_permitted = true;
+    if (active ? t.cfg->timestamps : t.ts_ok)
         o.timestamps = wire::TcpTimestamps{ts_now(t), active ? 0u : t.ts_recent};
     const bool again = t.snd_max > t.iss;
     std::uint8_t flags = wire::tcp_flag::kSyn;
@@ -494,7 +494,7 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
     counters.inc(Counter::rto_expiries);
     ++t.rto_expiries;
     const bool handshake = t.state == State::kSynSent || t.state == State::kSynReceived;
-    const std::uint32_t limit = handshake ? config.max_syn_retransmits : config.max_retransmits;
+    const std::uint32_t limit = handshake ? t.cfg->max_syn_retransmits : t.cfg->max_retransmits;
     if (t.retries >= limit) {
         counters.inc(Counter::conn_timed_out);
         // An ICMP error received meanwhile says why (RFC 1122 4.2.3.9).
@@ -507,7 +507,7 @@ void TcpStack::Impl::on_retransmit_timeout(Instant now, std::uint32_t index) {
         // fit). Retransmitting would only send past its right edge, so the
         // timer turns into the persist timer: probe for the window and keep
         // the connection as long as the probes are answered (MUST-35..37).
-        if (t.probes >= config.max_retransmits) {
+        if (t.probes >= t.cfg->max_retransmits) {
             counters.inc(Counter::conn_timed_out);
             fail(index, Error::kTimedOut);
             return;
@@ -556,7 +556,7 @@ void TcpStack::Impl::on_persist_timeout(Instant now, std::uint32_t index) {
         mark_dirty(index);  // the window opened meanwhile
         return;
     }
-    if (t.probes >= config.max_retransmits) {
+    if (t.probes >= t.cfg->max_retransmits) {
         counters.inc(Counter::conn_timed_out);
         fail(index, Error::kTimedOut);
         return;
@@ -566,7 +566,7 @@ void TcpStack::Impl::on_persist_timeout(Instant now, std::uint32_t index) {
     // SEQ = SND.UNA - 1 with no data: outside the peer's window, so any
     // RFC 9293 receiver must answer with an ACK carrying its current window.
     send_ack(t, t.snd_una - 1);
-    t.persist_interval = std::min(t.persist_interval * 2, config.max_rto);
+    t.persist_interval = std::min(t.persist_interval * 2, t.cfg->max_rto);
     arm(t.persist_deadline, now + t.persist_interval);
 }
 
@@ -581,10 +581,10 @@ void TcpStack::Impl::on_keepalive_timeout(Instant now, std::uint32_t index) {
     if (!t.keepalive) return;
     if (t.state != State::kEstablished && t.state != State::kCloseWait && t.state != State::kFinWait2) return;
     if (t.snd_max != t.snd_una || t.snd_nxt < t.data_end()) {
-        arm(t.keepalive_deadline, now + config.keepalive_idle);
+        arm(t.keepalive_deadline, now + t.cfg->keepalive_idle);
         return;
     }
-    if (t.keepalive_probes >= config.keepalive_count) {
+    if (t.keepalive_probes >= t.cfg->keepalive_count) {
         counters.inc(Counter::keepalive_timeouts);
         counters.inc(Counter::conn_timed_out);
         fail(index, Error::kTimedOut);
@@ -593,7 +593,7 @@ void TcpStack::Impl::on_keepalive_timeout(Instant now, std::uint32_t index) {
     ++t.keepalive_probes;
     counters.inc(Counter::keepalive_probes);
     send_ack(t, t.snd_una - 1);
-    arm(t.keepalive_deadline, now + config.keepalive_interval);
+    arm(t.keepalive_deadline, now + t.cfg->keepalive_interval);
 }
 
 // The one list of every deadline a TCB has (run_timers() acts on each); the

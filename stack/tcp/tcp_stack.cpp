@@ -46,13 +46,10 @@ std::string_view to_string(State s) {
 
 // ---------------------------------------------------------------- Impl: table
 
-TcpStack::Impl::Impl(const TcpConfig& cfg, SegmentSink& s, const Secret& secret)
-    : config(cfg),
-      sink(s),
-      isn(secret),
-      rtt_proto(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
-      cookies_(derive_key(secret, KeyUse::kSynCookie)),
-      budget_(cfg.memory_max) {
+namespace {
+
+// Bounds every configuration is held to, whoever built it.
+TcpConfig normalized(TcpConfig config) {
     if (config.ephemeral_port_min == 0) config.ephemeral_port_min = 1;
     if (config.ephemeral_port_max < config.ephemeral_port_min) config.ephemeral_port_max = config.ephemeral_port_min;
     if (config.mtu < 40 + kMinMss) config.mtu = 40 + kMinMss;
@@ -66,7 +63,32 @@ TcpStack::Impl::Impl(const TcpConfig& cfg, SegmentSink& s, const Secret& secret)
     config.keepalive_interval = std::max<Duration>(config.keepalive_interval, seconds(1));
     config.keepalive_count = std::max<std::uint32_t>(config.keepalive_count, 1);
     if (!is_known_congestion_control(config.congestion_control)) config.congestion_control = "newreno";
+    return config;
+}
+
+}  // namespace
+
+TcpStack::Impl::Impl(const TcpConfig& cfg, SegmentSink& s, const Secret& secret)
+    : config(normalized(cfg)),
+      conn_config(std::make_shared<const TcpConfig>(config)),
+      sink(s),
+      isn(secret),
+      rtt_proto(config.initial_rto, config.min_rto, config.max_rto),
+      cookies_(derive_key(secret, KeyUse::kSynCookie)),
+      budget_(config.memory_max) {
     tx_buf.resize(wire::kTcpHeaderMaxLen + 65536);
+}
+
+void TcpStack::Impl::set_config(const TcpConfig& next) {
+    TcpConfig c = next;
+    // The interface's, not TCP's to change.
+    c.local_address = config.local_address;
+    c.mtu = config.mtu;
+    c.tso = config.tso;
+    config = normalized(std::move(c));
+    conn_config = std::make_shared<const TcpConfig>(config);
+    rtt_proto = RttEstimator(config.initial_rto, config.min_rto, config.max_rto);
+    budget_.set_limit(config.memory_max);
 }
 
 Tcb* TcpStack::Impl::get(ConnId id) {
@@ -109,6 +131,7 @@ std::uint32_t TcpStack::Impl::alloc_tcb() {
     ++generations_[index];
     if (generations_[index] == 0) generations_[index] = 1;  // 0 never names a live connection
     tcbs[index] = std::make_unique<Tcb>(config.send_buffer, config.receive_buffer, rtt_proto);
+    tcbs[index]->cfg = conn_config;
     tcbs[index]->ooo = buf::Assembler(kMaxOooRanges);
     tcbs[index]->nodelay = config.no_delay;
     tcbs[index]->keepalive = config.keepalive;
@@ -354,7 +377,7 @@ void TcpStack::Impl::enter_time_wait(std::uint32_t index, Instant now) {
     t.send_buf.release();
     if (t.recv_buf.empty()) t.recv_buf.release();
     recharge(index);
-    arm(t.linger_deadline, now + 2 * config.msl);
+    arm(t.linger_deadline, now + 2 * t.cfg->msl);
 }
 
 void TcpStack::Impl::fail(std::uint32_t index, Error e) {
@@ -384,8 +407,8 @@ void TcpStack::Impl::close_orderly(std::uint32_t index) {
     table_remove(index);
 }
 
-std::unique_ptr<CongestionControl> TcpStack::Impl::make_congestion_control(std::uint32_t mss) const {
-    if (config.congestion_control == "cubic") return make_cubic(mss);
+std::unique_ptr<CongestionControl> TcpStack::Impl::make_congestion_control(const Tcb& t, std::uint32_t mss) const {
+    if (t.cfg->congestion_control == "cubic") return make_cubic(mss);
     return make_new_reno(mss);
 }
 
@@ -404,7 +427,7 @@ void TcpStack::Impl::established(std::uint32_t index, Instant now) {
     Tcb& t = *tcbs[index];
     t.established_once = true;
     counters.inc(Counter::conn_established);
-    if (!t.cc) t.cc = make_congestion_control(t.eff_mss());
+    if (!t.cc) t.cc = make_congestion_control(t, t.eff_mss());
     if (t.syn_timed_out) t.rtt.reinitialize_after_syn_timeout();
     t.rcv_mss = std::min<std::uint32_t>(t.rcv_mss, our_mss());
     t.rcvq_time = now;
@@ -442,6 +465,10 @@ void TcpStack::Impl::queue_reset(const PendingReset& r) {
 
 TcpStack::TcpStack(const TcpConfig& config, SegmentSink& sink, const Secret& secret)
     : impl_(std::make_unique<Impl>(config, sink, secret)) {}
+
+void TcpStack::set_config(const TcpConfig& config) { impl_->set_config(config); }
+
+const TcpConfig& TcpStack::config() const { return impl_->config; }
 
 TcpStack::~TcpStack() = default;
 
@@ -536,7 +563,7 @@ Error TcpStack::connect(Instant now, Ipv4Endpoint remote, std::uint16_t local_po
     t.remote = remote;
     t.app_owned = true;
     t.state = State::kSynSent;
-    t.rcv_wscale = m.config.window_scaling ? m.our_wscale() : 0;
+    t.rcv_wscale = t.cfg->window_scaling ? m.our_wscale() : 0;
     m.init_send_side(t, now);
     m.table_insert(index);
     m.mark_dirty(index);
@@ -632,7 +659,7 @@ void TcpStack::close(Instant now, ConnId conn) {
     }
     if (t->state == State::kFinWait2) {
         // Orphaned FIN-WAIT-2 must not last forever (Linux tcp_fin_timeout).
-        m.arm(t->linger_deadline, now + 2 * m.config.msl);
+        m.arm(t->linger_deadline, now + 2 * t->cfg->msl);
     }
     m.mark_dirty(index);
     m.orphan_adopt(now, index);
@@ -718,7 +745,9 @@ ConnStats TcpStack::stats(ConnId conn) const {
     st.no_delay = t->nodelay;
     st.keepalive = t->keepalive;
     st.in_recovery = t->recovery.in_recovery();
-    st.congestion_control = m.config.congestion_control;
+    // A literal, so the view outlives the TCB and any set_config().
+    st.congestion_control =
+        t->cfg->congestion_control == "cubic" ? std::string_view("cubic") : std::string_view("newreno");
     return st;
 }
 
@@ -737,7 +766,7 @@ void TcpStack::set_keepalive(ConnId conn, bool on) {
     t->keepalive = on;
     t->keepalive_probes = 0;
     if (on && t->state != State::kClosed)
-        m.arm(t->keepalive_deadline, m.last_now_ + m.config.keepalive_idle);
+        m.arm(t->keepalive_deadline, m.last_now_ + t->cfg->keepalive_idle);
     else
         t->keepalive_deadline = kNever;
     m.reschedule(conn.index);

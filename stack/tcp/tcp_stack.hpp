@@ -409,6 +409,16 @@ public:
     TcpStack(const TcpStack&) = delete;
     TcpStack& operator=(const TcpStack&) = delete;
 
+    // Replaces the configuration for what starts from now on: connections
+    // created afterwards (connect() or a SYN to a listener) and listeners
+    // opened afterwards use it, as do the stack-wide limits
+    // (max_connections, ephemeral_port_*). Every existing connection keeps,
+    // to its end, the configuration it was created with. local_address,
+    // mtu and tso belong to the interface and keep their values.
+    void set_config(const TcpConfig& config);
+    // The configuration for new connections (as normalized: clamps applied).
+    const TcpConfig& config() const;
+
     // --- User calls (RFC 9293 3.10.1-3.10.6) ---
 
     // Passive OPEN on our address. backlog 0 means config.default_backlog.

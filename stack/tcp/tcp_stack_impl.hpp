@@ -116,6 +116,7 @@ struct PendingSynAck {
 
 struct TcpStack::Impl {
     Impl(const TcpConfig& config, SegmentSink& sink, const Secret& secret);
+    void set_config(const TcpConfig& next);
 
     // ---- table (tcp_stack.cpp) ----
     Tcb* get(ConnId id);
@@ -227,7 +228,7 @@ struct TcpStack::Impl {
     std::size_t sack_blocks_to_send(const Tcb& t) const;
     std::uint32_t segment_payload_room(const Tcb& t) const;
     void fill_sack_blocks(Tcb& t, wire::TcpOptions& o, bool pure_ack);
-    std::unique_ptr<CongestionControl> make_congestion_control(std::uint32_t mss) const;
+    std::unique_ptr<CongestionControl> make_congestion_control(const Tcb& t, std::uint32_t mss) const;
     // `gso_size` > 0: a TSO super-segment the device cuts into that size.
     // The payload is `payload` followed by `payload_tail` (the send ring's
     // two runs); both are sent from where they lie.
@@ -288,7 +289,12 @@ struct TcpStack::Impl {
     void memory_release_empty(std::uint32_t index);
     void prune_ooo(std::uint32_t keep_index);
 
+
+    // `config` is the configuration for what starts now (new TCBs, new
+    // listeners, stack-wide limits); `conn_config` is the same, shared with
+    // every TCB created under it (Tcb::cfg).
     TcpConfig config;
+    std::shared_ptr<const TcpConfig> conn_config;
     SegmentSink& sink;
     IsnGenerator isn;
     PathMtuCache pmtu_cache;

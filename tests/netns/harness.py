@@ -30,6 +30,13 @@ the Meson test setup "offloads"); offloads=True/False pins it for tests
 that are about one mode. Tests never write the interface section
 themselves: they go through config_text().
 
+Sandbox: every daemon runs with its seccomp filter on (the default of
+`security.seccomp`). A "seccomp: refused system call" line in its log means the
+allow-list (daemon/sandbox/syscall_allowlist.cpp) misses a call the daemon
+made: leaving the `with` block then raises AssertionError, so the whole
+suite doubles as the check that the filter lets the daemon do its work.
+`expect_no_seccomp_refusals = False` for a test that provokes one.
+
 Privilege: the tests need root (netns, TAP). Without it `require_root()`
 exits 77 (Meson's "skip") with a clear message, except under CI=true where
 it exits 1: CI must never skip real tests silently.
@@ -41,10 +48,12 @@ Stable API (other test files import it; extend, do not change):
     Daemon(...)                         context manager, see its docstring
         .ns .tap .address .host_address .socket_path .config_path .workdir .offloads
         .pid .proc .tapstackd .wrapper .expect_exit_status .exit_status
+        .extra_env .expect_no_seccomp_refusals
         .setup() .start() .config_text() .write_config()   (for start=False)
         .run(cmd, timeout=, check=, input=, capture=) -> CompletedProcess
         .popen(cmd, **kw) -> Popen (killed at teardown)
         .run_python(code, *args, timeout=) -> CompletedProcess (/usr/bin/python3)
+        .open_stream(port) -> (app, peer): a TCP stream through the API (socat, nc)
         .ping(count=, size=, interval=, timeout=, pattern=) -> CompletedProcess
         .counters(timeout=) -> dict[str, int]  (SIGUSR1 + parse the log)
         .log() -> str
@@ -163,12 +172,13 @@ class Daemon:
     Daemon(tapstackd=None, tap="tap0", address="10.0.0.2/24",
            host_address="10.0.0.1/24", gateway=None, mtu=1500, mac=None,
            log_level="debug", extra_yaml="", wait_ping=True, start=True,
-           start_timeout=10, wrapper=(), offloads=None)
+           start_timeout=10, wrapper=(), offloads=None, extra_env=None)
 
     `offloads` is written as `interface.offloads`; None takes it from
     $TAPSTACK_TEST_OFFLOADS (offloads_from_env()).
 
-    `wrapper` is put in front of the daemon's command line inside the
+    `extra_env` (dict) is added to the daemon's environment (e.g.
+    NOTIFY_SOCKET). `wrapper` is put in front of the daemon's command line inside the
     namespace (e.g. ["setpriv", "--reuid=65534", ...] to run unprivileged).
     `expect_exit_status` (attribute, default 0): leaving the `with` block
     stops the daemon and raises AssertionError if its exit status differs;
@@ -185,7 +195,7 @@ class Daemon:
     def __init__(self, tapstackd=None, *, tap="tap0", address="10.0.0.2/24",
                  host_address="10.0.0.1/24", gateway=None, mtu=1500, mac=None,
                  log_level="debug", extra_yaml="", wait_ping=True, start=True,
-                 start_timeout=10.0, wrapper=(), offloads=None):
+                 start_timeout=10.0, wrapper=(), offloads=None, extra_env=None):
         self.tapstackd = tapstackd or tapstackd_path()
         self.offloads = offloads_from_env() if offloads is None else bool(offloads)
         self.ns = f"tapstack-{os.getpid()}-{next(_counter)}-{random.randrange(1 << 24):06x}"
@@ -202,7 +212,9 @@ class Daemon:
         self.wait_ping = wait_ping
         self.start_timeout = start_timeout
         self.wrapper = list(wrapper)
+        self.extra_env = dict(extra_env or {})
         self.expect_exit_status = 0
+        self.expect_no_seccomp_refusals = True
         self.workdir = None
         self.config_path = None
         self.socket_path = None
@@ -213,6 +225,7 @@ class Daemon:
         self._log_file = None
         self._ns_created = False
         self._autostart = start
+        self._refusals = []
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -231,6 +244,9 @@ class Daemon:
         if exc_type is None and self.expect_exit_status is not None and status is not None \
                 and status != self.expect_exit_status:
             raise AssertionError(f"tapstackd exit status {status}, expected {self.expect_exit_status}")
+        if exc_type is None and self._refusals:
+            raise AssertionError("the seccomp filter refused calls the daemon made (add them to "
+                                 "daemon/sandbox/syscall_allowlist.cpp):\n" + "\n".join(self._refusals))
         return False
 
     def setup(self):
@@ -273,6 +289,7 @@ class Daemon:
         # The terminal log format (timestamps, level names) even when the
         # test runner itself runs under systemd.
         env = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+        env.update(self.extra_env)
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", self.ns, *self.wrapper, self.tapstackd, "--config", self.config_path],
             stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
@@ -347,6 +364,9 @@ class Daemon:
         if self._log_file:
             self._log_file.close()
             self._log_file = None
+        if self.expect_no_seccomp_refusals:
+            self._refusals = [l for l in self.log().splitlines() if "seccomp: refused system call" in l]
+            failed = failed or bool(self._refusals)
         if failed and self.log_path and os.path.exists(self.log_path):
             sys.stderr.write(f"----- tapstackd log ({self.ns}) -----\n{self.log()}"
                              f"----- end of tapstackd log -----\n")
@@ -390,6 +410,27 @@ class Daemon:
     def run_python(self, code, *args, timeout=30, check=True):
         """Runs Python `code` with /usr/bin/python3 (scapy available) in the namespace."""
         return self.run([PYTHON, "-c", code, *map(str, args)], timeout=timeout, check=check)
+
+    def open_stream(self, port, timeout=10.0):
+        """One stream from the namespace's kernel TCP (`nc ADDRESS PORT`) to an
+        application on the API (`socat` sending `ACCEPT PORT`), with a LISTEN
+        holder so the peer never connects before the port is held. Returns
+        (app, peer), both Popen with stdin/stdout pipes, after the app read
+        its OK line; both are killed at teardown."""
+        unix = f"UNIX-CONNECT:{self.socket_path}"
+        holder = self.popen(["socat", "-", unix], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        holder.stdin.write(f"LISTEN {port}\n".encode())
+        holder.stdin.flush()
+        if not holder.stdout.readline().startswith(b"OK "):
+            raise AssertionError(f"LISTEN {port} refused")
+        app = self.popen(["socat", "-", unix], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        app.stdin.write(f"ACCEPT {port}\n".encode())
+        app.stdin.flush()
+        peer = self.popen(["nc", self.address, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+        if not app.stdout.readline().startswith(b"OK "):
+            raise AssertionError(f"ACCEPT {port} got no connection")
+        return app, peer
 
     def ping(self, count=1, size=None, interval=None, timeout=30, pattern=None, dest=None, check=True):
         cmd = ["ping", "-n", "-c", str(count), "-W", "2"]

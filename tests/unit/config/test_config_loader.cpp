@@ -293,7 +293,7 @@ TEST_CASE("fault_injection: every key applied, percentages checked, whole-stage 
 
 TEST_CASE("unknown key at the top level names the key, its position and the allowed keys") {
     CHECK(only_error(minimal("ipv6:\n  address: ::1\n")) ==
-          "t.yaml:5:1: ipv6: unknown key (allowed: interface, ipv4, arp, tcp, api, log, fault_injection)");
+          "t.yaml:5:1: ipv6: unknown key (allowed: interface, ipv4, arp, tcp, api, log, fault_injection, security)");
 }
 
 TEST_CASE("unknown key inside a section is reported with its full path") {
@@ -673,9 +673,9 @@ TEST_CASE("YAML syntax errors carry yaml-cpp's position") {
 TEST_CASE("an empty file, a scalar document and a second document") {
     CHECK(only_error("") ==
           "t.yaml:1:1: the file has no settings "
-          "(expected a mapping with sections interface, ipv4, arp, tcp, api, log, fault_injection)");
+          "(expected a mapping with sections interface, ipv4, arp, tcp, api, log, fault_injection, security)");
     CHECK(only_error("tap0\n") ==
-          "t.yaml:1:1: top level: \"tap0\" is not a mapping (allowed: keys interface, ipv4, arp, tcp, api, log, fault_injection)");
+          "t.yaml:1:1: top level: \"tap0\" is not a mapping (allowed: keys interface, ipv4, arp, tcp, api, log, fault_injection, security)");
     // The error points at the "---" that starts the second document.
     CHECK(only_error(minimal("---\nlog:\n  level: debug\n")) ==
           "t.yaml:5:1: a second YAML document is not allowed (allowed: one document)");

@@ -2,7 +2,8 @@
 // SOCK_SEQPACKET socketpair adopted as its TAP (TapPort::adopt), the test
 // plays the host on the other end, frame by frame, each behind a 12-byte
 // virtio-net header. Proves: gratuitous ARP at start, ARP and ICMP answered
-// through the loop, SIGUSR1 logs the counters line, SIGHUP is only logged,
+// through the loop, SIGUSR1 logs the counters line, SIGHUP without a file
+// to re-read changes nothing, SIGHUP with one reloads it,
 // SIGTERM stops with status 0 and removes the API socket, and a start-up
 // failure returns 1. (The netns suite runs the same daemon on a real TAP.)
 #include <doctest/doctest.h>
@@ -11,6 +12,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <array>
@@ -18,6 +20,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -209,7 +212,7 @@ TEST_CASE("the loop announces itself, answers ARP and ping, logs counters on SIG
     CHECK(counters.find("tap.rx_frames=2") != std::string::npos);
 
     ::kill(::getpid(), SIGHUP);
-    CHECK_FALSE(log.wait_for("SIGHUP: reload not supported yet, keeping current configuration").empty());
+    CHECK_FALSE(log.wait_for("SIGHUP: no configuration file to re-read; nothing changes").empty());
     CHECK(done.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
 
     ::kill(::getpid(), SIGTERM);
@@ -235,4 +238,176 @@ TEST_CASE("an API socket that cannot be bound makes run() return 1 with one erro
     CHECK(loop.run() == 1);
     CHECK_FALSE(log.wait_for("cannot start the API on ").empty());
     ::close(fds[1]);
+}
+
+namespace {
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream out(path, std::ios::trunc);
+    out << text;
+}
+
+std::string config_text(const std::string& socket_path, const std::string& extra = "",
+                        const std::string& name = "test0") {
+    return "interface:\n  name: " + name + "\n  mac: 02:00:00:00:00:02\nipv4:\n  address: 10.0.0.2/24\n" +
+           "api:\n  socket: " + socket_path + "\n" + extra;
+}
+
+// The loop on a socketpair "TAP", running on a thread; the host end is `host`.
+struct RunningLoop {
+    int host = -1;
+    std::unique_ptr<tapstack::daemon::ServiceLoop> loop;
+    std::future<int> done;
+
+    RunningLoop(const tapstack::daemon::Config& config, tapstack::daemon::ServiceHooks hooks) {
+        int fds[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+        host = fds[1];
+        std::string error;
+        auto port = tapstack::drivers::TapPort::adopt(fds[0], "test0", config.tap, &error);
+        REQUIRE_MESSAGE(port, error);
+        loop = std::make_unique<tapstack::daemon::ServiceLoop>(config, 42, std::move(port), std::move(hooks));
+        done = std::async(std::launch::async, [this] { return loop->run(); });
+    }
+    int stop() {
+        ::kill(::getpid(), SIGTERM);
+        REQUIRE(done.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+        return done.get();
+    }
+    ~RunningLoop() { ::close(host); }
+};
+
+}  // namespace
+
+TEST_CASE("SIGHUP: an invalid file changes nothing and logs every error; a valid one applies live keys and "
+          "warns once for each key that needs a restart") {
+    CapturedLog log;
+    TempDir dir;
+    const std::string socket_path = (dir.path / "api.sock").string();
+    const auto file = dir.path / "tapstack.yaml";
+    write_file(file, config_text(socket_path));
+    auto loaded = tapstack::daemon::load_config_file(file.string());
+    REQUIRE(loaded.ok());
+    tapstack::daemon::ServiceHooks hooks;
+    hooks.config_path = file.string();
+    RunningLoop running(loaded.config, std::move(hooks));
+    REQUIRE_FALSE(read_ethertype(running.host, 0x0806).empty());  // running: the announcement
+
+    write_file(file, config_text(socket_path, "tcp:\n  no_delay: maybe\nipv4x: 1\n"));
+    ::kill(::getpid(), SIGHUP);
+    CHECK_FALSE(log.wait_for("error(s); the configuration is unchanged").empty());
+    CHECK_FALSE(log.wait_for("tcp.no_delay: \"maybe\" is not a boolean").empty());
+    CHECK_FALSE(log.wait_for("ipv4x: unknown key").empty());
+    CHECK(log.wait_for("change live").empty());
+
+    write_file(file, config_text(socket_path, "tcp:\n  no_delay: true\n  receive_buffer: 128KiB\n", "other0"));
+    ::kill(::getpid(), SIGHUP);
+    CHECK_FALSE(
+        log.wait_for("SIGHUP: interface.name: \"test0\" -> \"other0\" needs a restart; keeping \"test0\"").empty());
+    CHECK_FALSE(log.wait_for("SIGHUP: tcp.no_delay: \"false\" -> \"true\" (tcp (new connections))").empty());
+    CHECK_FALSE(log.wait_for("SIGHUP: tcp.receive_buffer: \"262144\" -> \"131072\"").empty());
+    CHECK_FALSE(log.wait_for("2 key(s) change live, 1 need a restart").empty());
+
+    // The same file again: the kept key warns again, nothing else changes.
+    ::kill(::getpid(), SIGHUP);
+    CHECK_FALSE(log.wait_for("0 key(s) change live, 1 need a restart").empty());
+    CHECK(running.stop() == 0);
+}
+
+TEST_CASE("a failing start hook stops the loop with status 1 and its one error line") {
+    CapturedLog log;
+    TempDir dir;
+    const std::string socket_path = (dir.path / "api.sock").string();
+    tapstack::daemon::ServiceHooks hooks;
+    hooks.started = [](std::string* error) {
+        *error = "capabilities: still held after the drop";
+        return false;
+    };
+    RunningLoop running(test_config(socket_path), std::move(hooks));
+    REQUIRE(running.done.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK(running.done.get() == 1);
+    CHECK_FALSE(log.wait_for("capabilities: still held after the drop").empty());
+    CHECK(log.wait_for("running: interface").empty());
+    CHECK_FALSE(std::filesystem::exists(socket_path));
+}
+
+TEST_CASE("sd_notify: READY=1 with STATUS once running, RELOADING=1/READY=1 around SIGHUP, WATCHDOG=1 at half of "
+          "WATCHDOG_USEC, STOPPING=1 at stop") {
+    CapturedLog log;
+    TempDir dir;
+    const std::string socket_path = (dir.path / "api.sock").string();
+    const std::string notify_path = (dir.path / "notify").string();
+    const int notify = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(notify >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, notify_path.c_str(), sizeof addr.sun_path - 1);
+    REQUIRE(::bind(notify, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    ::setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
+    ::setenv("WATCHDOG_USEC", "200000", 1);  // pings every 100 ms
+    auto next_message = [notify]() -> std::string {
+        pollfd p{notify, POLLIN, 0};
+        if (::poll(&p, 1, 5000) != 1) return "";
+        char buf[4096];
+        const ssize_t n = ::recv(notify, buf, sizeof buf, 0);
+        return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+    };
+    {
+        tapstack::daemon::ServiceHooks hooks;
+        hooks.config_path = (dir.path / "missing.yaml").string();
+        RunningLoop running(test_config(socket_path), std::move(hooks));
+        std::string first = next_message();
+        CHECK(first.rfind("READY=1\nSTATUS=test0 10.0.0.2/24 mtu 1500, api " + socket_path + ", 0 streams", 0) == 0);
+        int pings = 0;
+        for (int i = 0; i < 5; ++i) pings += next_message() == "WATCHDOG=1" ? 1 : 0;
+        CHECK(pings == 5);
+        ::kill(::getpid(), SIGHUP);  // the file is missing: logged, nothing changes, READY=1 again
+        bool reloading = false, ready_again = false;
+        for (int i = 0; i < 20 && !ready_again; ++i) {
+            const std::string m = next_message();
+            reloading = reloading || m.rfind("RELOADING=1", 0) == 0;
+            ready_again = reloading && m.rfind("READY=1", 0) == 0;
+        }
+        CHECK(ready_again);
+        CHECK_FALSE(log.wait_for("missing.yaml: cannot read").empty());
+        CHECK(running.stop() == 0);
+        bool stopping = false;
+        for (int i = 0; i < 20 && !stopping; ++i) {
+            const std::string m = next_message();
+            if (m.empty()) break;
+            stopping = m.rfind("STOPPING=1", 0) == 0;
+        }
+        CHECK(stopping);
+    }
+    // sd_notify() reads the variable at every call: unset only now.
+    ::unsetenv("NOTIFY_SOCKET");
+    ::unsetenv("WATCHDOG_USEC");
+    ::close(notify);
+}
+
+TEST_CASE("a service manager that does not read its notification socket never blocks the loop") {
+    CapturedLog log;
+    TempDir dir;
+    const std::string socket_path = (dir.path / "api.sock").string();
+    const std::string notify_path = (dir.path / "notify").string();
+    const int notify = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(notify >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, notify_path.c_str(), sizeof addr.sun_path - 1);
+    REQUIRE(::bind(notify, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    ::setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
+    ::setenv("WATCHDOG_USEC", "10000", 1);  // a ping every 5 ms; the socket's queue (10) fills at once
+    {
+        RunningLoop running(test_config(socket_path), tapstack::daemon::ServiceHooks{});
+        REQUIRE_FALSE(read_ethertype(running.host, 0x0806).empty());
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // far more pings than the queue holds
+        const Frame request = arp_request_for_us();
+        REQUIRE(::write(running.host, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+        CHECK_FALSE(read_ethertype(running.host, 0x0806).empty());  // still answering
+        CHECK(running.stop() == 0);
+    }
+    ::unsetenv("NOTIFY_SOCKET");
+    ::unsetenv("WATCHDOG_USEC");
+    ::close(notify);
 }

@@ -2,6 +2,7 @@
 // resolving, retries, give-up with drops, expiry, refresh, bounds.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "stack/iface/arp_cache.hpp"
@@ -221,4 +222,28 @@ TEST_CASE("RFC 1122 2.3.2.1: an entry in use that stops answering is removed aft
     CHECK(due.refresh.size() == 4);
     CHECK(due.gave_up.empty());  // nothing was queued: nothing to give up
     CHECK(counter(cache, "arp.refresh_failed") == 1);
+}
+
+TEST_CASE("set_config: new timings apply to what starts afterwards, a running resolution keeps its deadline") {
+    ArpCache cache(config());  // retry every 1 s
+    cache.enqueue(at_ms(0), kHost, kPacket);
+    ArpCacheConfig faster = config();
+    faster.retry_interval = milliseconds(100);
+    faster.queue_per_host = 1;
+    cache.set_config(faster);
+    CHECK(cache.config().retry_interval == milliseconds(100));
+    // kHost's first retry stays due at 1 s (set before the change).
+    ArpCache::PollResult due;
+    cache.poll(at_ms(500), due);
+    CHECK(due.retry.empty());
+    // A resolution started now retries after the new 100 ms.
+    cache.enqueue(at_ms(500), kOther, kPacket);
+    cache.poll(at_ms(600), due);
+    REQUIRE(due.retry.size() == 1);
+    CHECK(due.retry[0] == kOther);
+    // The new per-host bound applies to new datagrams: kOther holds one.
+    CHECK(cache.enqueue(at_ms(600), kOther, kPacket) == ArpCache::EnqueueResult::kDroppedQueueFull);
+    due.retry.clear();
+    cache.poll(at_ms(1000), due);
+    CHECK(std::find(due.retry.begin(), due.retry.end(), kHost) != due.retry.end());
 }
