@@ -22,7 +22,8 @@
 //
 // Signals: SIGINT/SIGTERM stop (api.stop(), close every handle, let the loop
 // run until they are closed); SIGHUP is logged only; SIGUSR1 logs every
-// counter on one line (counters_line.hpp); SIGPIPE is ignored, so a client
+// counter on one line (counters_line.hpp), the API server's included;
+// SIGPIPE is ignored, so a client
 // that vanishes costs an EPIPE, not the daemon.
 //
 // Ownership: the loop owns the port, the interface and the API server; they

@@ -16,7 +16,9 @@
 #include <string_view>
 
 #include "daemon/api/access_policy.hpp"
+#include "drivers/frame_tap.hpp"
 #include "stack/iface/interface.hpp"
+#include "stack/metrics.hpp"
 #include "stack/time.hpp"
 
 namespace tapstack::daemon {
@@ -35,10 +37,17 @@ struct ApiServerConfig {
     // Per-user limits and where CONNECT may go (access_policy.hpp); can be
     // replaced while running with set_access_policy().
     AccessPolicy access;
-    // Adds (daemon engineer): counters of parts the server does not see,
+    // Adds (daemon engineer): figures of parts the server does not see,
     // reported by STATS before the interface's; tapstackd passes the TAP
     // port's (tap.*, and fault.* while fault injection is on).
-    std::function<void(const std::function<void(std::string_view name, std::uint64_t value)>&)> extra_counters;
+    std::function<void(const MetricVisitor&)> extra_metrics;
+    // Packet capture (CAPTURE): makes the server's capture hub the TAP
+    // port's frame tap, or removes it (nullptr). Unset, CAPTURE is refused.
+    std::function<void(drivers::FrameTap* tap)> attach_frame_tap;
+    // What DAEMON reports and captures name: the TAP device, and whether
+    // the kernel took checksum offload and TSO4 on it.
+    std::string interface_name;
+    bool offloads = false;
 };
 
 class ApiServer {
@@ -60,6 +69,9 @@ public:
     // Replaces the per-user limits and connect rules (e.g. on reload): they
     // apply to requests from now on; nothing admitted earlier is disturbed.
     void set_access_policy(const AccessPolicy& policy);
+    // Every figure STATS reports, in its order: extra_metrics, the
+    // interface's (TCP included), then the server's own (api.*, capture.*).
+    void visit_metrics(const MetricVisitor& visit) const;
 
 private:
     struct Impl;

@@ -767,8 +767,15 @@ void TcpStack::drain_events(std::vector<Event>& out) {
 
 bool TcpStack::has_pending_events() const { return !impl_->events.empty(); }
 
-void TcpStack::visit_counters(const std::function<void(std::string_view, std::uint64_t)>& visit) const {
+void TcpStack::visit_metrics(const MetricVisitor& visit) const {
     impl_->counters.visit(visit);
+    static constexpr MetricInfo kConnections{"tcp.connections", MetricKind::kGauge,
+                                             "TCP connections alive in any state, TIME-WAIT included"};
+    visit(kConnections, connection_count());
+}
+
+void TcpStack::visit_counters(const std::function<void(std::string_view, std::uint64_t)>& visit) const {
+    visit_metrics([&visit](const MetricInfo& m, std::uint64_t value) { visit(m.name, value); });
 }
 
 std::size_t TcpStack::connection_count() const { return impl_->live_tcbs; }
