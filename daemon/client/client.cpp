@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -344,16 +345,19 @@ Result<Fields> split_key_values(std::string_view text) {
 
 }  // namespace
 
-Result<Fields> parse_ok_fields(std::string_view line, std::string_view what) {
+Result<Fields> parse_ok_fields(std::string_view line, std::string_view what, std::string_view word) {
     line = strip_cr(line);
     if (auto e = parse_err(line)) {
         return *e;
     }
-    if (line.substr(0, 3) != "OK ") {
+    std::string_view rest = line.substr(std::min<std::size_t>(3, line.size()));
+    const bool word_ok = word.empty() || (rest.substr(0, word.size()) == word &&
+                                          (rest.size() == word.size() || rest[word.size()] == ' '));
+    if (line.substr(0, 3) != "OK " || !word_ok) {
         return protocol_error("unexpected " + std::string(what) + " reply from tapstackd: \"" + std::string(line) +
                               "\"");
     }
-    return split_key_values(line.substr(3));
+    return split_key_values(rest.substr(word.size()));
 }
 
 Result<Fields> parse_fields(std::string_view text) {
@@ -554,7 +558,7 @@ Result<Capture> capture(std::string_view socket_path, const CaptureOptions& opti
     if (!line) {
         return line.error();
     }
-    auto fields = parse_ok_fields(line.value(), "CAPTURE");
+    auto fields = parse_ok_fields(line.value(), "CAPTURE", "capture");
     if (!fields) {
         return fields.error();
     }

@@ -161,8 +161,9 @@ Result<Counter> parse_counter_line(std::string_view line);
 Result<Fields> parse_fields(std::string_view text);
 // "OK id=... state=... ...", the INFO reply.
 Result<Fields> parse_info_reply(std::string_view line);
-// "OK key=value ...": a reply whose fields need no stream identity
-// (DAEMON, CAPTURE); `what` names the reply in messages.
-Result<Fields> parse_ok_fields(std::string_view line, std::string_view what);
+// "OK [word] key=value ...": a reply whose fields need no stream identity
+// (DAEMON; CAPTURE, whose OK is followed by the word "capture"); `what`
+// names the reply in messages, `word` is the leading word if any.
+Result<Fields> parse_ok_fields(std::string_view line, std::string_view what, std::string_view word = {});
 
 }  // namespace tapstack::client

@@ -15,10 +15,12 @@
 #include <linux/if_tun.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -66,7 +68,7 @@ int main(int argc, char** argv) {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgLow(2)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArgLow(2) + 4),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, only_nonzero ? 1u : 0u, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, static_cast<std::uint8_t>(only_nonzero ? 1 : 0), 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EINVAL & SECCOMP_RET_DATA)),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };

@@ -631,7 +631,7 @@ TEST_CASE("every error is reported, not just the first") {
     REQUIRE(r.errors.size() == 3);
     CHECK(r.errors[0] == "t.yaml:3:8: interface.mtu: \"9\" is not an MTU (allowed: 576..65520)");
     CHECK(r.errors[1] == "t.yaml:8:10: log.level: \"loud\" is not a log level "
-                         "(allowed: trace, debug, info, warning, error, critical, off)");
+                         "(allowed: trace, debug, info, warning (or warn), error (or err), critical, off)");
     CHECK(r.errors[2].starts_with("t.yaml:6:12: ipv4.gateway: \"1.2.3.4\" is not a gateway"));
 }
 
