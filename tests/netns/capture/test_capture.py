@@ -161,6 +161,7 @@ def test_a_slow_reader_drops_frames_counted_and_the_transfer_stays_exact():
                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         cap = start_capture(d, "-B", "64", stdout=slow.stdin)
         slow.stdin.close()
+        slow.stdin = None  # the capture writes to it now
         s0 = u.stats(d)
         start = time.monotonic()
         transfer_to_daemon(d, 9300, 16 << 20)
@@ -185,12 +186,13 @@ def test_tcpdump_reads_the_stream_live_and_c_and_s_bound_it():
         ready, _, _ = select.select([live.stderr], [], [], 10)
         assert ready and "capturing on" in live.stderr.readline().decode(), "capture did not start"
         d.ping(count=3, interval=0.2)
-        seen = []
+        text = b""
         deadline = time.monotonic() + 10
-        while len(seen) < 6 and time.monotonic() < deadline:
+        while text.count(b"\n") < 6 and time.monotonic() < deadline:
             ready, _, _ = select.select([live.stdout], [], [], 1)
             if ready:
-                seen.append(live.stdout.readline().decode())
+                text += os.read(live.stdout.fileno(), 65536)
+        seen = text.decode().splitlines()
         assert live.poll() is None, "the capture ended early"
         os.killpg(live.pid, signal.SIGINT)
         u.finish(live, 20, "tapstack capture | tcpdump")
