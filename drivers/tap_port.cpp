@@ -69,7 +69,7 @@ constexpr std::uint64_t align64(std::uint64_t v) { return VringLayout::align_up(
 
 // The port's counters, X(field, kind, help), named "tap.<field>"
 // (stack/metrics.hpp). rx/tx_ring_errors and tx_queued are computed in
-// visit_counters() from the rings.
+// visit_metrics() from the rings.
 #define TAPSTACK_TAP_COUNTERS(X) \
     X(rx_frames, kCounter, "Frames read from the TAP and passed on, before the fault-injection stage")                 \
     X(rx_bytes, kCounter, "Bytes of those frames (virtio-net header excluded)")                                        \
@@ -295,8 +295,8 @@ bool TapPort::Impl::init(std::string* error) {
     if (!tx) return refuse(name + ": TX virtqueue: " + why);
 
     // Reserve every container now; the data path never allocates.
-    iov.reserve(std::size_t{q} + 1);
-    tap_parts.reserve(std::size_t{q} + 1);
+    iov.reserve(std::size_t{q} + 2);  // a chain's buffers, the gap of a 10-byte header, the overflow byte
+    tap_parts.reserve(std::size_t{q});
     tx_free.reserve(q);
     for (std::uint16_t i = q; i > 0; --i) tx_free.push_back(static_cast<std::uint16_t>(i - 1));
     for (std::uint16_t i = 0; i < q; ++i) {
