@@ -20,6 +20,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "daemon/api/api_server.hpp"
@@ -31,8 +32,11 @@
 
 namespace tapstack::daemon {
 
-// spdlog's level names, lowest first.
+// spdlog's level names, lowest first, and the short spellings also accepted
+// (parse_log_level() in config_values.hpp maps them to these names).
 inline constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warning", "error", "critical", "off"};
+inline constexpr std::pair<std::string_view, std::string_view> kLogLevelAliases[] = {{"warn", "warning"},
+                                                                                      {"err", "error"}};
 
 struct Config {
     drivers::TapPortConfig tap;     // interface.name, .mtu, .host_address, .queue_size, .rx_budget

@@ -681,15 +681,12 @@ private:
                 {
                     {"level", false, "",
                      [this](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
-                         std::string allowed;
-                         for (auto l : kLogLevels) allowed += (allowed.empty() ? "" : ", ") + std::string(l);
+                         const std::string allowed = log_level_names();
                          auto s = scalar(v, m, key, "a log level", allowed);
                          if (!s) return;
-                         for (auto l : kLogLevels) {
-                             if (*s == l) {
-                                 cfg_.log_level = *s;
-                                 return;
-                             }
+                         if (auto level = parse_log_level(*s)) {
+                             cfg_.log_level = std::string(*level);
+                             return;
                          }
                          bad(v, m, key, "a log level", allowed);
                      }},
@@ -823,6 +820,7 @@ Config default_config() {
     Config c;
     c.tap.name = "tap0";
     c.tap.mtu = 1500;
+    c.tap.offloads = true;  // fast by default; a TAP that refuses them is one warning
     c.iface.mtu = 1500;
     c.api.socket_path = "/run/tapstack/tapstack.sock";
     c.api.socket_mode = 0660;

@@ -3,6 +3,8 @@
 
 #include <limits>
 
+#include "daemon/config.hpp"
+
 namespace tapstack::daemon {
 namespace {
 
@@ -112,6 +114,28 @@ bool valid_interface_name(std::string_view text) {
         if (c == '/' || c == ':' || c == ',' || u <= 0x20 || u >= 0x7f) return false;
     }
     return true;
+}
+
+std::optional<std::string_view> parse_log_level(std::string_view text) {
+    for (const auto& [alias, name] : kLogLevelAliases) {
+        if (text == alias) return name;
+    }
+    for (std::string_view l : kLogLevels) {
+        if (text == l) return l;
+    }
+    return std::nullopt;
+}
+
+std::string log_level_names() {
+    std::string out;
+    for (std::string_view l : kLogLevels) {
+        if (!out.empty()) out += ", ";
+        out += l;
+        for (const auto& [alias, name] : kLogLevelAliases) {
+            if (name == l) out += " (or " + std::string(alias) + ")";
+        }
+    }
+    return out;
 }
 
 }  // namespace tapstack::daemon

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -28,6 +29,12 @@ std::optional<std::uint32_t> parse_mode(std::string_view text);
 std::optional<double> parse_percent(std::string_view text);
 // "true" or "false" (YAML 1.2 core schema spelling only).
 std::optional<bool> parse_bool(std::string_view text);
+// A log level: one of kLogLevels (config.hpp), or the short spellings
+// "warn" and "err" that spdlog and most tools accept; returns the name in
+// kLogLevels ("warn" -> "warning").
+std::optional<std::string_view> parse_log_level(std::string_view text);
+// "trace, debug, info, warning (or warn), error (or err), critical, off".
+std::string log_level_names();
 // A Linux interface name: 1..15 bytes (IFNAMSIZ - 1), no '/', ':', ',' or
 // whitespace, not "." or "..".
 bool valid_interface_name(std::string_view text);

@@ -3,16 +3,14 @@
 
 namespace tapstack::daemon {
 
-std::string counters_line(const drivers::TapPort& port, const iface::Interface& iface) {
+std::string counters_line(const ApiServer& api) {
     std::string line = "counters:";
-    auto append = [&line](std::string_view name, std::uint64_t value) {
+    api.visit_metrics([&line](const MetricInfo& m, std::uint64_t value) {
         line += ' ';
-        line += name;
+        line += m.name;
         line += '=';
         line += std::to_string(value);
-    };
-    port.visit_counters(append);
-    iface.visit_counters(append);
+    });
     return line;
 }
 

@@ -146,22 +146,23 @@ int ServiceLoop::Impl::run() {
         config.iface.mtu = mtu;
         config.iface.tcp.mtu = mtu;
     }
+    // Offloads in effect only when the kernel took them; a refusal was one
+    // warning above, and the daemon then runs exactly as without them.
+    config.tap.offloads = config.tap.offloads && port->rx_offloads();
     if (config.tap.offloads) {
-        // TSO needs nothing from the kernel but the vnet header: it takes
-        // GSO frames even when it refused to send us any (a warning above).
         // Not under fault injection: the kernel would checksum a frame the
         // stage corrupted, hiding the corruption from the receiver.
         config.iface.tcp.tso = !config.fault.enabled;
-        spdlog::info("TAP device {}: offloads on (receive: {}, transmit: {})", port->name(),
-                     port->rx_offloads() ? "checksum + TSO4" : "refused",
+        spdlog::info("TAP device {}: offloads on (receive: checksum + TSO4, transmit: {})", port->name(),
                      config.iface.tcp.tso ? "TSO4" : "off under fault injection");
     }
     sink = std::make_unique<PortSink>(*port);
     iface = std::make_unique<iface::Interface>(config.iface, *sink, seed);
-    // `tapstack stats` shows the port's counters too.
-    config.api.extra_counters = [this](const std::function<void(std::string_view, std::uint64_t)>& visit) {
-        port->visit_counters(visit);
-    };
+    // `tapstack stats` shows the port's counters too; captures tap the port.
+    config.api.extra_metrics = [this](const MetricVisitor& visit) { port->visit_metrics(visit); };
+    config.api.attach_frame_tap = [this](drivers::FrameTap* tap) { port->set_frame_tap(tap); };
+    config.api.interface_name = port->name();
+    config.api.offloads = port->rx_offloads();
     api = std::make_unique<ApiServer>(&loop, *iface, config.api, [this] { request_turn(); });
     if (!api->start(&error)) {
         spdlog::error("cannot start the API on {}: {}", config.api.socket_path, error);
@@ -353,7 +354,7 @@ void ServiceLoop::Impl::on_signal(int signum) {
         reload();
         break;
     case SIGUSR1:
-        spdlog::info("{}", counters_line(*port, *iface));
+        spdlog::info("{}", counters_line(*api));
         break;
     default:
         break;

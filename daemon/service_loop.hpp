@@ -25,7 +25,7 @@
 // again, stops at once (api.stop(), close every handle, let the loop run
 // until they are closed); SIGHUP re-reads hooks.config_path and applies
 // what can change live (daemon/reload.hpp); SIGUSR1 logs every
-// counter on one line (counters_line.hpp); SIGPIPE is ignored, so a client
+// counter on one line (counters_line.hpp), the API server's included; SIGPIPE is ignored, so a client
 // that vanishes costs an EPIPE, not the daemon.
 //
 // Life cycle around systemd (daemon/systemd_notify.hpp): once the TAP is up

@@ -327,16 +327,13 @@ void FaultInjector::set_observer(Observer observer) { impl_->observer = std::mov
 FaultDirection FaultInjector::direction() const { return impl_->direction; }
 const FaultCounters& FaultInjector::counters() const { return impl_->counters; }
 
-void FaultInjector::add_counters(const FaultCounters& earlier) {
-    FaultCounters& c = impl_->counters;
-    c.frames += earlier.frames;
-    c.dropped += earlier.dropped;
-    c.corrupted += earlier.corrupted;
-    c.duplicated += earlier.duplicated;
-    c.delayed += earlier.delayed;
-    c.reordered += earlier.reordered;
-    c.overflow += earlier.overflow;
-    c.released += earlier.released;
+void FaultInjector::add_counters(const FaultCounters& earlier) { impl_->counters += earlier; }
+
+FaultCounters& FaultCounters::operator+=(const FaultCounters& other) {
+#define TAPSTACK_X(field, kind, help) field += other.field;
+    TAPSTACK_FAULT_COUNTERS(TAPSTACK_X)
+#undef TAPSTACK_X
+    return *this;
 }
 
 // ---------------------------------------------------------------- reporting
@@ -356,17 +353,12 @@ std::string_view to_string(FaultAction action) {
     return "?";
 }
 
-void FaultCounters::visit(FaultDirection direction,
-                          const std::function<void(std::string_view name, std::uint64_t value)>& visit) const {
+void FaultCounters::visit(FaultDirection direction, const MetricVisitor& visit) const {
     const bool rx = direction == FaultDirection::kRx;
-    visit(rx ? "fault.rx_frames" : "fault.tx_frames", frames);
-    visit(rx ? "fault.rx_dropped" : "fault.tx_dropped", dropped);
-    visit(rx ? "fault.rx_corrupted" : "fault.tx_corrupted", corrupted);
-    visit(rx ? "fault.rx_duplicated" : "fault.tx_duplicated", duplicated);
-    visit(rx ? "fault.rx_delayed" : "fault.tx_delayed", delayed);
-    visit(rx ? "fault.rx_reordered" : "fault.tx_reordered", reordered);
-    visit(rx ? "fault.rx_overflow" : "fault.tx_overflow", overflow);
-    visit(rx ? "fault.rx_released" : "fault.tx_released", released);
+#define TAPSTACK_X(field, kind, help)                                                                 \
+    visit({rx ? "fault.rx_" #field : "fault.tx_" #field, MetricKind::kind, help}, field);
+    TAPSTACK_FAULT_COUNTERS(TAPSTACK_X)
+#undef TAPSTACK_X
 }
 
 namespace {

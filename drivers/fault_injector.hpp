@@ -46,6 +46,7 @@
 #include <string_view>
 #include <vector>
 
+#include "stack/metrics.hpp"
 #include "stack/time.hpp"
 
 namespace tapstack::drivers {
@@ -108,18 +109,22 @@ struct FaultEvent {
 // "tx #812 drop: 1514 bytes IPv4 10.0.0.2 > 10.0.0.1 TCP 80 > 40000 [.] seq 1448001 ack 1 len 1448".
 std::string describe(const FaultEvent& event);
 
-// Counters of one direction, named "fault.<dir>_<field>" by visit().
+// Counters of one direction, X(field, kind, help), named
+// "fault.<dir>_<field>" by visit() (stack/metrics.hpp).
+#define TAPSTACK_FAULT_COUNTERS(X)                                                                    \
+    X(frames, kCounter, "Frames offered to the fault-injection stage")                                \
+    X(dropped, kCounter, "Frames the fault-injection stage dropped")                                  \
+    X(corrupted, kCounter, "Frames the fault-injection stage corrupted (one bit flipped)")            \
+    X(duplicated, kCounter, "Frames the fault-injection stage sent twice")                            \
+    X(delayed, kCounter, "Frames the fault-injection stage held back")                                \
+    X(reordered, kCounter, "Frames the fault-injection stage let others overtake")                    \
+    X(overflow, kCounter, "Frames dropped for want of room to hold them")                             \
+    X(released, kCounter, "Held frames delivered later")
+
 struct FaultCounters {
-    std::uint64_t frames = 0;      // offered to the stage
-    std::uint64_t dropped = 0;
-    std::uint64_t corrupted = 0;
-    std::uint64_t duplicated = 0;
-    std::uint64_t delayed = 0;
-    std::uint64_t reordered = 0;
-    std::uint64_t overflow = 0;    // dropped for want of room to hold them
-    std::uint64_t released = 0;    // held frames delivered later
-    void visit(FaultDirection direction,
-               const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;
+    TAPSTACK_FAULT_COUNTERS(TAPSTACK_METRIC_FIELD)
+    void visit(FaultDirection direction, const MetricVisitor& visit) const;
+    FaultCounters& operator+=(const FaultCounters& other);
 };
 
 class FaultInjector {

@@ -203,10 +203,15 @@ std::optional<TapDevice> open_tap_device(const TapDeviceConfig& config, std::str
     dev.name = ifr.ifr_name;
     dev.created = !existed;
 
-    // virtio 1.x header (with num_buffers): 12 bytes.
+    // virtio 1.x header (with num_buffers): 12 bytes. A kernel that cannot
+    // change the size keeps the 10-byte header IFF_VNET_HDR starts with:
+    // the port then reads and writes that one, without offloads.
     int hdr_size = 12;
     if (ioctl(dev.fd.get(), TUNSETVNETHDRSZ, &hdr_size) != 0) {
-        return fail(dev.name + ": cannot set the virtio-net header size to 12 (TUNSETVNETHDRSZ): " + errno_text(errno));
+        dev.vnet_hdr_len = 10;
+        dev.warnings.push_back(dev.name + ": cannot set the virtio-net header size to 12 (TUNSETVNETHDRSZ): " +
+                               errno_text(errno) + "; using the kernel's 10-byte header" +
+                               (config.offloads ? ", running without offloads" : ""));
     }
     // virtio 1.x headers are little-endian; only big-endian hosts need to say so.
     int little_endian = 1;
@@ -215,21 +220,25 @@ std::optional<TapDevice> open_tap_device(const TapDeviceConfig& config, std::str
                     errno_text(errno));
     }
     // Checksum offload and TSO4 when asked for (issue 5): the kernel then
-    // hands us TCP super-frames with partial checksums.
-    if (config.offloads) {
+    // hands us TCP super-frames with partial checksums. A refusal (an old
+    // kernel) is one warning; the daemon then runs without offloads.
+    std::string refused;
+    if (config.offloads && dev.vnet_hdr_len == 12) {
         if (ioctl(dev.fd.get(), TUNSETOFFLOAD, static_cast<unsigned long>(TUN_F_CSUM | TUN_F_TSO4)) == 0) {
             dev.offloads = true;
         } else {
-            dev.offloads_refused = true;
-            dev.warnings.push_back(dev.name + ": the kernel refused checksum offload and TSO4 (TUNSETOFFLOAD): " +
-                                   errno_text(errno) + "; receiving without offloads");
+            refused = dev.name + ": the kernel refused checksum offload and TSO4 (TUNSETOFFLOAD): " +
+                      errno_text(errno) + "; running without offloads";
         }
     }
+    dev.offloads_refused = config.offloads && !dev.offloads;
     // No offloads: a persistent device may keep what a previous user enabled.
     if (!dev.offloads && ioctl(dev.fd.get(), TUNSETOFFLOAD, 0UL) != 0) {
-        dev.warnings.push_back(dev.name + ": cannot turn offloads off (TUNSETOFFLOAD): " + errno_text(errno) +
-                               "; GSO frames will be counted and dropped");
+        const std::string off = "cannot turn offloads off (TUNSETOFFLOAD): " + errno_text(errno) +
+                                "; GSO frames will be counted and dropped";
+        refused = refused.empty() ? dev.name + ": " + off : refused + "; " + off;
     }
+    if (!refused.empty()) dev.warnings.push_back(refused);
 
     UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!sock.valid()) return fail(dev.name + ": cannot open a configuration socket: " + errno_text(errno));

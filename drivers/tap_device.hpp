@@ -22,8 +22,13 @@
 // operation and the cause, plus a hint where there is an obvious fix.
 //
 // Offloads (issue 5): with `offloads`, TUNSETOFFLOAD asks for TUN_F_CSUM |
-// TUN_F_TSO4 instead of 0; a refusal is a warning (offloads_refused) and
-// the device is then set to no offloads, as without the switch.
+// TUN_F_TSO4 instead of 0; a refusal is one warning (offloads_refused) and
+// the device is then set to no offloads, as without the switch. A kernel
+// that refuses TUNSETVNETHDRSZ keeps the 10-byte header IFF_VNET_HDR starts
+// with (vnet_hdr_len 10, one warning): the port then reads and writes that
+// header, and offloads stay off. (The `vnet_hdr` flag of `ip tuntap add` is
+// only a default: Linux lets whoever attaches choose IFF_VNET_HDR, so a
+// device made without it is not a refusal.)
 //
 // Non-goals: multi-queue TAPs, IPv6 offloads, IPv6 on
 // the host side, rtnetlink.
@@ -53,7 +58,8 @@ struct TapDevice {
     std::uint32_t mtu = 0;              // the device's MTU after configuration
     std::vector<std::string> warnings;  // settings we could not apply; see above
     bool offloads = false;              // the kernel took TUN_F_CSUM | TUN_F_TSO4
-    bool offloads_refused = false;      // asked for and refused (a warning says why)
+    bool offloads_refused = false;      // asked for and not in effect (a warning says why)
+    std::uint8_t vnet_hdr_len = 12;     // the header the TAP reads and writes: 12, or 10 (see above)
 };
 
 // nullopt with a one-line reason in *error on failure.

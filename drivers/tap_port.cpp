@@ -67,39 +67,45 @@ constexpr std::size_t kHdr = VirtioNetHdr::kSize;
 
 constexpr std::uint64_t align64(std::uint64_t v) { return VringLayout::align_up(v, 64); }
 
-// Counter slots; kCounterNames gives their stable names (without "tap.").
+// The port's counters, X(field, kind, help), named "tap.<field>"
+// (stack/metrics.hpp). rx/tx_ring_errors and tx_queued are computed in
+// visit_metrics() from the rings.
+#define TAPSTACK_TAP_COUNTERS(X) \
+    X(rx_frames, kCounter, "Frames read from the TAP and passed on, before the fault-injection stage")                 \
+    X(rx_bytes, kCounter, "Bytes of those frames (virtio-net header excluded)")                                        \
+    X(rx_bad_vnet_hdr, kCounter, "Frames dropped: invalid virtio-net header")                                          \
+    X(rx_gso_dropped, kCounter, "GSO frames dropped: offloads off or not TCPv4")                                       \
+    X(rx_csum_completed, kCounter, "Partial checksums the port completed for the stack")                               \
+    X(rx_truncated, kCounter, "Frames dropped: larger than an RX buffer")                                              \
+    X(rx_runt, kCounter, "Frames dropped: shorter than an Ethernet header")                                            \
+    X(rx_read_errors, kCounter, "Failed reads from the TAP")                                                           \
+    X(tx_frames, kCounter, "Frames written to the TAP, after the fault-injection stage")                               \
+    X(tx_bytes, kCounter, "Bytes of those frames (virtio-net header excluded)")                                        \
+    X(tx_ring_full, kCounter, "Frames dropped: TX ring full")                                                          \
+    X(tx_oversize, kCounter, "Frames dropped: larger than a TX buffer")                                                \
+    X(tx_runt, kCounter, "Frames dropped: shorter than an Ethernet header")                                            \
+    X(tx_bad_vnet_hdr, kCounter, "Frames dropped: invalid virtio-net header on the TX ring")                           \
+    X(tx_errors, kCounter, "Failed or short writes to the TAP")                                                        \
+    X(tx_eagain, kCounter, "Writes the TAP pushed back (EAGAIN); retried when writable")                               \
+    X(rx_gso_frames, kCounter, "GSO super-frames received from the TAP")                                               \
+    X(rx_csum_partial, kCounter, "Frames passed up with a partial checksum (offloads)")                                \
+    X(tx_gso_frames, kCounter, "TSO super-frames queued for the TAP")                                                  \
+    X(offload_refused, kCounter, "Times the kernel refused checksum offload and TSO4")
+
+// Counter slots: the named ones, then faults folded into rx/tx_ring_errors
+// (wrong-direction chains, failed reposts).
+namespace slot {
 enum Counter : std::size_t {
-    kRxFrames,
-    kRxBytes,
-    kRxBadVnetHdr,
-    kRxGsoDropped,
-    kRxCsumCompleted,
-    kRxTruncated,
-    kRxRunt,
-    kRxReadErrors,
-    kTxFrames,
-    kTxBytes,
-    kTxRingFull,
-    kTxOversize,
-    kTxRunt,
-    kTxBadVnetHdr,
-    kTxErrors,
-    kTxEagain,
-    kRxGsoFrames,
-    kRxCsumPartial,
-    kTxGsoFrames,
-    kOffloadRefused,
-    kRxRingFaults,  // wrong-direction chains, failed reposts: folded into rx_ring_errors
-    kTxRingFaults,  // wrong-direction chains: folded into tx_ring_errors
-    kCounterCount,
+#define TAPSTACK_X(field, kind, help) field,
+    TAPSTACK_TAP_COUNTERS(TAPSTACK_X)
+#undef TAPSTACK_X
+    named_count,
+    rx_ring_faults = named_count,
+    tx_ring_faults,
+    count,
 };
-constexpr std::size_t kNamedCounters = kRxRingFaults;
-constexpr std::array<std::string_view, kNamedCounters> kCounterNames = {
-    "tap.rx_frames",     "tap.rx_bytes",   "tap.rx_bad_vnet_hdr", "tap.rx_gso_dropped", "tap.rx_csum_completed",
-    "tap.rx_truncated",  "tap.rx_runt",    "tap.rx_read_errors",  "tap.tx_frames",      "tap.tx_bytes",
-    "tap.tx_ring_full",  "tap.tx_oversize", "tap.tx_runt",        "tap.tx_bad_vnet_hdr", "tap.tx_errors",
-    "tap.tx_eagain",     "tap.rx_gso_frames", "tap.rx_csum_partial", "tap.tx_gso_frames", "tap.offload_refused",
-};
+}  // namespace slot
+using slot::Counter;
 
 // Writes `data` at byte `offset` of the scattered buffers `bufs`.
 void scatter_write(const std::vector<std::span<std::uint8_t>>& bufs, std::size_t offset, wire::Bytes data) {
@@ -171,7 +177,7 @@ struct TapPort::Impl {
     bool tx_blocked = false;
     bool in_poll_rx = false;
     std::string failure;  // see TapPort::failure()
-    std::array<std::uint64_t, kCounterCount> counters{};
+    std::array<std::uint64_t, slot::count> counters{};
 
     Instant now{};  // the latest Instant given to any call
     std::unique_ptr<FaultInjector> rx_fault;
@@ -182,6 +188,9 @@ struct TapPort::Impl {
     bool in_tx_stage = false;
     FaultInjector::Observer fault_observer;
     std::vector<std::uint8_t> tx_scratch;
+    std::size_t tap_hdr = kHdr;  // the virtio-net header the TAP uses: 12, or 10 (tap_device.hpp)
+    FrameTap* tap = nullptr;     // packet capture, see set_frame_tap()
+    std::vector<std::span<const std::uint8_t>> tap_parts;  // a TX chain's buffers without the header
 
     explicit Impl(std::uint16_t queue_size) : rx_chain(queue_size), tx_chain(queue_size) {}
 
@@ -211,7 +220,29 @@ struct TapPort::Impl {
     std::size_t flush_tx_staged();
     void retire_faults();
     std::uint64_t ring_errors(const Virtqueue& q, Counter faults) const;
+    void tap_frame(FrameDirection direction, std::span<const std::uint8_t> frame);
+    void tap_chain(const DescChain& chain);
+    template <class Buffer>
+    void fill_iov(const std::vector<Buffer>& bufs);
 };
+
+// iov over `bufs` for the TAP: with a 10-byte TAP header, bytes 10..11
+// (num_buffers, which the TAP does not know) are left out.
+template <class Buffer>
+void TapPort::Impl::fill_iov(const std::vector<Buffer>& bufs) {
+    iov.clear();
+    std::size_t at = 0;
+    for (const auto& b : bufs) {
+        const std::size_t end = at + b.size();
+        if (tap_hdr == kHdr || end <= tap_hdr || at >= kHdr) {
+            iov.push_back(iovec{b.data(), b.size()});
+        } else {
+            if (at < tap_hdr) iov.push_back(iovec{b.data(), tap_hdr - at});
+            if (end > kHdr) iov.push_back(iovec{b.data() + (kHdr - at), end - kHdr});
+        }
+        at = end;
+    }
+}
 
 bool TapPort::Impl::init(std::string* error) {
     auto refuse = [error](std::string why) {
@@ -264,7 +295,8 @@ bool TapPort::Impl::init(std::string* error) {
     if (!tx) return refuse(name + ": TX virtqueue: " + why);
 
     // Reserve every container now; the data path never allocates.
-    iov.reserve(std::size_t{q} + 1);
+    iov.reserve(std::size_t{q} + 2);  // a chain's buffers, the gap of a 10-byte header, the overflow byte
+    tap_parts.reserve(std::size_t{q});
     tx_free.reserve(q);
     for (std::uint16_t i = q; i > 0; --i) tx_free.push_back(static_cast<std::uint16_t>(i - 1));
     for (std::uint16_t i = 0; i < q; ++i) {
@@ -296,12 +328,11 @@ TapPort::Impl::Fill TapPort::Impl::fill_rx(std::uint32_t budget, std::uint32_t& 
         if (r == PopResult::kBroken) return Fill::kDrained;
         if (r == PopResult::kRejected) continue;  // counted by the device, returned to the driver
         if (!rx_chain.readable.empty() || rx_chain.writable.size() + 1 > IOV_MAX) {
-            count(kRxRingFaults);
+            count(slot::rx_ring_faults);
             dev.push(rx_chain.head, 0);
             continue;
         }
-        iov.clear();
-        for (const auto& b : rx_chain.writable) iov.push_back(iovec{b.data(), b.size()});
+        fill_iov(rx_chain.writable);
         iov.push_back(iovec{&overflow, 1});
         const ssize_t n = ::readv(fd.get(), iov.data(), static_cast<int>(iov.size()));
         if (n < 0) {
@@ -309,7 +340,7 @@ TapPort::Impl::Fill TapPort::Impl::fill_rx(std::uint32_t budget, std::uint32_t& 
             dev.unpop();
             if (err == EINTR) continue;
             if (!is_would_block(err)) {
-                count(kRxReadErrors);
+                count(slot::rx_read_errors);
                 if (is_permanent(err)) fail("read", errno_text(err));
             }
             return Fill::kDrained;
@@ -320,11 +351,12 @@ TapPort::Impl::Fill TapPort::Impl::fill_rx(std::uint32_t budget, std::uint32_t& 
             fail("read", "end of file");
             return Fill::kDrained;
         }
-        const auto len = static_cast<std::uint64_t>(n);
+        auto len = static_cast<std::uint64_t>(n);
+        if (len > tap_hdr) len += kHdr - tap_hdr;  // the bytes fill_iov() left out are part of the buffer
         if (len > rx_chain.writable_len) {
             // The TAP reports the whole frame's length even when it did not
             // fit. Drop it and read the next frame into the same buffer.
-            count(kRxTruncated);
+            count(slot::rx_truncated);
             dev.unpop();
             continue;
         }
@@ -349,7 +381,7 @@ std::size_t TapPort::Impl::deliver_rx(const RxHandler& on_frame, bool want_offlo
         const auto i = static_cast<std::uint16_t>(used->token);
         std::span<std::uint8_t> bytes(host(rx_buffer(i)), used->len);
         if (deliver_one(bytes, on_frame, want_offload, staged)) ++delivered;
-        if (!post_rx(i)) count(kRxRingFaults);  // cannot happen unless the device leaked descriptors
+        if (!post_rx(i)) count(slot::rx_ring_faults);  // cannot happen unless the device leaked descriptors
     }
     return delivered;
 }
@@ -360,22 +392,22 @@ bool TapPort::Impl::deliver_one(std::span<std::uint8_t> bytes, const RxHandler& 
                                 const FaultInjector::Deliver* staged) {
     auto hdr = VirtioNetHdr::parse(bytes);
     if (!hdr || hdr->num_buffers != 1) {
-        count(kRxBadVnetHdr);
+        count(slot::rx_bad_vnet_hdr);
         return false;
     }
     std::span<std::uint8_t> frame = bytes.subspan(kHdr);
     // Without offloads (TUNSETOFFLOAD 0) no GSO frame is expected; with them
     // only TCPV4 (TSO4) was negotiated.
     if (hdr->is_gso() && (!config.offloads || hdr->gso_protocol() != VIRTIO_NET_HDR_GSO_TCPV4)) {
-        count(kRxGsoDropped);
+        count(slot::rx_gso_dropped);
         return false;
     }
     if (hdr->validate_for_frame(frame.size())) {
-        count(kRxBadVnetHdr);
+        count(slot::rx_bad_vnet_hdr);
         return false;
     }
     if (frame.size() < kEthHeaderLen) {
-        count(kRxRunt);
+        count(slot::rx_runt);
         return false;
     }
     // The stack takes the metadata only when asked for, with offloads on,
@@ -388,11 +420,11 @@ bool TapPort::Impl::deliver_one(std::span<std::uint8_t> bytes, const RxHandler& 
             offload.csum_partial = true;
             offload.csum_start = hdr->csum_start;
             offload.csum_offset = hdr->csum_offset;
-            count(kRxCsumPartial);
+            count(slot::rx_csum_partial);
         }
     }
     if (hdr->is_gso()) {
-        count(kRxGsoFrames);
+        count(slot::rx_gso_frames);
         if (pass_up) {
             offload.gso = wire::GsoType::kTcpv4;
             offload.gso_size = hdr->gso_size;
@@ -407,14 +439,15 @@ bool TapPort::Impl::deliver_one(std::span<std::uint8_t> bytes, const RxHandler& 
         std::uint16_t sum = acc.checksum();
         if (sum == 0) sum = 0xffff;
         wire::store_be16(frame.data() + hdr->csum_start + hdr->csum_offset, sum);
-        count(kRxCsumCompleted);
+        count(slot::rx_csum_completed);
     }
-    count(kRxFrames);
-    count(kRxBytes, frame.size());
+    count(slot::rx_frames);
+    count(slot::rx_bytes, frame.size());
     if (staged != nullptr) {
         rx_fault->offer(now, frame, *staged);
         return false;
     }
+    if (tap != nullptr) [[unlikely]] tap_frame(FrameDirection::kIn, frame);
     on_frame(frame, offload);
     return true;
 }
@@ -430,7 +463,7 @@ bool TapPort::Impl::pop_tx_frame() {
         if (r == PopResult::kEmpty || r == PopResult::kBroken) return false;
         if (r == PopResult::kRejected) continue;  // counted by the device, returned to the driver
         if (!chain.writable.empty() || chain.readable.size() > IOV_MAX) {
-            count(kTxRingFaults);
+            count(slot::tx_ring_faults);
             dev.push(chain.head, 0);
             continue;
         }
@@ -443,7 +476,7 @@ bool TapPort::Impl::pop_tx_frame() {
                             (config.offloads && hdr->gso_protocol() == VIRTIO_NET_HDR_GSO_TCPV4 && hdr->needs_csum());
         if (!hdr || !gso_ok ||
             hdr->validate_for_frame(static_cast<std::size_t>(chain.readable_len - kHdr))) {
-            count(kTxBadVnetHdr);
+            count(slot::tx_bad_vnet_hdr);
             dev.push(chain.head, 0);
             continue;
         }
@@ -455,29 +488,33 @@ bool TapPort::Impl::pop_tx_frame() {
 // frame in the stage (EAGAIN, or a permanent failure that stops all I/O).
 bool TapPort::Impl::write_frame(std::span<const std::uint8_t> bytes, std::size_t& written) {
     if (!failure.empty()) return false;
+    const std::size_t expect = bytes.size() - (kHdr - tap_hdr);
+    const iovec parts[2] = {{const_cast<std::uint8_t*>(bytes.data()), tap_hdr},
+                            {const_cast<std::uint8_t*>(bytes.data()) + kHdr, bytes.size() - kHdr}};
     for (;;) {
-        const ssize_t n = ::write(fd.get(), bytes.data(), bytes.size());
+        const ssize_t n = ::writev(fd.get(), parts, 2);
         if (n < 0) {
             const int err = errno;
             if (err == EINTR) continue;
             if (is_would_block(err)) {
                 tx_blocked = true;
-                count(kTxEagain);
+                count(slot::tx_eagain);
                 return false;
             }
-            count(kTxErrors);
+            count(slot::tx_errors);
             if (is_permanent(err)) {
                 fail("write", errno_text(err));
                 return false;
             }
             return true;  // e.g. EINVAL for a frame the kernel refuses: only this frame is lost
         }
-        if (static_cast<std::size_t>(n) != bytes.size()) {
-            count(kTxErrors);
+        if (static_cast<std::size_t>(n) != expect) {
+            count(slot::tx_errors);
         } else {
-            count(kTxFrames);
-            count(kTxBytes, bytes.size() - kHdr);
+            count(slot::tx_frames);
+            count(slot::tx_bytes, bytes.size() - kHdr);
             ++written;
+            if (tap != nullptr) [[unlikely]] tap_frame(FrameDirection::kOut, bytes.subspan(kHdr));
         }
         return true;
     }
@@ -523,6 +560,25 @@ std::uint64_t TapPort::Impl::ring_errors(const Virtqueue& q, Counter faults) con
            counters[faults];
 }
 
+void TapPort::Impl::tap_frame(FrameDirection direction, std::span<const std::uint8_t> frame) {
+    tap->frame(direction, std::span<const std::span<const std::uint8_t>>(&frame, 1));
+}
+
+// A TX chain as the TAP took it: its buffers after the virtio-net header.
+void TapPort::Impl::tap_chain(const DescChain& chain) {
+    tap_parts.clear();
+    std::size_t skip = kHdr;
+    for (const auto& b : chain.readable) {
+        if (skip >= b.size()) {
+            skip -= b.size();
+            continue;
+        }
+        tap_parts.emplace_back(b.data() + skip, b.size() - skip);
+        skip = 0;
+    }
+    tap->frame(FrameDirection::kOut, tap_parts);
+}
+
 // ---------------------------------------------------------------- TapPort
 
 TapPort::TapPort(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -545,14 +601,22 @@ std::unique_ptr<TapPort> TapPort::open(const TapPortConfig& config, std::string*
     impl->created = dev->created;
     impl->mtu = dev->mtu;
     impl->warnings = std::move(dev->warnings);
+    // Refused offloads: the port runs exactly as configured without them.
+    impl->config.offloads = dev->offloads;
     impl->rx_offloads = dev->offloads;
-    if (dev->offloads_refused) impl->count(kOffloadRefused);
+    impl->tap_hdr = dev->vnet_hdr_len;
+    if (dev->offloads_refused) impl->count(slot::offload_refused);
     if (!impl->init(error)) return nullptr;
     return std::unique_ptr<TapPort>(new TapPort(std::move(impl)));
 }
 
-std::unique_ptr<TapPort> TapPort::adopt(int fd, std::string name, const TapPortConfig& config, std::string* error) {
+std::unique_ptr<TapPort> TapPort::adopt(int fd, std::string name, const TapPortConfig& config, std::string* error,
+                                        std::size_t vnet_hdr_len) {
     UniqueFd owned(fd);
+    if (vnet_hdr_len != kHdr && vnet_hdr_len != 10) {
+        if (error != nullptr) *error = name + ": a virtio-net header is 12 or 10 bytes, not " + std::to_string(vnet_hdr_len);
+        return nullptr;
+    }
     if (!is_valid_queue_size(config.queue_size)) {
         if (error != nullptr) {
             *error = name + ": queue_size " + std::to_string(config.queue_size) + " is not a power of two in 1..32768";
@@ -565,6 +629,7 @@ std::unique_ptr<TapPort> TapPort::adopt(int fd, std::string name, const TapPortC
     impl->name = std::move(name);
     impl->mtu = config.mtu;
     impl->rx_offloads = config.offloads;
+    impl->tap_hdr = vnet_hdr_len;
     if (!impl->init(error)) return nullptr;
     return std::unique_ptr<TapPort>(new TapPort(std::move(impl)));
 }
@@ -600,7 +665,8 @@ std::size_t TapPort::Impl::poll(Instant t, const RxHandler& on_frame, bool want_
     std::size_t delivered = 0;
     FaultInjector::Deliver staged;
     if (p.rx_fault) {
-        staged = [&on_frame, &delivered](std::span<const std::uint8_t> f) {
+        staged = [&p, &on_frame, &delivered](std::span<const std::uint8_t> f) {
+            if (p.tap != nullptr) [[unlikely]] p.tap_frame(FrameDirection::kIn, f);
             on_frame(f, wire::RxOffload{});
             ++delivered;
             return true;
@@ -633,16 +699,16 @@ bool TapPort::transmit(std::span<const std::span<const std::uint8_t>> parts, con
     std::size_t frame_len = 0;
     for (const auto& part : parts) frame_len += part.size();
     if (frame_len < kEthHeaderLen) {
-        p.count(kTxRunt);
+        p.count(slot::tx_runt);
         return false;
     }
     if (frame_len > p.buffer_size - kHdr) {
-        p.count(kTxOversize);
+        p.count(slot::tx_oversize);
         return false;
     }
     if (p.tx_free.empty() && !p.tx_blocked) flush_tx();
     if (p.tx_free.empty()) {
-        p.count(kTxRingFull);
+        p.count(slot::tx_ring_full);
         return false;
     }
     const std::uint16_t i = p.tx_free.back();
@@ -661,7 +727,7 @@ bool TapPort::transmit(std::span<const std::span<const std::uint8_t>> parts, con
         hdr.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
         hdr.gso_size = offload.gso_size;
         hdr.hdr_len = offload.hdr_len;
-        p.count(kTxGsoFrames);
+        p.count(slot::tx_gso_frames);
     }
     hdr.emit(std::span<std::uint8_t>(buf, kHdr));
     std::uint8_t* out = buf + kHdr;
@@ -673,7 +739,7 @@ bool TapPort::transmit(std::span<const std::span<const std::uint8_t>> parts, con
     const GuestBuffer gb{addr, static_cast<std::uint32_t>(kHdr + frame_len)};
     if (!p.tx->driver().add(std::span<const GuestBuffer>(&gb, 1), {}, i)) {
         p.tx_free.push_back(i);
-        p.count(kTxRingFull);
+        p.count(slot::tx_ring_full);
         return false;
     }
     p.tx->driver().kick_prepare();  // the device is us: nothing to notify
@@ -693,8 +759,7 @@ std::size_t TapPort::flush_tx(Instant now) {
     std::size_t written = 0;
     if (!p.failure.empty()) return 0;
     while (p.pop_tx_frame()) {
-        p.iov.clear();
-        for (const auto& b : chain.readable) p.iov.push_back(iovec{b.data(), b.size()});
+        p.fill_iov(chain.readable);
         const ssize_t n = ::writev(p.fd.get(), p.iov.data(), static_cast<int>(p.iov.size()));
         if (n < 0) {
             const int err = errno;
@@ -705,22 +770,23 @@ std::size_t TapPort::flush_tx(Instant now) {
             if (is_would_block(err)) {
                 dev.unpop();
                 p.tx_blocked = true;
-                p.count(kTxEagain);
+                p.count(slot::tx_eagain);
                 break;
             }
-            p.count(kTxErrors);
+            p.count(slot::tx_errors);
             if (is_permanent(err)) {  // keep the frame queued; nothing will be written any more
                 dev.unpop();
                 p.fail("write", errno_text(err));
                 break;
             }
             // Otherwise (e.g. EINVAL for a frame the kernel refuses) only this frame is lost.
-        } else if (static_cast<std::uint64_t>(n) != chain.readable_len) {
-            p.count(kTxErrors);
+        } else if (static_cast<std::uint64_t>(n) != chain.readable_len - (kHdr - p.tap_hdr)) {
+            p.count(slot::tx_errors);
         } else {
-            p.count(kTxFrames);
-            p.count(kTxBytes, chain.readable_len - kHdr);
+            p.count(slot::tx_frames);
+            p.count(slot::tx_bytes, chain.readable_len - kHdr);
             ++written;
+            if (p.tap != nullptr) [[unlikely]] p.tap_chain(chain);
         }
         dev.push(chain.head, 0);  // TX buffers are read-only: nothing written
     }
@@ -785,18 +851,36 @@ Instant TapPort::poll_at() const {
 }
 const std::string& TapPort::failure() const { return impl_->failure; }
 
-void TapPort::visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const {
+void TapPort::set_frame_tap(FrameTap* tap) { impl_->tap = tap; }
+
+void TapPort::visit_metrics(const MetricVisitor& visit) const {
     const Impl& p = *impl_;
-    for (std::size_t i = 0; i < kNamedCounters; ++i) visit(kCounterNames[i], p.counters[i]);
-    visit("tap.rx_ring_errors", p.ring_errors(*p.rx, kRxRingFaults));
-    visit("tap.tx_ring_errors", p.ring_errors(*p.tx, kTxRingFaults));
-    visit("tap.tx_queued", p.tx->driver().in_flight());
+#define TAPSTACK_X(field, kind, help) visit({"tap." #field, MetricKind::kind, help}, p.counters[slot::field]);
+    TAPSTACK_TAP_COUNTERS(TAPSTACK_X)
+#undef TAPSTACK_X
+    static constexpr MetricInfo kRxRingErrors{"tap.rx_ring_errors", MetricKind::kCounter,
+                                              "RX virtqueue faults: rejected chains, bad indices, failed reposts"};
+    static constexpr MetricInfo kTxRingErrors{"tap.tx_ring_errors", MetricKind::kCounter,
+                                              "TX virtqueue faults: rejected chains, bad indices"};
+    static constexpr MetricInfo kTxQueued{"tap.tx_queued", MetricKind::kGauge,
+                                          "Frames on the TX ring waiting for the TAP"};
+    visit(kRxRingErrors, p.ring_errors(*p.rx, slot::rx_ring_faults));
+    visit(kTxRingErrors, p.ring_errors(*p.tx, slot::tx_ring_faults));
+    visit(kTxQueued, p.tx->driver().in_flight());
     if (p.fault_ever) {
         (p.rx_fault ? p.rx_fault->counters() : p.rx_fault_retired).visit(FaultDirection::kRx, visit);
         (p.tx_fault ? p.tx_fault->counters() : p.tx_fault_retired).visit(FaultDirection::kTx, visit);
-        visit("fault.rx_held", p.rx_fault ? p.rx_fault->held_frames() : 0);
-        visit("fault.tx_held", p.tx_fault ? p.tx_fault->held_frames() : 0);
+        static constexpr MetricInfo kRxHeld{"fault.rx_held", MetricKind::kGauge,
+                                            "Received frames the fault-injection stage holds now"};
+        static constexpr MetricInfo kTxHeld{"fault.tx_held", MetricKind::kGauge,
+                                            "Frames to send the fault-injection stage holds now"};
+        visit(kRxHeld, p.rx_fault ? p.rx_fault->held_frames() : 0);
+        visit(kTxHeld, p.tx_fault ? p.tx_fault->held_frames() : 0);
     }
+}
+
+void TapPort::visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const {
+    visit_metrics([&visit](const MetricInfo& m, std::uint64_t value) { visit(m.name, value); });
 }
 
 }  // namespace tapstack::drivers

@@ -36,6 +36,8 @@
 #include <vector>
 
 #include "drivers/fault_injector.hpp"
+#include "drivers/frame_tap.hpp"
+#include "stack/metrics.hpp"
 #include "stack/time.hpp"
 #include "stack/wire/addresses.hpp"
 #include "stack/wire/offload.hpp"
@@ -56,10 +58,12 @@ struct TapPortConfig {
     // virtio-net offloads (issue 5). false: TUNSETOFFLOAD 0, GSO frames are
     // counted and dropped, every frame is handed over fully checksummed;
     // exactly the behaviour before offloads existed. true: asks the kernel
-    // for TUN_F_CSUM | TUN_F_TSO4 (a refusal is a warning and counted, the
-    // port then works as with false on RX), delivers GSO super-frames and
-    // partial checksums upward with their RxOffload, and takes TSO
-    // super-frames (TxOffload) on TX.
+    // for TUN_F_CSUM | TUN_F_TSO4 (a refusal is one warning and counted in
+    // tap.offload_refused; the port then works exactly as with false),
+    // delivers GSO super-frames and partial checksums upward with their
+    // RxOffload, and takes TSO super-frames (TxOffload) on TX. (tapstackd's
+    // configuration turns them on by default; this struct's default is the
+    // plain port.)
     bool offloads = false;
 };
 
@@ -77,7 +81,10 @@ public:
     // header, non-blocking), e.g. one end of a SOCK_SEQPACKET socketpair in
     // tests. Takes ownership of fd (closed on failure too). `name` is only
     // reported by name(). If fd is a socket, the caller ignores SIGPIPE.
-    static std::unique_ptr<TapPort> adopt(int fd, std::string name, const TapPortConfig& config, std::string* error);
+    // `vnet_hdr_len` 10 stands for a TAP that kept the kernel's 10-byte
+    // header (TUNSETVNETHDRSZ refused, see tap_device.hpp).
+    static std::unique_ptr<TapPort> adopt(int fd, std::string name, const TapPortConfig& config, std::string* error,
+                                          std::size_t vnet_hdr_len = 12);
     ~TapPort();
 
     int fd() const;
@@ -164,7 +171,7 @@ public:
     // the frame's length the sum of the parts.
     bool transmit(std::span<const std::span<const std::uint8_t>> parts, const wire::TxOffload& offload);
     // True when TapPortConfig::offloads is on and the kernel took them
-    // (an adopted fd: when configured).
+    // (an adopted fd: when configured): offloads are in effect both ways.
     bool rx_offloads() const;
 
     // Adds: when held frames fall due; kNever without a stage or when
@@ -172,11 +179,18 @@ public:
     // them: then tx_blocked() is true and the daemon waits for writability).
     Instant poll_at() const;
 
-    // Counters by stable name ("tap.rx_frames", "tap.tx_ring_full", ...).
-    // Once fault injection was enabled, also "fault.rx_dropped",
-    // "fault.tx_duplicated", ... (see FaultCounters) and the gauges
-    // "fault.rx_held" / "fault.tx_held".
+    // Counters and gauges with name, kind and help (stack/metrics.hpp):
+    // "tap.rx_frames", "tap.tx_ring_full", ... Once fault injection was
+    // enabled, also "fault.rx_dropped", "fault.tx_duplicated", ... (see
+    // FaultCounters) and the gauges "fault.rx_held" / "fault.tx_held".
+    void visit_metrics(const MetricVisitor& visit) const;
+    // The same by stable name only.
     void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;
+
+    // Packet capture (frame_tap.hpp): every frame handed to the stack and
+    // every frame the TAP took goes to `tap` as well; nullptr (the default)
+    // turns it off. The tap must outlive its registration.
+    void set_frame_tap(FrameTap* tap);
 
 private:
     struct Impl;

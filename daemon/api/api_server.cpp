@@ -134,7 +134,14 @@ ApiServer::Impl::Impl(uv_loop_t* l, iface::Interface& i, const ApiServerConfig& 
       request_service(std::move(rs)),
       scratch(std::max<std::size_t>(api::kDiscardSize, std::max<std::size_t>(c.max_request_line, 2))),
       outcomes(c.outcome_history),
-      users(static_cast<std::uint32_t>(::geteuid())) {}
+      users(static_cast<std::uint32_t>(::geteuid())),
+      started_wall_ns(capture::CaptureHub::wall_clock_ns()),
+      started_mono_ns(uv_hrtime()) {
+    if (config.attach_frame_tap) {
+        capture_hub = std::make_unique<capture::CaptureHub>(
+            config.interface_name, config.attach_frame_tap, [this](capture::Session& s) { on_capture_data(s); });
+    }
+}
 
 // ---- bookkeeping --------------------------------------------------------------
 
@@ -158,6 +165,7 @@ void ApiServer::Impl::close_client(Client* c) {
     }
     detach_from_listener(c);
     release_user(c);
+    end_capture(c);
     if (c->conn.valid()) {
         by_conn.erase(c->conn.index);
     }
@@ -245,6 +253,7 @@ void ApiServer::Impl::step(Client* c) {
     case Phase::kWaiting: step_waiting(c); break;
     case Phase::kHolding: step_holding(c); break;
     case Phase::kStreaming: step_streaming(c); break;
+    case Phase::kCapturing: step_capturing(c); break;
     case Phase::kClosing: break;
     }
 }
@@ -311,6 +320,7 @@ bool ApiServer::drained() const { return impl_->drained(); }
 void ApiServer::service(Instant now) { impl_->service(now); }
 
 void ApiServer::set_access_policy(const AccessPolicy& policy) { impl_->config.access = policy; }
+void ApiServer::visit_metrics(const MetricVisitor& visit) const { impl_->visit_metrics(visit); }
 
 void ApiServer::set_limits(const ApiLimits& limits) { static_cast<ApiLimits&>(impl_->config) = limits; }
 

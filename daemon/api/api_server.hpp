@@ -17,7 +17,9 @@
 #include <string_view>
 
 #include "daemon/api/access_policy.hpp"
+#include "drivers/frame_tap.hpp"
 #include "stack/iface/interface.hpp"
+#include "stack/metrics.hpp"
 #include "stack/time.hpp"
 
 namespace tapstack::daemon {
@@ -55,10 +57,17 @@ struct ApiServerConfig : ApiLimits {
     // socket it was handed (the socket unit owns the file).
     int listen_fd = -1;
     std::uint32_t outcome_history = 1024; // ended streams STATUS remembers
-    // Adds (daemon engineer): counters of parts the server does not see,
+    // Adds (daemon engineer): figures of parts the server does not see,
     // reported by STATS before the interface's; tapstackd passes the TAP
     // port's (tap.*, and fault.* while fault injection is on).
-    std::function<void(const std::function<void(std::string_view name, std::uint64_t value)>&)> extra_counters;
+    std::function<void(const MetricVisitor&)> extra_metrics;
+    // Packet capture (CAPTURE): makes the server's capture hub the TAP
+    // port's frame tap, or removes it (nullptr). Unset, CAPTURE is refused.
+    std::function<void(drivers::FrameTap* tap)> attach_frame_tap;
+    // What DAEMON reports and captures name: the TAP device, and whether
+    // the kernel took checksum offload and TSO4 on it.
+    std::string interface_name;
+    bool offloads = false;
 };
 
 class ApiServer {
@@ -96,6 +105,9 @@ public:
     const ApiLimits& limits() const;
     // Streams (CONNECT or ACCEPT) between an application and TCP right now.
     std::size_t stream_count() const;
+    // Every figure STATS reports, in its order: extra_metrics, the
+    // interface's (TCP included), then the server's own (api.*, capture.*).
+    void visit_metrics(const MetricVisitor& visit) const;
 
 private:
     struct Impl;

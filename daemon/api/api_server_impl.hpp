@@ -8,6 +8,8 @@
 //   user_access.cpp    who may use which listener and stream, per-user limits
 //   socket_file.cpp    creating the socket file safely (pure helpers)
 //   user_table.cpp     per-user accounting (pure)
+//   daemon_info.cpp    DAEMON and every figure STATS reports (visit_metrics)
+//   capture_client.cpp CAPTURE: a live pcapng stream from the capture hub
 //
 // Theory of operation
 // -------------------
@@ -16,7 +18,8 @@
 //   kRequest ──CONNECT──> kConnecting ──established──> kStreaming ──> closed
 //      │ ──ACCEPT───> kWaiting ────accepted──────────────┘
 //      │ ──LISTEN───> kHolding (holds the port's listener until it goes away)
-//      └─STATUS/INFO/CONNECTIONS/STATS/error──> kReplying (one reply, then closed)
+//      │ ──CAPTURE──> kCapturing (pcapng until the count, its EOF or the end) ──> kReplying
+//      └─STATUS/INFO/CONNECTIONS/STATS/DAEMON/error──> kReplying (one reply, then closed)
 //
 // A stream whose TCP connection ended abnormally stays kStreaming, with
 // `ending` set, until TCP's last bytes are handed to the application
@@ -60,16 +63,51 @@
 
 #include "daemon/api/api_server.hpp"
 #include "daemon/api/outcome_table.hpp"
+#include "daemon/capture/capture_hub.hpp"
 #include "daemon/api/request.hpp"
 #include "daemon/api/user_table.hpp"
 #include "daemon/client/protocol.hpp"
+#include "stack/metrics.hpp"
 #include "stack/tcp/tcp_stack.hpp"
 
 namespace tapstack::daemon {
 
+// The server's own counters, X(field, kind, help), named "api.<field>";
+// the gauges api.clients, api.streams, api.listeners and api.users come
+// first (daemon_info.cpp).
+#define TAPSTACK_API_COUNTERS(X)                                                                      \
+    X(clients_accepted, kCounter, "Unix connections accepted on the API socket")                      \
+    X(clients_rejected, kCounter, "Unix connections refused: api.max_clients reached")                \
+    X(bad_requests, kCounter, "Request lines refused as malformed, oversized or unknown")             \
+    X(request_timeouts, kCounter, "Clients that sent no request line within api.request_timeout")     \
+    X(connects, kCounter, "CONNECT requests that started a TCP connection")                           \
+    X(accepts, kCounter, "TCP connections handed to ACCEPT waiters")                                  \
+    X(streams_orderly, kCounter, "Streams that ended with FIN both ways")                              \
+    X(streams_failed, kCounter, "Streams that ended reset, timed out or aborted")                     \
+    X(app_vanished, kCounter, "Applications that went away mid-connect or mid-stream")                \
+    X(bytes_to_tcp, kCounter, "Stream bytes read from applications into TCP")                         \
+    X(bytes_to_app, kCounter, "Stream bytes written from TCP to applications")                        \
+    X(read_stops, kCounter, "Times reading an application paused: TCP's send buffer full")            \
+    X(accept_errors, kCounter, "Failures accepting a Unix connection")                                \
+    X(permission_denied, kCounter, "Requests refused: another user's port, or a port below 1024")     \
+    X(connect_denied, kCounter, "CONNECTs refused by api.connect_allow / api.connect_deny")           \
+    X(user_limit_refusals, kCounter, "Requests refused: the caller's uid is at an api.max_*_per_user") \
+    X(ends_handed_over, kCounter, "Streams TCP ended abnormally with bytes still to hand to the application") \
+    X(bytes_undelivered, kCounter, "Acknowledged bytes no application took (it stopped reading or went away)") \
+    X(refused_shutting_down, kCounter, "CONNECT, LISTEN and ACCEPT refused while the daemon stops")
+
 namespace api {
 
-enum class Phase : std::uint8_t { kRequest, kConnecting, kWaiting, kHolding, kStreaming, kReplying, kClosing };
+enum class Phase : std::uint8_t {
+    kRequest,
+    kConnecting,
+    kWaiting,
+    kHolding,
+    kStreaming,
+    kCapturing,
+    kReplying,
+    kClosing,
+};
 
 inline constexpr std::uint64_t kTickMs = 1000;     // deadline and POLLHUP checks
 inline constexpr std::size_t kDiscardSize = 4096;  // a holder's ignored input, one read
@@ -146,6 +184,9 @@ struct ApiServer::Impl {
         // kWaiting / kHolding
         std::uint16_t port = 0;
         api::StreamOptions stream_options;  // ACCEPT's, applied to the accepted connection
+
+        // kCapturing: owned by the capture hub, closed with end_capture()
+        capture::Session* capture = nullptr;
     };
 
     struct Listener {
@@ -156,25 +197,7 @@ struct ApiServer::Impl {
     };
 
     struct Counters {
-        std::uint64_t clients_accepted = 0;
-        std::uint64_t clients_rejected = 0;
-        std::uint64_t bad_requests = 0;
-        std::uint64_t request_timeouts = 0;
-        std::uint64_t connects = 0;
-        std::uint64_t accepts = 0;
-        std::uint64_t streams_orderly = 0;
-        std::uint64_t streams_failed = 0;
-        std::uint64_t app_vanished = 0;
-        std::uint64_t bytes_to_tcp = 0;
-        std::uint64_t bytes_to_app = 0;
-        std::uint64_t read_stops = 0;
-        std::uint64_t accept_errors = 0;
-        std::uint64_t permission_denied = 0;    // another user's port, or below 1024
-        std::uint64_t connect_denied = 0;       // api.connect_allow / api.connect_deny
-        std::uint64_t user_limit_refusals = 0;  // api.max_*_per_user
-        std::uint64_t ends_handed_over = 0;    // abnormal ends with bytes still to deliver
-        std::uint64_t bytes_undelivered = 0;   // acknowledged bytes no application took
-        std::uint64_t refused_shutting_down = 0;
+        TAPSTACK_API_COUNTERS(TAPSTACK_METRIC_FIELD)
     };
 
     uv_loop_t* loop;
@@ -207,6 +230,9 @@ struct ApiServer::Impl {
     api::RefusalLog refusal_log{api::kRefusalLogIntervalMs};
     std::size_t admitted_clients = 0;   // clients counted against max_clients
     std::size_t refused_lingering = 0;  // refused at accept, still open for their ERR line
+    std::uint64_t started_wall_ns = 0;   // CLOCK_REALTIME at construction (DAEMON, Prometheus)
+    std::uint64_t started_mono_ns = 0;   // uv_hrtime() at construction (uptime)
+    std::unique_ptr<capture::CaptureHub> capture_hub;  // with config.attach_frame_tap only
 
     Impl(uv_loop_t* l, iface::Interface& i, const ApiServerConfig& c, std::function<void()> rs);
 
@@ -281,6 +307,8 @@ struct ApiServer::Impl {
     void handle(Client* c, const api::InfoRequest& r);
     void handle(Client* c, const api::ConnectionsRequest& r);
     void handle(Client* c, const api::StatsRequest& r);
+    void handle(Client* c, const api::DaemonRequest& r);
+    void handle(Client* c, const api::CaptureRequest& r);
     void apply_stream_options(tcp::ConnId conn, const api::StreamOptions& o);
     Listener* find_or_open_listener(Client* c, std::uint16_t port, std::uint32_t backlog);
     void close_listener(std::map<std::uint16_t, Listener>::iterator it);
@@ -290,6 +318,16 @@ struct ApiServer::Impl {
     void step_connecting(Client* c);
     void step_waiting(Client* c);
     void step_holding(Client* c);
+
+    // ---- the daemon's own figures (daemon_info.cpp) ----
+    void visit_own_metrics(const MetricVisitor& visit) const;
+    void visit_metrics(const MetricVisitor& visit) const;
+
+    // ---- packet capture (capture_client.cpp) ----
+    void on_capture_data(capture::Session& s);
+    void step_capturing(Client* c);
+    void write_capture(Client* c);
+    void end_capture(Client* c);
 
     // ---- streams (stream_bridge.cpp) ----
     void start_stream(Client* c);

@@ -15,6 +15,8 @@
 //                away (input stays in the socket until the stream starts);
 //   kStreaming   see stream_bridge.cpp (readable while TCP has send space,
 //                writable while a write stopped short).
+//   kCapturing   readable (to see the reader's EOF: the end of the capture),
+//                writable while a write stopped short (capture_client.cpp).
 //
 // The request line is read without over-reading: MSG_PEEK finds the newline
 // and only the line itself is taken, so pipelined stream bytes stay in the
@@ -99,6 +101,7 @@ void ApiServer::Impl::sync_timer(Client* c) {
     case Phase::kWaiting: needed = true; break;
     case Phase::kHolding:
     case Phase::kStreaming: needed = (c->app_eof && !c->app_closed) || c->ending.has_value(); break;
+    case Phase::kCapturing:  // ends on the reader's EOF or a failed write: no deadline
     case Phase::kClosing: break;
     }
     if (needed) {
@@ -159,6 +162,7 @@ void ApiServer::Impl::on_ready(Client* c, int status, int events) {
         }
         break;
     case Phase::kStreaming:
+    case Phase::kCapturing:
         // The step does the I/O (it needs TCP); stop watching what fired so
         // the level-triggered poll does not fire again before it runs.
         watch(c, c->watched & ~events);

@@ -166,7 +166,42 @@ std::variant<std::uint64_t, ParseError> parse_id(std::span<const std::string_vie
     return *id;
 }
 
-constexpr std::string_view kExpected = "(expected CONNECT, LISTEN, ACCEPT, STATUS, INFO, CONNECTIONS or STATS)";
+constexpr std::string_view kExpected =
+    "(expected CONNECT, LISTEN, ACCEPT, STATUS, INFO, CONNECTIONS, STATS, DAEMON or CAPTURE)";
+
+// `key=value` fields where each key may appear once and takes a number in
+// [min, max]; `out` is indexed like `keys`.
+struct NumberOption {
+    std::string_view key;
+    std::uint64_t min;
+    std::uint64_t max;
+    std::string_view what;  // "a number of frames (1..)" for the message
+};
+std::optional<ParseError> parse_number_options(std::span<const std::string_view> fields,
+                                               std::span<const NumberOption> keys,
+                                               std::span<std::optional<std::uint64_t>> out) {
+    for (std::string_view field : fields) {
+        const auto eq = field.find('=');
+        const std::string_view key = field.substr(0, eq);
+        std::size_t i = 0;
+        while (i < keys.size() && keys[i].key != key) ++i;
+        if (i == keys.size()) {
+            return ParseError{"unknown option " + quote(key)};
+        }
+        if (eq == std::string_view::npos) {
+            return ParseError{std::string(key) + " needs a value"};
+        }
+        if (out[i]) {
+            return ParseError{std::string(key) + " given twice"};
+        }
+        const std::string_view value = field.substr(eq + 1);
+        out[i] = parse_number(value, keys[i].min, keys[i].max);
+        if (!out[i]) {
+            return ParseError{std::string(key) + " " + quote(value) + " is not " + std::string(keys[i].what)};
+        }
+    }
+    return std::nullopt;
+}
 
 std::string sanitize_line(std::string_view text) {
     std::string out;
@@ -256,10 +291,32 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
         return Request{ConnectionsRequest{}};
     }
     if (verb == "STATS") {
-        if (!args.empty()) {
-            return ParseError{"usage: STATS"};
+        StatsRequest r;
+        if (args.size() == 1 && args[0] == "format=prometheus") {
+            r.format = StatsRequest::Format::kPrometheus;
+        } else if (!(args.empty() || (args.size() == 1 && args[0] == "format=text"))) {
+            return ParseError{"usage: STATS [format=text|prometheus]"};
         }
-        return Request{StatsRequest{}};
+        return Request{r};
+    }
+    if (verb == "DAEMON") {
+        if (!args.empty()) {
+            return ParseError{"usage: DAEMON"};
+        }
+        return Request{DaemonRequest{}};
+    }
+    if (verb == "CAPTURE") {
+        static constexpr NumberOption kKeys[] = {
+            {"count", 1, UINT64_MAX >> 1, "a number of frames (at least 1)"},
+            {"snaplen", 0, kMaxSnaplen, "a snap length in 0..262144 (0: whole frames)"},
+            {"buffer", kMinCaptureBuffer, kMaxCaptureBuffer, "a buffer size in bytes, 65536..67108864"},
+        };
+        std::optional<std::uint64_t> values[3];
+        if (auto err = parse_number_options(args, kKeys, values)) {
+            return *err;
+        }
+        return Request{CaptureRequest{values[0].value_or(0), static_cast<std::uint32_t>(values[1].value_or(0)),
+                                      static_cast<std::uint32_t>(values[2].value_or(0))}};
     }
     return ParseError{"unknown request " + quote(fields[0]) + " " + std::string(kExpected)};
 }

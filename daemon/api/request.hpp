@@ -7,7 +7,9 @@
 //   STATUS <id>
 //   INFO <id>
 //   CONNECTIONS
-//   STATS
+//   STATS [format=text|prometheus]
+//   DAEMON
+//   CAPTURE [count=<frames>] [snaplen=<bytes>] [buffer=<bytes>]
 // Verbs are case-insensitive, fields are separated by one or more spaces or
 // tabs, a trailing "\r" is tolerated (so `nc -C`, telnet and friends work).
 // Options are lower-case `key=value` fields; the stream options `nodelay`
@@ -68,10 +70,23 @@ struct InfoRequest {
 // One line per live stream, then END.
 struct ConnectionsRequest {};
 
-struct StatsRequest {};
+struct StatsRequest {
+    enum class Format : std::uint8_t { kText, kPrometheus };
+    Format format = Format::kText;
+};
+
+// The daemon's own figures: version, uptime, interface, address, streams.
+struct DaemonRequest {};
+
+// A live packet capture as pcapng (root and the daemon's own user only).
+struct CaptureRequest {
+    std::uint64_t count = 0;    // frames, 0 = until the client ends it
+    std::uint32_t snaplen = 0;  // 0 = whole frames
+    std::uint32_t buffer = 0;   // bytes the client may fall behind, 0 = the default
+};
 
 using Request = std::variant<ConnectRequest, ListenRequest, AcceptRequest, StatusRequest, InfoRequest,
-                             ConnectionsRequest, StatsRequest>;
+                             ConnectionsRequest, StatsRequest, DaemonRequest, CaptureRequest>;
 
 struct ParseError {
     std::string reason;  // one line, no newline
@@ -83,6 +98,9 @@ std::variant<Request, ParseError> parse_request(std::string_view line);
 // Upper bounds on the optional fields (larger values are bad requests).
 inline constexpr std::uint32_t kMaxTimeoutSeconds = 3600;
 inline constexpr std::uint32_t kMaxBacklog = 65535;
+inline constexpr std::uint32_t kMaxSnaplen = 262144;
+inline constexpr std::uint32_t kMinCaptureBuffer = 64 * 1024;
+inline constexpr std::uint32_t kMaxCaptureBuffer = 64 * 1024 * 1024;
 
 // Reply lines, newline included.
 std::string format_stream_ok(const wire::Ipv4Endpoint& local, const wire::Ipv4Endpoint& remote, std::uint64_t id);

@@ -9,7 +9,9 @@
 //               out or the application goes away;
 //   LISTEN   -> holds the port's listener (kHolding) until the client closes;
 //   ACCEPT   -> waits (kWaiting) for an established connection of the port;
-//   STATUS, INFO, CONNECTIONS, STATS -> one reply, then the client closes.
+//   STATUS, INFO, CONNECTIONS, STATS -> one reply, then the client closes
+//   (STATS format=prometheus: the exposition of daemon/metrics/);
+//   DAEMON, CAPTURE -> daemon_info.cpp, capture_client.cpp.
 //
 // Listeners: one TCP listener per port, alive while a LISTEN holder or ACCEPT
 // waiters need it; waiters are served in arrival order, and a waiter is
@@ -30,6 +32,8 @@
 #include <algorithm>
 
 #include "daemon/api/api_server_impl.hpp"
+#include "daemon/metrics/prometheus.hpp"
+#include "tapstack_version.hpp"
 
 namespace tapstack::daemon {
 
@@ -206,40 +210,23 @@ void ApiServer::Impl::handle(Client* c, const api::ConnectionsRequest&) {
     reply_and_close(c, std::move(out));
 }
 
-void ApiServer::Impl::handle(Client* c, const api::StatsRequest&) {
+void ApiServer::Impl::handle(Client* c, const api::StatsRequest& r) {
+    if (r.format == api::StatsRequest::Format::kPrometheus) {
+        std::string out = "OK stats format=prometheus\n";
+        out += metrics::prometheus_text([this](const MetricVisitor& v) { visit_metrics(v); }, TAPSTACK_VERSION,
+                                        started_wall_ns);
+        out.append(client::kStatsEnd);
+        out += '\n';
+        reply_and_close(c, std::move(out));
+        return;
+    }
     std::string out = "OK stats\n";
-    auto add = [&out](std::string_view name, std::uint64_t value) {
-        out.append(name);
+    visit_metrics([&out](const MetricInfo& m, std::uint64_t value) {
+        out.append(m.name);
         out += ' ';
         out += std::to_string(value);
         out += '\n';
-    };
-    if (config.extra_counters) config.extra_counters(add);
-    iface.visit_counters(add);
-    add("tcp.connections", tcp().connection_count());
-    add("api.clients", clients.size());
-    add("api.streams", live_streams.size());
-    add("api.listeners", listeners.size());
-    add("api.clients_accepted", counters.clients_accepted);
-    add("api.clients_rejected", counters.clients_rejected);
-    add("api.bad_requests", counters.bad_requests);
-    add("api.request_timeouts", counters.request_timeouts);
-    add("api.connects", counters.connects);
-    add("api.accepts", counters.accepts);
-    add("api.streams_orderly", counters.streams_orderly);
-    add("api.streams_failed", counters.streams_failed);
-    add("api.app_vanished", counters.app_vanished);
-    add("api.bytes_to_tcp", counters.bytes_to_tcp);
-    add("api.bytes_to_app", counters.bytes_to_app);
-    add("api.read_stops", counters.read_stops);
-    add("api.accept_errors", counters.accept_errors);
-    add("api.users", users.users());
-    add("api.permission_denied", counters.permission_denied);
-    add("api.connect_denied", counters.connect_denied);
-    add("api.user_limit_refusals", counters.user_limit_refusals);
-    add("api.ends_handed_over", counters.ends_handed_over);
-    add("api.bytes_undelivered", counters.bytes_undelivered);
-    add("api.refused_shutting_down", counters.refused_shutting_down);
+    });
     out.append(client::kStatsEnd);
     out += '\n';
     reply_and_close(c, std::move(out));

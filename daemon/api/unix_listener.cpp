@@ -290,6 +290,7 @@ std::size_t ApiServer::Impl::drain() {
         case Phase::kHolding: close_client(c); break;
         case Phase::kStreaming: end_app_input(c); break;
         case Phase::kRequest:
+        case Phase::kCapturing:  // keeps capturing the stop (the FINs) until the end
         case Phase::kReplying:
         case Phase::kClosing: break;
         }

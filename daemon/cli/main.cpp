@@ -4,25 +4,32 @@
 //   tapstack [--socket PATH] listen [-v] [-k] [--nodelay] [--keepalive] PORT
 //   tapstack [--socket PATH] connections | ss
 //   tapstack [--socket PATH] info ID
-//   tapstack [--socket PATH] stats
+//   tapstack [--socket PATH] stats [--prometheus]
+//   tapstack [--socket PATH] status | version
+//   tapstack [--socket PATH] capture [-c COUNT] [-s SNAPLEN] [-B KIB] [-w FILE|-]
 //
-// Streams stdin to the connection and the connection to stdout (pump.hpp).
-// When the stream's socket reaches EOF, the daemon is asked how the
-// connection ended (STATUS id): an orderly close exits 0, a reset or a
+// The command line is parsed with getopt_long (options.hpp). connect and
+// listen stream stdin to the connection and the connection to stdout
+// (pump.hpp). When the stream's socket reaches EOF, the daemon is asked how
+// the connection ended (STATUS id): an orderly close exits 0, a reset or a
 // timeout prints one line and exits with its own status (exit_codes.hpp).
-// `connections` and `info` print the daemon's per-stream figures as tables
-// (table.hpp). Everything goes through the client library (daemon/client).
+// `connections`, `info` and `status` print the daemon's figures for people
+// (table.hpp); `capture` is capture.hpp. Everything goes through the
+// client library (daemon/client).
 #include <signal.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "daemon/cli/capture.hpp"
 #include "daemon/cli/exit_codes.hpp"
+#include "daemon/cli/options.hpp"
 #include "daemon/cli/pump.hpp"
 #include "daemon/cli/table.hpp"
 #include "daemon/client/client.hpp"
@@ -33,23 +40,29 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: tapstack [--socket PATH] connect [-v] [-w SECONDS] [--nodelay] [--keepalive] ADDR PORT\n"
-    "       tapstack [--socket PATH] listen [-v] [-k] [--nodelay] [--keepalive] PORT\n"
+    "       tapstack [--socket PATH] listen [-vk] [--nodelay] [--keepalive] PORT\n"
     "       tapstack [--socket PATH] connections | ss\n"
     "       tapstack [--socket PATH] info ID\n"
-    "       tapstack [--socket PATH] stats\n"
-    "       tapstack --help | --version\n";
+    "       tapstack [--socket PATH] stats [--prometheus]\n"
+    "       tapstack [--socket PATH] status | version\n"
+    "       tapstack [--socket PATH] capture [-c COUNT] [-s SNAPLEN] [-B KIB] [-w FILE|-]\n"
+    "       tapstack -h|--help | -V|--version\n";
 
 constexpr const char* kHelp =
     "\n"
-    "TCP streams through tapstackd's userspace stack, like nc.\n"
+    "TCP streams through tapstackd's userspace stack, like nc, and a look inside.\n"
     "\n"
     "  connect ADDR PORT  connect to ADDR:PORT; stdin goes to the peer, the peer's\n"
     "                     data to stdout; after stdin's EOF the sending side is\n"
-    "                     half-closed (FIN); exits once the peer has closed and\n"
-    "                     everything is written out\n"
-    "      -w SECONDS     give up connecting after SECONDS\n"
+    "                     half-closed (FIN, as nc -N); exits once the peer has\n"
+    "                     closed and everything received is written out, whether\n"
+    "                     or not stdin has ended\n"
+    "      -w SECONDS     give up connecting after SECONDS (1..3600)\n"
     "  listen PORT        wait for one connection on PORT and stream the same way\n"
     "      -k             keep listening: serve connections one after another\n"
+    "  -v                 (connect, listen) report the endpoints and stream id on stderr\n"
+    "  -N, -n             (connect, listen) accepted for nc's sake: tapstack always\n"
+    "                     half-closes on stdin's EOF and never looks up names\n"
     "  --nodelay          (connect, listen) turn Nagle's algorithm off for the\n"
     "                     stream: short writes leave at once (TCP_NODELAY)\n"
     "  --keepalive        (connect, listen) probe an idle peer and end the stream\n"
@@ -63,9 +76,28 @@ constexpr const char* kHelp =
     "                     (RTT '-' until the first RTT sample)\n"
     "  info ID            every TCP figure of live stream ID (the id that -v and\n"
     "                     connections show), one 'name value' a line\n"
-    "  stats              print every counter of the daemon, one 'name value' a line\n"
-    "  -v                 report the connection's endpoints on stderr\n"
-    "  --socket PATH      the daemon's API socket (default /run/tapstack/tapstack.sock)\n"
+    "  stats              every counter and gauge of the daemon, one 'name value' a line\n"
+    "      --prometheus   the same in the Prometheus text exposition format\n"
+    "                     (tapstack_ prefix, HELP and TYPE lines)\n"
+    "  status             the daemon's version, uptime, interface, address and what\n"
+    "                     it holds (streams, listeners, connections, captures)\n"
+    "  version            this program's version and the daemon's\n"
+    "  capture            stream the frames the stack receives and sends (after\n"
+    "                     fault injection: what it really sees) as pcapng, with\n"
+    "                     each frame's direction; Ctrl-C ends it and prints how\n"
+    "                     many frames were captured and dropped; root or the\n"
+    "                     daemon's user only\n"
+    "      -c COUNT       stop after COUNT frames\n"
+    "      -s SNAPLEN     keep at most SNAPLEN bytes of each frame (0: whole frames)\n"
+    "      -B KIB         how far (KiB, 64..65536) this reader may fall behind before\n"
+    "                     the daemon drops frames for it (default 4096)\n"
+    "      -w FILE        write to FILE; '-' or nothing: stdout, which must not be a\n"
+    "                     terminal (tapstack capture | tcpdump -nr -)\n"
+    "  --socket PATH      the daemon's API socket (default $TAPSTACK_SOCKET, else\n"
+    "                     /run/tapstack/tapstack.sock)\n"
+    "\n"
+    "Flags may come before or after the command; short flags combine (-vk) and\n"
+    "take their value attached or separate (-w5, -w 5); --socket=PATH works too.\n"
     "\n"
     "Exit status:\n"
     "   0 success (the peer closed in order)\n"
@@ -94,21 +126,13 @@ bool parse_number(std::string_view text, unsigned long min, unsigned long max, u
     return ec == std::errc() && ptr == text.data() + text.size() && *out >= min && *out <= max;
 }
 
-struct Options {
-    std::string socket_path{client::kDefaultSocketPath};
-    bool verbose = false;
-    bool keep = false;
-    bool nodelay = false;
-    bool keepalive = false;
-    unsigned long timeout_s = 0;
-    std::vector<std::string> args;
-};
+using Options = CommandLine;
 
 // The stream options of connect and listen; without a flag the daemon's
 // configuration decides.
 client::StreamOptions stream_options(const Options& opt) {
     client::StreamOptions o;
-    o.timeout_s = static_cast<std::uint32_t>(opt.timeout_s);
+    o.timeout_s = opt.timeout_s;
     if (opt.nodelay) {
         o.nodelay = true;
     }
@@ -249,83 +273,65 @@ int cmd_info(const Options& opt) {
     return print(context, out);
 }
 
+int cmd_stats_prometheus(const Options& opt) {
+    if (!opt.args.empty()) {
+        return usage_error("stats takes no arguments");
+    }
+    auto text = client::stats_prometheus(opt.socket_path);
+    if (!text) {
+        return fail("stats", describe(text.error()), exit_code_for(text.error()));
+    }
+    return print("stats", text.value());
+}
+
+int cmd_status(const Options& opt) {
+    if (!opt.args.empty()) {
+        return usage_error("status takes no arguments");
+    }
+    auto fields = client::daemon_status(opt.socket_path);
+    if (!fields) {
+        return fail("status", describe(fields.error()), exit_code_for(fields.error()));
+    }
+    return print("status", status_text(fields.value()));
+}
+
+// The client's version first, then the daemon's (asked over the API), as
+// `docker version` does: the first line is there even without a daemon.
+int cmd_version(const Options& opt) {
+    if (!opt.args.empty()) {
+        return usage_error("version takes no arguments");
+    }
+    std::printf("tapstack %s\n", TAPSTACK_VERSION);
+    std::fflush(stdout);
+    auto fields = client::daemon_status(opt.socket_path);
+    if (!fields) {
+        return fail("version: tapstackd", describe(fields.error()), exit_code_for(fields.error()));
+    }
+    return print("version", "tapstackd " + std::string(*client::find_field(fields.value(), "version")) + "\n");
+}
+
 int run(int argc, char** argv) {
-    Options opt;
-    std::string command;
-    for (int i = 1; i < argc; ++i) {
-        std::string_view a = argv[i];
-        auto value = [&](const char* name, std::string* out) {
-            if (i + 1 >= argc) {
-                return false;
-            }
-            static_cast<void>(name);
-            *out = argv[++i];
-            return true;
-        };
-        if (a == "--help" || a == "-h") {
-            std::printf("%s%s", kUsage, kHelp);
-            return kExitOk;
-        }
-        if (a == "--version") {
-            std::printf("tapstack %s\n", TAPSTACK_VERSION);
-            return kExitOk;
-        }
-        if (a == "--socket" || a == "-s") {
-            if (!value("--socket", &opt.socket_path)) {
-                return usage_error("--socket needs a PATH");
-            }
-        } else if (a.substr(0, 9) == "--socket=") {
-            opt.socket_path = std::string(a.substr(9));
-        } else if (a == "-v") {
-            opt.verbose = true;
-        } else if (a == "-k") {
-            opt.keep = true;
-        } else if (a == "--nodelay") {
-            opt.nodelay = true;
-        } else if (a == "--keepalive") {
-            opt.keepalive = true;
-        } else if (a == "-w") {
-            std::string text;
-            if (!value("-w", &text) || !parse_number(text, 1, 3600, &opt.timeout_s)) {
-                return usage_error("-w needs a number of seconds (1..3600)");
-            }
-        } else if (a == "--") {
-            for (++i; i < argc; ++i) {
-                (command.empty() ? command : opt.args.emplace_back()) = argv[i];
-            }
-        } else if (a.size() > 1 && a[0] == '-' && !(a[1] >= '0' && a[1] <= '9')) {
-            return usage_error("unknown option " + std::string(a));
-        } else if (command.empty()) {
-            command = std::string(a);
-        } else {
-            opt.args.emplace_back(a);
-        }
+    auto parsed = parse_command_line(std::span<const char* const>(argv, static_cast<std::size_t>(argc)),
+                                     std::getenv("TAPSTACK_SOCKET"));
+    if (!parsed.error.empty()) {
+        return usage_error(parsed.error);
     }
-    if (command == "connect") {
-        if (opt.keep) {
-            return usage_error("-k is for listen");
-        }
-        return cmd_connect(opt);
+    const Options& opt = parsed.line;
+    switch (opt.action) {
+    case CommandLine::Action::kHelp: std::printf("%s%s", kUsage, kHelp); return kExitOk;
+    case CommandLine::Action::kVersion: std::printf("tapstack %s\n", TAPSTACK_VERSION); return kExitOk;
+    case CommandLine::Action::kRun: break;
     }
-    if (command == "listen") {
-        if (opt.timeout_s) {
-            return usage_error("-w is for connect");
-        }
-        return cmd_listen(opt);
-    }
-    if ((opt.nodelay || opt.keepalive) && command != "connect" && command != "listen" && !command.empty()) {
-        return usage_error(std::string(opt.nodelay ? "--nodelay" : "--keepalive") + " is for connect and listen");
-    }
-    if (command == "stats") {
-        return cmd_stats(opt);
-    }
-    if (command == "connections" || command == "ss") {
-        return cmd_connections(opt, command);
-    }
-    if (command == "info") {
-        return cmd_info(opt);
-    }
-    return usage_error(command.empty() ? "no command given" : "unknown command \"" + command + "\"");
+    const std::string& command = opt.command;
+    if (command == "connect") return cmd_connect(opt);
+    if (command == "listen") return cmd_listen(opt);
+    if (command == "stats") return opt.prometheus ? cmd_stats_prometheus(opt) : cmd_stats(opt);
+    if (command == "connections" || command == "ss") return cmd_connections(opt, command);
+    if (command == "info") return cmd_info(opt);
+    if (command == "status") return cmd_status(opt);
+    if (command == "version") return cmd_version(opt);
+    if (command == "capture") return run_capture(opt);
+    return usage_error("unknown command \"" + command + "\"");
 }
 
 }  // namespace

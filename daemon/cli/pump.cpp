@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,7 +43,9 @@ PumpResult pump(int sock, int in_fd, int out_fd, bool* in_eof) {
     if (flags >= 0) {
         ::fcntl(sock, F_SETFL, flags | O_NONBLOCK);
     }
-    const bool interactive = ::isatty(in_fd) == 1;
+    struct stat in_stat {};
+    const bool in_is_file =
+        ::fstat(in_fd, &in_stat) == 0 && (S_ISREG(in_stat.st_mode) || S_ISBLK(in_stat.st_mode));
     Buffer up;    // stdin -> socket
     Buffer down;  // socket -> stdout
     bool up_shut = false;
@@ -56,18 +59,20 @@ PumpResult pump(int sock, int in_fd, int out_fd, bool* in_eof) {
             }
             up_shut = true;
         }
+        // After the peer's EOF only a file on stdin is still worth reading.
+        const bool in_pending = !up.empty() || (in_is_file && !*in_eof);
         if (sock_eof && down.empty()) {
-            if (up_shut || interactive) {
-                return {};
+            if (!in_pending) {
+                return {};  // the peer is done and so are we, stdin's EOF or not
             }
-            if (sock_hup) {
+            if (sock_hup && in_pending) {
                 return {PumpResult::End::kSocketError, "the connection closed before all of stdin was sent"};
             }
         }
         pollfd fds[3] = {};
         nfds_t n = 0;
         int in_i = -1, sock_i = -1, out_i = -1;
-        if (!*in_eof && up.has_room() && !(sock_eof && interactive)) {
+        if (!*in_eof && up.has_room() && (!sock_eof || in_is_file)) {
             in_i = static_cast<int>(n);
             fds[n++] = {in_fd, POLLIN, 0};
         }

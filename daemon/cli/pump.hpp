@@ -3,10 +3,17 @@
 // stdin -> socket until stdin's EOF, then shutdown(SHUT_WR) (the daemon
 // turns that into a FIN after all queued data); socket -> stdout until the
 // socket's EOF, every byte written out before returning. Returns once the
-// socket reached EOF and stdout has everything, and stdin is done too
-// (EOF read and all of it sent) -- unless stdin is a terminal, where the
-// socket's EOF ends the session at once. If the other end closed the socket
-// entirely (POLLHUP) before stdin was all sent, that is a kSocketError.
+// socket reached EOF, stdout has everything and whatever was already read
+// from stdin has been sent -- whether or not stdin itself has ended, as
+// OpenBSD's `nc -l` does: `tapstack listen 9 > file` ends when the peer has
+// sent the file and closed, with a terminal or an open pipe on stdin.
+// From the socket's EOF on, a terminal, pipe or socket on stdin is not read
+// any more. One deliberate difference: a regular file (or block device) on
+// stdin is still sent to its end and half-closed first, because it has an
+// end and waiting for it cannot hang, where nc cuts it short (measured:
+// `nc -l < 20MB-file` sends 16 KiB to a peer that half-closed at once).
+// If the other end closed the socket entirely (POLLHUP) while stdin still
+// had bytes to send, or a write to the socket fails, that is a kSocketError.
 //
 // One poll() loop, 256 KiB buffers each way, the socket non-blocking.
 // Nothing here knows about tapstack: the caller interprets the end.

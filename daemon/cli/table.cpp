@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdint>
 #include <string_view>
+#include <ctime>
+#include <utility>
 
 namespace tapstack::cli {
 namespace {
@@ -81,6 +83,42 @@ Table connections_table(const std::vector<client::Fields>& streams) {
                           field_or_dash(f, "send_queued"), field_or_dash(f, "recv_queued")});
     }
     return t;
+}
+
+std::string uptime_text(std::uint64_t seconds) {
+    const std::uint64_t d = seconds / 86400, h = seconds / 3600 % 24, m = seconds / 60 % 60, sec = seconds % 60;
+    auto two = [](std::uint64_t v) { return (v < 10 ? "0" : "") + std::to_string(v); };
+    if (d > 0) return std::to_string(d) + "d " + std::to_string(h) + "h " + two(m) + "m " + two(sec) + "s";
+    if (h > 0) return std::to_string(h) + "h " + two(m) + "m " + two(sec) + "s";
+    if (m > 0) return std::to_string(m) + "m " + two(sec) + "s";
+    return std::to_string(sec) + "s";
+}
+
+std::string status_text(const client::Fields& daemon) {
+    std::vector<std::pair<std::string, std::string>> lines;
+    for (const auto& [key, value] : daemon) {
+        std::uint64_t n = 0;
+        const bool number = !value.empty() &&
+                            std::from_chars(value.data(), value.data() + value.size(), n).ptr == value.data() + value.size();
+        if (key == "uptime_s" && number) {
+            lines.emplace_back("uptime", uptime_text(n));
+        } else if (key == "start_time" && number) {
+            const auto t = static_cast<std::time_t>(n);
+            std::tm utc{};
+            char text[32] = "-";
+            if (::gmtime_r(&t, &utc) != nullptr) std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &utc);
+            lines.emplace_back("started", text);
+        } else {
+            lines.emplace_back(key, value);
+        }
+    }
+    std::size_t width = 0;
+    for (const auto& l : lines) width = std::max(width, l.first.size());
+    std::string out;
+    for (const auto& [name, value] : lines) {
+        out += name + std::string(width - name.size() + 2, ' ') + value + "\n";
+    }
+    return out;
 }
 
 }  // namespace tapstack::cli

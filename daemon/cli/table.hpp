@@ -6,6 +6,7 @@
 // Pure functions on strings, unit-tested without a daemon.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,5 +30,11 @@ std::string render(const Table& table);
 // field the daemon did not send shows as "-", and so does RTT before the
 // first RTT sample (srtt_us=0).
 Table connections_table(const std::vector<client::Fields>& streams);
+
+// `tapstack status`: the daemon's DAEMON fields as aligned "name  value"
+// lines, uptime_s spelled out ("2d 3h 04m 05s") and start_time as UTC.
+std::string status_text(const client::Fields& daemon);
+// 3725 -> "1h 02m 05s"; 59 -> "59s".
+std::string uptime_text(std::uint64_t seconds);
 
 }  // namespace tapstack::cli

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -329,8 +330,10 @@ std::optional<std::string_view> find_field(const Fields& fields, std::string_vie
     return std::nullopt;
 }
 
-Result<Fields> parse_fields(std::string_view text) {
-    text = strip_cr(text);
+namespace {
+
+// "key=value key=value ...": every field has a non-empty key and an '='.
+Result<Fields> split_key_values(std::string_view text) {
     Fields out;
     for (std::string_view f : split(text)) {
         auto eq = f.find('=');
@@ -339,6 +342,33 @@ Result<Fields> parse_fields(std::string_view text) {
         }
         out.emplace_back(std::string(f.substr(0, eq)), std::string(f.substr(eq + 1)));
     }
+    return out;
+}
+
+}  // namespace
+
+Result<Fields> parse_ok_fields(std::string_view line, std::string_view what, std::string_view word) {
+    line = strip_cr(line);
+    if (auto e = parse_err(line)) {
+        return *e;
+    }
+    std::string_view rest = line.substr(std::min<std::size_t>(3, line.size()));
+    const bool word_ok = word.empty() || (rest.substr(0, word.size()) == word &&
+                                          (rest.size() == word.size() || rest[word.size()] == ' '));
+    if (line.substr(0, 3) != "OK " || !word_ok) {
+        return protocol_error("unexpected " + std::string(what) + " reply from tapstackd: \"" + std::string(line) +
+                              "\"");
+    }
+    return split_key_values(rest.substr(word.size()));
+}
+
+Result<Fields> parse_fields(std::string_view text) {
+    text = strip_cr(text);
+    auto parsed = split_key_values(text);
+    if (!parsed) {
+        return parsed.error();
+    }
+    Fields out = std::move(parsed.value());
     if (!has_identity(out)) {
         return protocol_error("line lacks id, state, local or remote: \"" + std::string(text) + "\"");
     }
@@ -475,6 +505,70 @@ Result<std::vector<Counter>> stats(std::string_view socket_path) {
         }
         out.push_back(std::move(c.value()));
     }
+}
+
+Result<std::string> stats_prometheus(std::string_view socket_path) {
+    Fd fd;
+    auto line = exchange(socket_path, "STATS format=prometheus\n", &fd);
+    if (!line) {
+        return line.error();
+    }
+    if (auto e = parse_err(line.value())) {
+        return *e;
+    }
+    if (line.value() != "OK stats format=prometheus") {
+        return protocol_error("unexpected reply from tapstackd: \"" + line.value() + "\"");
+    }
+    std::string out;
+    auto e = read_body(fd.get(), [&out](const std::string& body) -> std::optional<Error> {
+        out += body;
+        out += '\n';
+        return std::nullopt;
+    });
+    if (e) {
+        return *e;
+    }
+    return out;
+}
+
+Result<Fields> daemon_status(std::string_view socket_path) {
+    Fd fd;
+    auto line = exchange(socket_path, "DAEMON\n", &fd);
+    if (!line) {
+        return line.error();
+    }
+    auto fields = parse_ok_fields(line.value(), "DAEMON");
+    if (fields && !find_field(fields.value(), "version")) {
+        return protocol_error("DAEMON reply without a version: \"" + line.value() + "\"");
+    }
+    return fields;
+}
+
+Result<Capture> capture(std::string_view socket_path, const CaptureOptions& options) {
+    std::string request = "CAPTURE";
+    if (options.count) {
+        request += " count=" + std::to_string(options.count);
+    }
+    if (options.snaplen) {
+        request += " snaplen=" + std::to_string(options.snaplen);
+    }
+    if (options.buffer) {
+        request += " buffer=" + std::to_string(options.buffer);
+    }
+    Fd fd;
+    auto line = exchange(socket_path, request + "\n", &fd);
+    if (!line) {
+        return line.error();
+    }
+    auto fields = parse_ok_fields(line.value(), "CAPTURE", "capture");
+    if (!fields) {
+        return fields.error();
+    }
+    auto format = find_field(fields.value(), "format");
+    if (!format || *format != "pcapng") {
+        return protocol_error("CAPTURE reply is not a pcapng stream: \"" + line.value() + "\"");
+    }
+    return Capture{fd.release(), std::move(fields.value())};
 }
 
 }  // namespace tapstack::client

@@ -123,6 +123,24 @@ Result<std::vector<Counter>> stats(std::string_view socket_path);
 Result<Fields> info(std::string_view socket_path, std::uint64_t id);
 // CONNECTIONS: one Fields per live stream, in id order.
 Result<std::vector<Fields>> connections(std::string_view socket_path);
+// STATS format=prometheus: the Prometheus text exposition, every line with
+// its newline (PROTOCOL.md; daemon/metrics/prometheus.hpp).
+Result<std::string> stats_prometheus(std::string_view socket_path);
+// DAEMON: the daemon's own fields (version, uptime_s, interface, address,
+// streams, ...), in the daemon's order.
+Result<Fields> daemon_status(std::string_view socket_path);
+
+// CAPTURE: a live pcapng stream of the frames the stack receives and sends.
+struct CaptureOptions {
+    std::uint64_t count = 0;    // frames, 0 = until the caller ends it
+    std::uint32_t snaplen = 0;  // bytes kept of each frame, 0 = whole frames
+    std::uint32_t buffer = 0;   // bytes the reader may fall behind, 0 = the daemon's default
+};
+struct Capture {
+    int fd = -1;    // the pcapng byte stream; shutdown(SHUT_WR) ends the capture in order
+    Fields fields;  // of the OK line: format, linktype, snaplen, buffer, count
+};
+Result<Capture> capture(std::string_view socket_path, const CaptureOptions& options);
 
 // ---- reply parsing (pure; exposed for tests) -----------------------------
 
@@ -144,5 +162,9 @@ Result<Counter> parse_counter_line(std::string_view line);
 Result<Fields> parse_fields(std::string_view text);
 // "OK id=... state=... ...", the INFO reply.
 Result<Fields> parse_info_reply(std::string_view line);
+// "OK [word] key=value ...": a reply whose fields need no stream identity
+// (DAEMON; CAPTURE, whose OK is followed by the word "capture"); `what`
+// names the reply in messages, `word` is the leading word if any.
+Result<Fields> parse_ok_fields(std::string_view line, std::string_view what, std::string_view word = {});
 
 }  // namespace tapstack::client

@@ -32,7 +32,7 @@ bool ArpCache::make_room() {
     }
     if (victim == entries_.end()) return false;
     entries_.erase(victim);
-    ++stats_.evicted;
+    ++stats_.cache_evicted;
     return true;
 }
 
@@ -45,12 +45,12 @@ ArpCache::EnqueueResult ArpCache::enqueue(Instant now, wire::Ipv4Address ip, wir
     if (it != entries_.end() && it->second.state != State::kIncomplete) {
         // Expired but not yet swept by poll(): resolve again from scratch.
         entries_.erase(it);
-        ++stats_.expired;
+        ++stats_.cache_expired;
         it = entries_.end();
     }
     if (it == entries_.end()) {
         if (!make_room()) {
-            ++stats_.full_dropped;
+            ++stats_.cache_full_dropped;
             return EnqueueResult::kDroppedCacheFull;
         }
         Entry e;
@@ -58,7 +58,7 @@ ArpCache::EnqueueResult ArpCache::enqueue(Instant now, wire::Ipv4Address ip, wir
         e.queue.emplace_back(packet.begin(), packet.end());
         queued_bytes_ += packet.size();
         entries_.emplace(ip.value, std::move(e));
-        ++stats_.inserted;
+        ++stats_.cache_inserted;
         return EnqueueResult::kQueuedSendRequest;
     }
     Entry& e = it->second;
@@ -77,9 +77,9 @@ bool ArpCache::update(Instant now, wire::Ipv4Address ip, wire::MacAddress mac, b
     if (it == entries_.end()) {
         if (!create || !make_room()) return false;
         it = entries_.emplace(ip.value, Entry{}).first;
-        ++stats_.inserted;
+        ++stats_.cache_inserted;
     } else {
-        ++stats_.confirmed;
+        ++stats_.cache_confirmed;
     }
     Entry& e = it->second;
     e.state = State::kResolved;
@@ -107,7 +107,7 @@ void ArpCache::poll(Instant now, PollResult& out) {
         switch (e.state) {
             case State::kResolved:
                 if (!e.used) {
-                    ++stats_.expired;
+                    ++stats_.cache_expired;
                     it = entries_.erase(it);
                     continue;
                 }
@@ -120,7 +120,7 @@ void ArpCache::poll(Instant now, PollResult& out) {
             case State::kRefreshing:
                 if (!retry_left) {
                     ++stats_.refresh_failed;
-                    ++stats_.expired;
+                    ++stats_.cache_expired;
                     it = entries_.erase(it);
                     continue;
                 }
@@ -143,7 +143,7 @@ void ArpCache::poll(Instant now, PollResult& out) {
                     continue;
                 }
                 ++e.retries;
-                ++stats_.retries;
+                ++stats_.request_retries;
                 e.deadline = now + config_.retry_interval;
                 out.retry.push_back(ip);
                 break;
@@ -164,20 +164,15 @@ std::size_t ArpCache::queued_packets() const {
     return n;
 }
 
-void ArpCache::visit_counters(const CounterVisitor& visit) const {
-    visit("arp.cache_inserted", stats_.inserted);
-    visit("arp.cache_confirmed", stats_.confirmed);
-    visit("arp.cache_expired", stats_.expired);
-    visit("arp.cache_evicted", stats_.evicted);
-    visit("arp.cache_full_dropped", stats_.full_dropped);
-    visit("arp.queue_full_dropped", stats_.queue_full_dropped);
-    visit("arp.request_retries", stats_.retries);
-    visit("arp.refresh_requests", stats_.refresh_requests);
-    visit("arp.refresh_failed", stats_.refresh_failed);
-    visit("arp.resolve_failed", stats_.resolve_failed);
-    visit("arp.unresolved_dropped", stats_.unresolved_dropped);
-    visit("arp.cache_entries", entries_.size());
-    visit("arp.queued_bytes", queued_bytes_);
+void ArpCache::visit_metrics(const MetricVisitor& visit) const {
+#define TAPSTACK_X(field, kind, help) visit({"arp." #field, MetricKind::kind, help}, stats_.field);
+    TAPSTACK_ARP_CACHE_COUNTERS(TAPSTACK_X)
+#undef TAPSTACK_X
+    static constexpr MetricInfo kEntries{"arp.cache_entries", MetricKind::kGauge, "ARP cache entries"};
+    static constexpr MetricInfo kQueued{"arp.queued_bytes", MetricKind::kGauge,
+                                        "Bytes of datagrams waiting for their next hop to resolve"};
+    visit(kEntries, entries_.size());
+    visit(kQueued, queued_bytes_);
 }
 
 }  // namespace tapstack::iface

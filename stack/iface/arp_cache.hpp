@@ -41,11 +41,26 @@
 #include <vector>
 
 #include "stack/iface/counters.hpp"
+#include "stack/metrics.hpp"
 #include "stack/time.hpp"
 #include "stack/wire/addresses.hpp"
 #include "stack/wire/byte_order.hpp"
 
 namespace tapstack::iface {
+
+// The cache's counters, X(field, kind, help); named "arp.<field>".
+#define TAPSTACK_ARP_CACHE_COUNTERS(X)                                                                \
+    X(cache_inserted, kCounter, "ARP cache entries created")                                          \
+    X(cache_confirmed, kCounter, "ARP cache entries confirmed by a reply")                            \
+    X(cache_expired, kCounter, "ARP cache entries removed at the end of their lifetime")                                    \
+    X(cache_evicted, kCounter, "ARP cache entries evicted to make room")                              \
+    X(cache_full_dropped, kCounter, "Resolutions not started: cache full of incomplete entries")      \
+    X(queue_full_dropped, kCounter, "Datagrams dropped: the queues waiting for resolution are full")   \
+    X(request_retries, kCounter, "ARP requests sent again for an unresolved address")                 \
+    X(refresh_requests, kCounter, "Unicast ARP requests confirming an entry in use")                  \
+    X(refresh_failed, kCounter, "Entries in use that stopped answering and were removed")             \
+    X(resolve_failed, kCounter, "Addresses that never answered ARP")                                  \
+    X(unresolved_dropped, kCounter, "Datagrams dropped because their next hop never resolved")
 
 struct ArpCacheConfig {
     Duration entry_lifetime = seconds(60);
@@ -107,7 +122,8 @@ public:
     bool contains(wire::Ipv4Address ip) const { return entries_.count(ip.value) != 0; }
     std::size_t queued_packets() const;
     std::size_t queued_bytes() const { return queued_bytes_; }
-    void visit_counters(const CounterVisitor& visit) const;
+    // The cache's counters ("arp.cache_inserted", ...) and gauges.
+    void visit_metrics(const MetricVisitor& visit) const;
 
 private:
     enum class State : std::uint8_t { kIncomplete, kResolved, kRefreshing };
@@ -120,17 +136,7 @@ private:
         std::deque<Packet> queue;   // kIncomplete only
     };
     struct Stats {
-        std::uint64_t inserted = 0;
-        std::uint64_t confirmed = 0;
-        std::uint64_t expired = 0;
-        std::uint64_t evicted = 0;
-        std::uint64_t full_dropped = 0;
-        std::uint64_t queue_full_dropped = 0;
-        std::uint64_t retries = 0;
-        std::uint64_t refresh_requests = 0;
-        std::uint64_t refresh_failed = 0;
-        std::uint64_t resolve_failed = 0;
-        std::uint64_t unresolved_dropped = 0;
+        TAPSTACK_ARP_CACHE_COUNTERS(TAPSTACK_METRIC_FIELD)
     };
 
     // Makes room for one more entry; false when every entry is incomplete.

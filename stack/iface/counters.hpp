@@ -1,10 +1,11 @@
-// How every component of the interface reports its counters.
+// The name-and-value view of the interface's figures.
 //
-// Each component keeps plain uint64_t fields and lists them, with their
-// stable names ("eth.*", "arp.*", "ipv4.*", "icmp.*"), in its own
-// visit_counters(), next to the fields, so a new counter cannot be
-// forgotten in some distant table. Names are an interface: `tapstack stats`
-// and tests rely on them, so never rename one.
+// Each component lists its figures once, in an X-macro table beside its
+// fields, with their stable names ("eth.*", "arp.*", "ipv4.*", "icmp.*"),
+// kinds and help (stack/metrics.hpp), and reports them through
+// visit_metrics(). A CounterVisitor is for callers that only want names and
+// values (Interface::visit_counters). Names are an interface: `tapstack
+// stats` and tests rely on them, so never rename one.
 #pragma once
 
 #include <cstdint>

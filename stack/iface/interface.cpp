@@ -123,9 +123,13 @@ void Interface::set_arp_config(const InterfaceConfig& config) {
     impl_->arp.set_config(arp_config_for(c));
 }
 
+void Interface::visit_metrics(const MetricVisitor& visit) const {
+    impl_->visit_metrics(visit);
+    impl_->tcp.visit_metrics(visit);
+}
+
 void Interface::visit_counters(const std::function<void(std::string_view, std::uint64_t)>& visit) const {
-    impl_->visit_counters(visit);
-    impl_->tcp.visit_counters(visit);
+    visit_metrics([&visit](const MetricInfo& m, std::uint64_t value) { visit(m.name, value); });
 }
 
 }  // namespace tapstack::iface

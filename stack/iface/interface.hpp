@@ -14,6 +14,7 @@
 #include <span>
 #include <string_view>
 
+#include "stack/metrics.hpp"
 #include "stack/iface/frame_sink.hpp"
 #include "stack/tcp/tcp_stack.hpp"
 #include "stack/time.hpp"
@@ -73,8 +74,10 @@ public:
     // ARP cache's timings and bounds for what happens from now on
     // (ArpCache::set_config). TCP's settings change through tcp().set_config().
     void set_arp_config(const InterfaceConfig& config);
-    // Every counter of every layer (iface, arp, ipv4, icmp, tcp) by stable
-    // name, e.g. "ipv4.rx_bad_checksum".
+    // Every counter and gauge of every layer (eth, arp, ipv4, icmp, tcp),
+    // each with its stable name, kind and help (stack/metrics.hpp).
+    void visit_metrics(const MetricVisitor& visit) const;
+    // The same figures by stable name only, e.g. "ipv4.rx_bad_checksum".
     void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;
 
 private:

@@ -53,80 +53,95 @@ namespace tapstack::iface {
 
 inline constexpr std::size_t kEthLen = wire::EthernetView::kHeaderLen;
 
+// The interface's figures, X(layer, field, kind, help): the field is
+// InterfaceStats::layer_field, the stable name "layer.field". Visited in
+// the order eth, arp (then the ArpCache's), ipv4 input (then the
+// Reassembler's), ipv4 output and offloads, icmp (interface_counters.cpp).
+#define TAPSTACK_ETH_COUNTERS(X)                                                                      \
+    X(eth, rx_frames, kCounter, "Ethernet frames received")                                           \
+    X(eth, rx_truncated, kCounter, "Frames shorter than an Ethernet header")                          \
+    X(eth, rx_not_for_us, kCounter, "Frames to another unicast MAC")                                  \
+    X(eth, rx_multicast_dropped, kCounter, "Multicast frames dropped (no groups joined)")             \
+    X(eth, rx_bad_source, kCounter, "Frames with a multicast or zero source MAC")                     \
+    X(eth, rx_vlan_dropped, kCounter, "802.1Q tagged frames dropped")                                 \
+    X(eth, rx_unknown_ethertype, kCounter, "Frames neither ARP nor IPv4")                             \
+    X(eth, tx_frames, kCounter, "Ethernet frames handed to the driver")                               \
+    X(eth, tx_dropped, kCounter, "Frames the driver refused (TX ring full, oversize)")
+
+#define TAPSTACK_ARP_COUNTERS(X)                                                                      \
+    X(arp, rx_packets, kCounter, "Well-formed ARP packets received")                                  \
+    X(arp, rx_truncated, kCounter, "ARP packets shorter than their header")                           \
+    X(arp, rx_bad_hardware_type, kCounter, "ARP packets not for Ethernet")                            \
+    X(arp, rx_bad_protocol_type, kCounter, "ARP packets not for IPv4")                                \
+    X(arp, rx_bad_address_length, kCounter, "ARP packets with wrong address lengths")                 \
+    X(arp, rx_bad_operation, kCounter, "ARP packets neither request nor reply")                       \
+    X(arp, rx_bad_sender, kCounter, "ARP packets with an unusable sender address")                    \
+    X(arp, rx_address_conflict, kCounter, "ARP packets claiming our IPv4 address (RFC 5227)")         \
+    X(arp, rx_requests, kCounter, "ARP requests received")                                            \
+    X(arp, rx_replies, kCounter, "ARP replies received")                                              \
+    X(arp, rx_not_for_us, kCounter, "ARP packets for another target address")                         \
+    X(arp, rx_merged, kCounter, "Cache entries updated or created from ARP packets (RFC 826)")        \
+    X(arp, tx_requests, kCounter, "ARP requests sent")                                                \
+    X(arp, tx_replies, kCounter, "ARP replies sent")                                                  \
+    X(arp, tx_announcements, kCounter, "Gratuitous ARP announcements sent (RFC 5227)")
+
+#define TAPSTACK_IPV4_RX_COUNTERS(X)                                                                  \
+    X(ipv4, rx_packets, kCounter, "IPv4 datagrams with a valid header")                               \
+    X(ipv4, rx_truncated, kCounter, "IPv4 datagrams shorter than their header")                       \
+    X(ipv4, rx_bad_version, kCounter, "IPv4 datagrams with a version other than 4")                   \
+    X(ipv4, rx_bad_header_length, kCounter, "IPv4 datagrams with IHL below 5 or beyond the datagram") \
+    X(ipv4, rx_bad_total_length, kCounter, "IPv4 datagrams whose total length exceeds the frame")     \
+    X(ipv4, rx_bad_checksum, kCounter, "IPv4 headers with a bad checksum")                            \
+    X(ipv4, rx_bad_source, kCounter, "IPv4 datagrams from a broadcast, multicast or zero source")     \
+    X(ipv4, rx_not_for_us, kCounter, "IPv4 datagrams for another address (never forwarded)")          \
+    X(ipv4, rx_multicast_dropped, kCounter, "IPv4 multicast datagrams dropped")                       \
+    X(ipv4, rx_unicast_in_link_broadcast, kCounter, "Unicast IPv4 in a link-layer broadcast dropped") \
+    X(ipv4, rx_broadcast_tcp_dropped, kCounter, "TCP to a broadcast address dropped")                 \
+    X(ipv4, rx_unknown_protocol, kCounter, "IPv4 datagrams of a protocol other than ICMP or TCP")     \
+    X(ipv4, rx_delivered, kCounter, "IPv4 datagrams delivered to ICMP or TCP")
+
+#define TAPSTACK_IPV4_TX_COUNTERS(X)                                                                  \
+    X(ipv4, tx_packets, kCounter, "IPv4 datagrams sent")                                              \
+    X(ipv4, tx_fragments, kCounter, "IPv4 fragments sent")                                            \
+    X(ipv4, tx_no_route, kCounter, "Datagrams dropped: no route to the destination")                  \
+    X(ipv4, tx_df_too_big, kCounter, "Datagrams dropped: larger than the MTU with DF set")            \
+    X(ipv4, tx_too_big, kCounter, "Datagrams dropped: larger than an IPv4 datagram can be")           \
+    X(ipv4, tx_arp_queued, kCounter, "Datagrams queued while the next hop resolves")                  \
+    X(ipv4, tx_arp_dropped, kCounter, "Datagrams dropped: the ARP queue was full")                    \
+    X(ipv4, rx_gso_frames, kCounter, "GSO super-frames received and taken as one TCP segment")        \
+    X(ipv4, rx_csum_offloaded, kCounter, "TCP checksums left to the device (partial or DATA_VALID)")  \
+    X(ipv4, rx_bad_offload, kCounter, "Frames dropped: offload metadata does not fit the frame")      \
+    X(ipv4, tx_tso_frames, kCounter, "TCP super-segments handed to the driver (TSO)")                 \
+    X(ipv4, tx_tso_unresolved, kCounter, "TCP super-segments dropped: next hop not resolved")
+
+#define TAPSTACK_ICMP_COUNTERS(X)                                                                     \
+    X(icmp, rx_messages, kCounter, "ICMP messages received")                                          \
+    X(icmp, rx_truncated, kCounter, "ICMP messages shorter than their header")                        \
+    X(icmp, rx_bad_checksum, kCounter, "ICMP messages with a bad checksum")                           \
+    X(icmp, rx_unsupported_type, kCounter, "ICMP messages of a type we ignore")                       \
+    X(icmp, rx_echo_requests, kCounter, "ICMP echo requests received")                                \
+    X(icmp, rx_echo_broadcast_ignored, kCounter, "Echo requests to a broadcast address ignored")      \
+    X(icmp, rx_echo_replies, kCounter, "ICMP echo replies received")                                  \
+    X(icmp, rx_dest_unreachable, kCounter, "ICMP destination unreachable messages received")          \
+    X(icmp, rx_time_exceeded, kCounter, "ICMP time exceeded messages received")                       \
+    X(icmp, rx_errors_for_tcp, kCounter, "ICMP errors quoting a TCP segment of ours: handed to TCP")   \
+    X(icmp, rx_errors_not_for_tcp, kCounter, "ICMP errors quoting anything else (or too little of it)") \
+    X(icmp, tx_echo_replies, kCounter, "ICMP echo replies sent")                                      \
+    X(icmp, tx_dest_unreachable, kCounter, "ICMP destination unreachable messages sent")              \
+    X(icmp, tx_time_exceeded, kCounter, "ICMP time exceeded messages sent (reassembly timeout)")      \
+    X(icmp, tx_error_suppressed, kCounter, "ICMP errors RFC 1122 3.2.2 forbids (about ICMP errors, broadcasts, ...)")  \
+    X(icmp, tx_error_rate_limited, kCounter, "ICMP errors not sent: over the rate limit")
+
 struct InterfaceStats {
-    // Ethernet
-    std::uint64_t eth_rx_frames = 0;
-    std::uint64_t eth_rx_truncated = 0;
-    std::uint64_t eth_rx_not_for_us = 0;
-    std::uint64_t eth_rx_multicast_dropped = 0;
-    std::uint64_t eth_rx_bad_source = 0;
-    std::uint64_t eth_rx_vlan_dropped = 0;
-    std::uint64_t eth_rx_unknown_ethertype = 0;
-    std::uint64_t eth_tx_frames = 0;
-    std::uint64_t eth_tx_dropped = 0;
-    // ARP
-    std::uint64_t arp_rx_packets = 0;
-    std::uint64_t arp_rx_truncated = 0;
-    std::uint64_t arp_rx_bad_hardware_type = 0;
-    std::uint64_t arp_rx_bad_protocol_type = 0;
-    std::uint64_t arp_rx_bad_address_length = 0;
-    std::uint64_t arp_rx_bad_operation = 0;
-    std::uint64_t arp_rx_bad_sender = 0;
-    std::uint64_t arp_rx_address_conflict = 0;
-    std::uint64_t arp_rx_requests = 0;
-    std::uint64_t arp_rx_replies = 0;
-    std::uint64_t arp_rx_not_for_us = 0;
-    std::uint64_t arp_rx_merged = 0;
-    std::uint64_t arp_tx_requests = 0;
-    std::uint64_t arp_tx_replies = 0;
-    std::uint64_t arp_tx_announcements = 0;
-    // IPv4
-    std::uint64_t ipv4_rx_packets = 0;
-    std::uint64_t ipv4_rx_truncated = 0;
-    std::uint64_t ipv4_rx_bad_version = 0;
-    std::uint64_t ipv4_rx_bad_header_length = 0;
-    std::uint64_t ipv4_rx_bad_total_length = 0;
-    std::uint64_t ipv4_rx_bad_checksum = 0;
-    std::uint64_t ipv4_rx_bad_source = 0;
-    std::uint64_t ipv4_rx_not_for_us = 0;
-    std::uint64_t ipv4_rx_multicast_dropped = 0;
-    std::uint64_t ipv4_rx_unicast_in_link_broadcast = 0;
-    std::uint64_t ipv4_rx_broadcast_tcp_dropped = 0;
-    std::uint64_t ipv4_rx_unknown_protocol = 0;
-    std::uint64_t ipv4_rx_delivered = 0;
-    std::uint64_t ipv4_tx_packets = 0;
-    std::uint64_t ipv4_tx_fragments = 0;
-    std::uint64_t ipv4_tx_no_route = 0;
-    std::uint64_t ipv4_tx_df_too_big = 0;
-    std::uint64_t ipv4_tx_too_big = 0;
-    std::uint64_t ipv4_tx_arp_queued = 0;
-    std::uint64_t ipv4_tx_arp_dropped = 0;
-    // Offloads (issue 5)
-    std::uint64_t ipv4_rx_gso_frames = 0;        // super-frames taken as one segment
-    std::uint64_t ipv4_rx_csum_offloaded = 0;    // TCP checksum left unverified (partial / DATA_VALID)
-    std::uint64_t ipv4_rx_bad_offload = 0;       // metadata that does not fit the frame: dropped
-    std::uint64_t ipv4_tx_tso_frames = 0;        // TCP super-segments handed to the sink
-    std::uint64_t ipv4_tx_tso_unresolved = 0;    // super-segments dropped: next hop not resolved
-    // ICMP
-    std::uint64_t icmp_rx_messages = 0;
-    std::uint64_t icmp_rx_truncated = 0;
-    std::uint64_t icmp_rx_bad_checksum = 0;
-    std::uint64_t icmp_rx_unsupported_type = 0;
-    std::uint64_t icmp_rx_echo_requests = 0;
-    std::uint64_t icmp_rx_echo_broadcast_ignored = 0;
-    std::uint64_t icmp_rx_echo_replies = 0;
-    std::uint64_t icmp_rx_dest_unreachable = 0;
-    std::uint64_t icmp_rx_time_exceeded = 0;
-    std::uint64_t icmp_rx_errors_for_tcp = 0;      // errors quoting a TCP segment of ours: handed to TCP
-    std::uint64_t icmp_rx_errors_not_for_tcp = 0;  // errors quoting anything else (or too little of it)
-    std::uint64_t icmp_tx_echo_replies = 0;
-    std::uint64_t icmp_tx_dest_unreachable = 0;
-    std::uint64_t icmp_tx_time_exceeded = 0;
-    std::uint64_t icmp_tx_error_suppressed = 0;
-    std::uint64_t icmp_tx_error_rate_limited = 0;
+#define TAPSTACK_X(layer, field, kind, help) std::uint64_t layer##_##field = 0;
+    TAPSTACK_ETH_COUNTERS(TAPSTACK_X)
+    TAPSTACK_ARP_COUNTERS(TAPSTACK_X)
+    TAPSTACK_IPV4_RX_COUNTERS(TAPSTACK_X)
+    TAPSTACK_IPV4_TX_COUNTERS(TAPSTACK_X)
+    TAPSTACK_ICMP_COUNTERS(TAPSTACK_X)
+#undef TAPSTACK_X
 };
 
-// Where an outgoing datagram goes on the link.
 // Where an outgoing datagram goes on the link.
 struct NextHop {
     bool broadcast = false;
@@ -191,7 +206,7 @@ struct Interface::Impl final : tcp::SegmentSink {
     wire::Ipv4Repr tcp_datagram_header(Ipv4Address src, Ipv4Address dst, std::size_t segment_len,
                                        const wire::TxOffload& offload);
     // interface_counters.cpp
-    void visit_counters(const CounterVisitor& v) const;
+    void visit_metrics(const MetricVisitor& v) const;
     // interface.cpp
     void flush_unreachable(Instant now);
     void poll(Instant now);

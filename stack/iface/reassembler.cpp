@@ -182,18 +182,15 @@ Instant Reassembler::poll_at() const {
     return at;
 }
 
-void Reassembler::visit_counters(const CounterVisitor& visit) const {
-    visit("ipv4.reasm_fragments", stats_.fragments);
-    visit("ipv4.reasm_completed", stats_.completed);
-    visit("ipv4.reasm_duplicates", stats_.duplicates);
-    visit("ipv4.reasm_overlap_conflicts", stats_.overlap_conflicts);
-    visit("ipv4.reasm_inconsistent", stats_.inconsistent);
-    visit("ipv4.reasm_bad_fragments", stats_.bad_fragments);
-    visit("ipv4.reasm_timeouts", stats_.timeouts);
-    visit("ipv4.reasm_evicted", stats_.evicted);
-    visit("ipv4.reasm_too_big", stats_.too_big);
-    visit("ipv4.reasm_datagrams", datagrams_.size());
-    visit("ipv4.reasm_bytes", bytes_held_);
+void Reassembler::visit_metrics(const MetricVisitor& visit) const {
+#define TAPSTACK_X(field, kind, help) visit({"ipv4.reasm_" #field, MetricKind::kind, help}, stats_.field);
+    TAPSTACK_REASSEMBLY_COUNTERS(TAPSTACK_X)
+#undef TAPSTACK_X
+    static constexpr MetricInfo kDatagrams{"ipv4.reasm_datagrams", MetricKind::kGauge,
+                                           "Datagrams being reassembled"};
+    static constexpr MetricInfo kBytes{"ipv4.reasm_bytes", MetricKind::kGauge, "Bytes held for reassembly"};
+    visit(kDatagrams, datagrams_.size());
+    visit(kBytes, bytes_held_);
 }
 
 }  // namespace tapstack::iface

@@ -34,10 +34,23 @@
 #include <vector>
 
 #include "stack/iface/counters.hpp"
+#include "stack/metrics.hpp"
 #include "stack/time.hpp"
 #include "stack/wire/ipv4.hpp"
 
 namespace tapstack::iface {
+
+// Reassembly counters, X(field, kind, help); named "ipv4.reasm_<field>".
+#define TAPSTACK_REASSEMBLY_COUNTERS(X)                                                               \
+    X(fragments, kCounter, "IPv4 fragments received")                                                 \
+    X(completed, kCounter, "Datagrams reassembled")                                                   \
+    X(duplicates, kCounter, "Fragments wholly covered by data already held")                          \
+    X(overlap_conflicts, kCounter, "Overlapping fragments with different data: datagram dropped")     \
+    X(inconsistent, kCounter, "Fragments contradicting the datagram's length: datagram dropped")      \
+    X(bad_fragments, kCounter, "Fragments with an impossible offset or length")                       \
+    X(timeouts, kCounter, "Datagrams dropped incomplete after the reassembly timeout")                \
+    X(evicted, kCounter, "Incomplete datagrams dropped to make room")                                 \
+    X(too_big, kCounter, "Fragments dropped: beyond 64 KiB or the reassembly memory limit")
 
 struct ReassemblyConfig {
     Duration timeout = seconds(30);
@@ -74,7 +87,8 @@ public:
 
     std::size_t datagram_count() const { return datagrams_.size(); }
     std::size_t bytes_held() const { return bytes_held_; }
-    void visit_counters(const CounterVisitor& visit) const;
+    // "ipv4.reasm_fragments", ... and the gauges of what is held.
+    void visit_metrics(const MetricVisitor& visit) const;
 
 private:
     struct Key {
@@ -97,15 +111,7 @@ private:
         std::optional<TimedOut> first;  // the offset-0 fragment's header and leading bytes
     };
     struct Stats {
-        std::uint64_t fragments = 0;
-        std::uint64_t completed = 0;
-        std::uint64_t duplicates = 0;
-        std::uint64_t overlap_conflicts = 0;
-        std::uint64_t inconsistent = 0;
-        std::uint64_t bad_fragments = 0;
-        std::uint64_t timeouts = 0;
-        std::uint64_t evicted = 0;
-        std::uint64_t too_big = 0;
+        TAPSTACK_REASSEMBLY_COUNTERS(TAPSTACK_METRIC_FIELD)
     };
 
     void drop(std::size_t index);

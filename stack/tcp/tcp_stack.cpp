@@ -891,12 +891,24 @@ void TcpStack::drain_events(std::vector<Event>& out) {
 
 bool TcpStack::has_pending_events() const { return !impl_->events.empty(); }
 
-void TcpStack::visit_counters(const std::function<void(std::string_view, std::uint64_t)>& visit) const {
+void TcpStack::visit_metrics(const MetricVisitor& visit) const {
     impl_->counters.visit(visit);
-    // Gauges, after the counters.
-    visit("tcp.memory_bytes", impl_->budget_.usage());
-    visit("tcp.memory_pressure", impl_->budget_.under_pressure() ? 1 : 0);
-    visit("tcp.orphans", impl_->orphan_count_);
+    static constexpr MetricInfo kConnections{"tcp.connections", MetricKind::kGauge,
+                                             "TCP connections alive in any state, TIME-WAIT included"};
+    visit(kConnections, connection_count());
+    static constexpr MetricInfo kMemory{"tcp.memory_bytes", MetricKind::kGauge,
+                                        "Bytes of TCP buffers charged to the memory budget (tcp.memory_max)"};
+    static constexpr MetricInfo kPressure{"tcp.memory_pressure", MetricKind::kGauge,
+                                          "1 while the memory budget is under pressure, else 0"};
+    static constexpr MetricInfo kOrphans{"tcp.orphans", MetricKind::kGauge,
+                                         "Connections closed by their application that TCP still finishes"};
+    visit(kMemory, impl_->budget_.usage());
+    visit(kPressure, impl_->budget_.under_pressure() ? 1 : 0);
+    visit(kOrphans, impl_->orphan_count_);
+}
+
+void TcpStack::visit_counters(const std::function<void(std::string_view, std::uint64_t)>& visit) const {
+    visit_metrics([&visit](const MetricInfo& m, std::uint64_t value) { visit(m.name, value); });
 }
 
 std::size_t TcpStack::connection_count() const { return impl_->live_tcbs; }

@@ -142,6 +142,7 @@
 #include <string_view>
 #include <vector>
 
+#include "stack/metrics.hpp"
 #include "stack/tcp/siphash.hpp"
 #include "stack/time.hpp"
 #include "stack/wire/addresses.hpp"
@@ -503,7 +504,10 @@ public:
     void drain_events(std::vector<Event>& out);
     bool has_pending_events() const;
 
-    // Every counter, by stable name ("tcp.rx_bad_checksum", ...).
+    // Every counter (counters.hpp), then the gauge tcp.connections, each
+    // with its name, kind and help (stack/metrics.hpp).
+    void visit_metrics(const MetricVisitor& visit) const;
+    // The same figures by stable name only ("tcp.rx_bad_checksum", ...).
     void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;
 
     std::size_t connection_count() const;  // TCBs alive in any state, TIME-WAIT included

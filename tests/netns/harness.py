@@ -22,10 +22,11 @@ the namespace deleted, the temporary directory removed. If the `with` block
 raised, the daemon's log is printed to stderr so the failure can be read in
 `meson test --print-errorlogs`.
 
-Offload mode: every config the harness writes names `interface.offloads`.
-Daemon(offloads=None) (the default) takes it from the environment variable
-TAPSTACK_TEST_OFFLOADS ("on" or "off", default "off"; anything else is an
-error), so the whole suite can run once per mode (tests/run-all does, via
+Offload mode: every config the harness writes names `interface.offloads`
+(the daemon's own default is on). Daemon(offloads=None) (the default) takes
+it from the environment variable TAPSTACK_TEST_OFFLOADS ("on" or "off",
+default "off"; anything else is an error), so the whole suite can run once
+per mode (tests/run-all does: TAPSTACK_TEST_OFFLOADS=off explicitly, then
 the Meson test setup "offloads"); offloads=True/False pins it for tests
 that are about one mode. Tests never write the interface section
 themselves: they go through config_text().

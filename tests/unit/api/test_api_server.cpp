@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -33,11 +34,13 @@
 #include <vector>
 
 #include "daemon/api/api_server.hpp"
+#include "daemon/capture/pcapng.hpp"
 #include "daemon/client/client.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/ipv4.hpp"
 #include "stack/wire/tcp_header.hpp"
+#include "tapstack_version.hpp"
 
 using namespace tapstack;
 
@@ -92,6 +95,7 @@ struct World {
     std::string socket_path = temp_socket_path();
     std::unique_ptr<daemon::ApiServer> api;
     bool link_down = false;  // frames in either direction are lost (a peer that went silent)
+    drivers::FrameTap* tap = nullptr;  // the capture hub while a CAPTURE runs (the port's place)
 
     explicit World(const std::function<void(tcp::TcpConfig&)>& tune_daemon = {})
         : a(iface_config(2, tune_daemon), sink_a, 1) {
@@ -102,6 +106,8 @@ struct World {
         daemon::ApiServerConfig cfg;
         cfg.socket_path = socket_path;
         cfg.request_timeout_ms = 2000;
+        cfg.attach_frame_tap = [this](drivers::FrameTap* t) { tap = t; };
+        cfg.interface_name = "test0";
         api = std::make_unique<daemon::ApiServer>(&loop, a, cfg, [] {});
         std::string error;
         REQUIRE_MESSAGE(api->start(&error), error);
@@ -989,6 +995,25 @@ std::uint64_t counter_of(World& w, std::string_view name) {
 
 }  // namespace
 
+namespace {
+
+// Reads a capture stream to EOF and walks it as pcapng.
+capture::pcapng::Reader read_capture(int fd) {
+    capture::pcapng::Reader r;
+    const std::string all = read_all(fd);
+    REQUIRE(r.feed(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(all.data()), all.size())));
+    CHECK(r.at_block_boundary());
+    return r;
+}
+
+void tap_frame(drivers::FrameTap* tap, drivers::FrameDirection dir, std::size_t len) {
+    const std::string f = pattern(len, static_cast<unsigned>(len));
+    const std::span<const std::uint8_t> whole(reinterpret_cast<const std::uint8_t*>(f.data()), f.size());
+    tap->frame(dir, std::span<const std::span<const std::uint8_t>>(&whole, 1));
+}
+
+}  // namespace
+
 TEST_CASE("RFC 9293 3.10.7.4: FIN then an exact RST while the application reads slowly: every acknowledged byte, "
           "then EOF, then outcome reset") {
     World w;
@@ -1276,4 +1301,107 @@ TEST_CASE("drain: new streams are refused with ERR shutting-down, the applicatio
     CHECK((app.status->outcome == client::Outcome::kOrderly || app.status->outcome == client::Outcome::kOpen));
     CHECK(w.run_until([&] { return w.api->drained(); }));
     w.peer().close(clock_now(), peer.conn);
+}
+
+TEST_CASE("CAPTURE count=3: pcapng with three frames and their directions, then the statistics and EOF") {
+    World w;
+    std::atomic<bool> finished{false};
+    client::Result<client::Capture> cap = client::Error{};
+    capture::pcapng::Reader got;
+    std::thread app([&] {
+        client::CaptureOptions o;
+        o.count = 3;
+        cap = client::capture(w.socket_path, o);
+        if (cap) {
+            got = read_capture(cap->fd);
+            ::close(cap->fd);
+        }
+        finished = true;
+    });
+    bool ok = w.run_until([&] { return w.tap != nullptr || finished.load(); });
+    if (ok && w.tap != nullptr) {
+        tap_frame(w.tap, drivers::FrameDirection::kIn, 60);
+        tap_frame(w.tap, drivers::FrameDirection::kOut, 1514);
+        tap_frame(w.tap, drivers::FrameDirection::kIn, 42);
+        tap_frame(w.tap, drivers::FrameDirection::kOut, 99);  // beyond the count: not captured
+    }
+    ok = ok && w.run_until([&] { return finished.load(); });
+    w.join(app, ok);
+    REQUIRE(ok);
+    REQUIRE(cap.ok());
+    CHECK(client::find_field(cap->fields, "interface") == std::optional<std::string_view>("test0"));
+    CHECK(got.inbound() == 2);
+    CHECK(got.outbound() == 1);
+    REQUIRE(got.statistics());
+    CHECK(got.statistics()->delivered == 3);
+    CHECK(got.statistics()->dropped == 0);
+    CHECK(w.run_until([&] { return w.tap == nullptr; }));  // the last capture ended: the port is untapped
+}
+
+TEST_CASE("CAPTURE ends in order when the reader shuts down its side; STATS counts the capture") {
+    World w;
+    std::atomic<bool> started{false};
+    std::atomic<bool> stop{false};
+    std::atomic<bool> finished{false};
+    capture::pcapng::Reader got;
+    client::Result<std::vector<client::Counter>> counters = client::Error{};
+    client::Result<std::string> prometheus = client::Error{};
+    std::thread app([&] {
+        auto cap = client::capture(w.socket_path, {});
+        if (cap) {
+            started = true;
+            while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            ::shutdown(cap->fd, SHUT_WR);
+            got = read_capture(cap->fd);
+            ::close(cap->fd);
+        }
+        counters = client::stats(w.socket_path);
+        prometheus = client::stats_prometheus(w.socket_path);
+        finished = true;
+    });
+    bool ok = w.run_until([&] { return (started.load() && w.tap != nullptr) || finished.load(); });
+    if (ok && w.tap != nullptr) {
+        for (int i = 0; i < 5; ++i) tap_frame(w.tap, drivers::FrameDirection::kIn, 100 + static_cast<std::size_t>(i));
+    }
+    stop = true;
+    ok = ok && w.run_until([&] { return finished.load(); });
+    w.join(app, ok);
+    REQUIRE(ok);
+    CHECK(got.inbound() == 5);
+    REQUIRE(got.statistics());
+    CHECK(got.statistics()->delivered == 5);
+    CHECK(got.statistics()->received == 5);
+    REQUIRE(counters.ok());
+    std::map<std::string, std::uint64_t> c(counters->begin(), counters->end());
+    CHECK(c["capture.opened"] == 1);
+    CHECK(c["capture.frames"] == 5);
+    CHECK(c["capture.dropped"] == 0);
+    CHECK(c["capture.sessions"] == 0);
+    REQUIRE(prometheus.ok());
+    CHECK(prometheus->find("# TYPE tapstack_capture_frames_total counter\ntapstack_capture_frames_total 5\n") !=
+          std::string::npos);
+    CHECK(prometheus->find("# TYPE tapstack_api_clients gauge\n") != std::string::npos);
+    CHECK(prometheus->find("tapstack_build_info{version=\"") != std::string::npos);
+}
+
+TEST_CASE("DAEMON: version, uptime, interface, address and what the daemon holds") {
+    World w;
+    std::atomic<bool> finished{false};
+    client::Result<client::Fields> fields = client::Error{};
+    std::thread app([&] {
+        fields = client::daemon_status(w.socket_path);
+        finished = true;
+    });
+    bool ok = w.run_until([&] { return finished.load(); });
+    w.join(app, ok);
+    REQUIRE(ok);
+    REQUIRE(fields.ok());
+    auto get = [&](std::string_view k) { return std::string(client::find_field(fields.value(), k).value_or("?")); };
+    CHECK(get("version") == TAPSTACK_VERSION);
+    CHECK(get("interface") == "test0");
+    CHECK(get("address") == "10.0.0.2/24");
+    CHECK(get("streams") == "0");
+    CHECK(get("captures") == "0");
+    CHECK(get("uptime_s") == "0");
+    CHECK(get("offloads") == "off");
 }

@@ -348,3 +348,18 @@ TEST_CASE("field lines: key=value pairs with an identity, nothing else") {
     CHECK(parse_info_reply("OK id=1 state=s local=a:1 remote=b:2\r").ok());
     CHECK_FALSE(parse_info_reply("id=1 state=s local=a:1 remote=b:2").ok());
 }
+
+TEST_CASE("OK lines of key=value fields: DAEMON's, and CAPTURE's after its word") {
+    auto d = parse_ok_fields("OK version=0.1.0 uptime_s=5\r", "DAEMON");
+    REQUIRE(d.ok());
+    CHECK(find_field(d.value(), "uptime_s") == std::optional<std::string_view>("5"));
+    auto c = parse_ok_fields("OK capture format=pcapng snaplen=96", "CAPTURE", "capture");
+    REQUIRE(c.ok());
+    CHECK(c->size() == 2);
+    CHECK(find_field(c.value(), "format") == std::optional<std::string_view>("pcapng"));
+    CHECK_FALSE(parse_ok_fields("OK captures format=pcapng", "CAPTURE", "capture").ok());
+    CHECK_FALSE(parse_ok_fields("OK capture", "DAEMON").ok());  // "capture" is no field
+    auto e = parse_ok_fields("ERR permission capture needs root", "CAPTURE", "capture");
+    REQUIRE_FALSE(e.ok());
+    CHECK(e.error().code == ErrorCode::kPermission);
+}

@@ -294,3 +294,33 @@ TEST_CASE("random lines never crash the parser and every refusal is one printabl
     }
     CHECK(accepted > 0);  // the generator does hit valid requests
 }
+
+TEST_CASE("STATS takes format=text or format=prometheus; DAEMON takes nothing") {
+    CHECK(std::get<StatsRequest>(ok("STATS")).format == StatsRequest::Format::kText);
+    CHECK(std::get<StatsRequest>(ok("STATS format=text")).format == StatsRequest::Format::kText);
+    CHECK(std::get<StatsRequest>(ok("stats format=prometheus")).format == StatsRequest::Format::kPrometheus);
+    CHECK(err("STATS format=json") == "usage: STATS [format=text|prometheus]");
+    CHECK(err("STATS format=prometheus format=text") == "usage: STATS [format=text|prometheus]");
+    CHECK(std::holds_alternative<DaemonRequest>(ok("DAEMON")));
+    CHECK(std::holds_alternative<DaemonRequest>(ok("daemon\r")));
+    CHECK(err("DAEMON now") == "usage: DAEMON");
+}
+
+TEST_CASE("CAPTURE takes count, snaplen and buffer, each once and within its range") {
+    auto plain = std::get<CaptureRequest>(ok("CAPTURE"));
+    CHECK(plain.count == 0);
+    CHECK(plain.snaplen == 0);
+    CHECK(plain.buffer == 0);
+    auto c = std::get<CaptureRequest>(ok("capture count=10 snaplen=96 buffer=65536"));
+    CHECK(c.count == 10);
+    CHECK(c.snaplen == 96);
+    CHECK(c.buffer == 65536);
+    CHECK(std::get<CaptureRequest>(ok("CAPTURE snaplen=0")).snaplen == 0);
+    CHECK(std::get<CaptureRequest>(ok("CAPTURE snaplen=262144")).snaplen == 262144);
+    CHECK(err("CAPTURE count=0") == "count \"0\" is not a number of frames (at least 1)");
+    CHECK(err("CAPTURE snaplen=262145") == "snaplen \"262145\" is not a snap length in 0..262144 (0: whole frames)");
+    CHECK(err("CAPTURE buffer=1024") == "buffer \"1024\" is not a buffer size in bytes, 65536..67108864");
+    CHECK(err("CAPTURE count=1 count=2") == "count given twice");
+    CHECK(err("CAPTURE count") == "count needs a value");
+    CHECK(err("CAPTURE filter=tcp") == "unknown option \"filter\"");
+}

@@ -371,7 +371,7 @@ TEST_CASE("wrong types: a list or mapping where a scalar belongs, a scalar where
 TEST_CASE("an empty value is reported at its key") {
     CHECK(only_error(minimal("log:\n  level:\n")) ==
           "t.yaml:6:3: log.level: an empty value is not a log level "
-          "(allowed: trace, debug, info, warning, error, critical, off)");
+          "(allowed: trace, debug, info, warning (or warn), error (or err), critical, off)");
 }
 
 TEST_CASE("missing required keys and sections") {
@@ -696,7 +696,7 @@ TEST_CASE("every error is reported, not just the first") {
     REQUIRE(r.errors.size() == 3);
     CHECK(r.errors[0] == "t.yaml:3:8: interface.mtu: \"9\" is not an MTU (allowed: 576..65520)");
     CHECK(r.errors[1] == "t.yaml:8:10: log.level: \"loud\" is not a log level "
-                         "(allowed: trace, debug, info, warning, error, critical, off)");
+                         "(allowed: trace, debug, info, warning (or warn), error (or err), critical, off)");
     CHECK(r.errors[2].starts_with("t.yaml:6:12: ipv4.gateway: \"1.2.3.4\" is not a gateway"));
 }
 
@@ -712,14 +712,14 @@ TEST_CASE("control characters in a bad value are escaped in the message") {
           "(allowed: 1 to 15 characters, no '/', ':', ',' or spaces)");
 }
 
-TEST_CASE("interface.offloads: off by default, true turns virtio-net offloads on, a non-bool is an error") {
+TEST_CASE("interface.offloads: on by default, false turns virtio-net offloads off, a non-bool is an error") {
     auto bare = load_config_text("interface:\n  name: tap0\nipv4:\n  address: 10.0.0.2/24\n", "t.yaml");
     REQUIRE(bare.ok());
-    CHECK_FALSE(bare.config.tap.offloads);
-    auto on = load_config_text("interface:\n  name: tap0\n  offloads: true\nipv4:\n  address: 10.0.0.2/24\n", "t.yaml");
-    for (const auto& e : on.errors) MESSAGE(e);
-    REQUIRE(on.ok());
-    CHECK(on.config.tap.offloads);
+    CHECK(bare.config.tap.offloads);
+    auto off = load_config_text("interface:\n  name: tap0\n  offloads: false\nipv4:\n  address: 10.0.0.2/24\n", "t.yaml");
+    for (const auto& e : off.errors) MESSAGE(e);
+    REQUIRE(off.ok());
+    CHECK_FALSE(off.config.tap.offloads);
     auto bad = load_config_text("interface:\n  name: tap0\n  offloads: maybe\nipv4:\n  address: 10.0.0.2/24\n", "t.yaml");
     REQUIRE(bad.errors.size() == 1);
     CHECK(bad.errors[0].starts_with("t.yaml:3:13: interface.offloads:"));
@@ -734,4 +734,16 @@ TEST_CASE("api.drain_timeout: 0ms to 600s with a unit") {
     CHECK(only_error(minimal("api:\n  drain_timeout: 5\n")) ==
           "t.yaml:6:18: api.drain_timeout: \"5\" is not a duration "
           "(allowed: from 0ms to 10m with unit ms, s or m, e.g. 30s)");
+}
+
+TEST_CASE("log.level takes spdlog's short spellings warn and err as warning and error") {
+    auto warn = load_config_text(minimal("log:\n  level: warn\n"), "t.yaml");
+    REQUIRE(warn.ok());
+    CHECK(warn.config.log_level == "warning");
+    auto err = load_config_text(minimal("log:\n  level: err\n"), "t.yaml");
+    REQUIRE(err.ok());
+    CHECK(err.config.log_level == "error");
+    CHECK(only_error(minimal("log:\n  level: warnings\n")) ==
+          "t.yaml:6:10: log.level: \"warnings\" is not a log level "
+          "(allowed: trace, debug, info, warning (or warn), error (or err), critical, off)");
 }

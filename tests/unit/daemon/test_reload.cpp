@@ -36,7 +36,8 @@ Config load(const std::string& text) {
     return r.config;
 }
 
-const std::string kBase = "interface:\n  name: tap0\nipv4:\n  address: 10.0.0.2/24\n";
+// Offloads off: with them on, fault_injection.enabled needs a restart (below).
+const std::string kBase = "interface:\n  name: tap0\n  offloads: false\nipv4:\n  address: 10.0.0.2/24\n";
 
 const ConfigChange* find(const std::vector<ConfigChange>& v, const std::string& key) {
     for (const auto& c : v) {
@@ -78,7 +79,7 @@ TEST_CASE("an unchanged file plans nothing") {
 
 TEST_CASE("live keys are listed with their owner; restart keys keep their running value, one report each") {
     const Config running = load(kBase);
-    const Config next = load("interface:\n  name: tap1\n  mtu: 9000\nipv4:\n  address: 10.0.0.3/24\n"
+    const Config next = load("interface:\n  name: tap1\n  mtu: 9000\n  offloads: false\nipv4:\n  address: 10.0.0.3/24\n"
                              "tcp:\n  no_delay: true\n  receive_buffer: 128KiB\narp:\n  retry_interval: 200ms\n"
                              "api:\n  max_clients: 10\n  socket: /tmp/other.sock\nlog:\n  level: debug\n"
                              "fault_injection:\n  enabled: true\n  rx:\n    drop: 1\n");
@@ -147,7 +148,7 @@ TEST_CASE("fault_injection.enabled needs a restart while offloads are on (TSO wa
 
 TEST_CASE("an explicit MAC is a restart key of its own") {
     const Config explicit_mac =
-        load("interface:\n  name: tap0\n  mac: 02:00:00:00:00:09\nipv4:\n  address: 10.0.0.2/24\n");
+        load("interface:\n  name: tap0\n  offloads: false\n  mac: 02:00:00:00:00:09\nipv4:\n  address: 10.0.0.2/24\n");
     const ReloadPlan plan = plan_reload(load(kBase), explicit_mac, false);
     REQUIRE(plan.restart.size() == 1);
     CHECK(plan.restart[0].key == "interface.mac");

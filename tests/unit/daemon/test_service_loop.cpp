@@ -4,8 +4,9 @@
 // virtio-net header. Proves: gratuitous ARP at start, ARP and ICMP answered
 // through the loop, SIGUSR1 logs the counters line, SIGHUP without a file
 // to re-read changes nothing, SIGHUP with one reloads it,
-// SIGTERM stops with status 0 and removes the API socket, and a start-up
-// failure returns 1. (The netns suite runs the same daemon on a real TAP.)
+// SIGTERM stops with status 0 and removes the API socket, a start-up
+// failure returns 1, and a CAPTURE sees the frames the loop receives and
+// sends. (The netns suite runs the same daemon on a real TAP.)
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
@@ -28,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/capture/pcapng.hpp"
+#include "daemon/client/client.hpp"
 #include "daemon/config.hpp"
 #include "daemon/service_loop.hpp"
 #include "drivers/tap_port.hpp"
@@ -210,6 +213,11 @@ TEST_CASE("the loop announces itself, answers ARP and ping, logs counters on SIG
     CHECK(counters.find(" icmp.tx_echo_replies=1") != std::string::npos);
     CHECK(counters.find(" arp.tx_replies=1") != std::string::npos);
     CHECK(counters.find("tap.rx_frames=2") != std::string::npos);
+    // The API server's own figures are on the same line.
+    CHECK(counters.find(" api.clients=0") != std::string::npos);
+    CHECK(counters.find(" api.clients_accepted=0") != std::string::npos);
+    CHECK(counters.find(" api.bad_requests=0") != std::string::npos);
+    CHECK(counters.find(" capture.sessions=0") != std::string::npos);
 
     ::kill(::getpid(), SIGHUP);
     CHECK_FALSE(log.wait_for("SIGHUP: no configuration file to re-read; nothing changes").empty());
@@ -410,4 +418,51 @@ TEST_CASE("a service manager that does not read its notification socket never bl
     ::unsetenv("NOTIFY_SOCKET");
     ::unsetenv("WATCHDOG_USEC");
     ::close(notify);
+}
+
+TEST_CASE("CAPTURE through the loop: the ARP requests it receives and the replies it sends, each with its direction") {
+    CapturedLog log;
+    TempDir dir;
+    const std::string socket_path = (dir.path / "api.sock").string();
+    const auto config = test_config(socket_path);
+    int fds[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    const int host = fds[1];
+    std::string error;
+    auto port = tapstack::drivers::TapPort::adopt(fds[0], "test0", config.tap, &error);
+    REQUIRE_MESSAGE(port, error);
+    tapstack::daemon::ServiceLoop loop(config, 42, std::move(port));
+    auto done = std::async(std::launch::async, [&loop] { return loop.run(); });
+    REQUIRE_FALSE(read_ethertype(host, 0x0806).empty());  // the announcement: the loop runs
+
+    tapstack::client::CaptureOptions options;
+    options.count = 4;
+    auto cap = tapstack::client::capture(socket_path, options);
+    REQUIRE_MESSAGE(cap.ok(), cap.error().message);
+    for (int i = 0; i < 2; ++i) {
+        const Frame request = arp_request_for_us();
+        REQUIRE(::write(host, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+        REQUIRE_FALSE(read_ethertype(host, 0x0806).empty());
+    }
+    tapstack::capture::pcapng::Reader reader;
+    std::vector<std::uint8_t> buf(65536);
+    for (;;) {
+        pollfd p{cap->fd, POLLIN, 0};
+        REQUIRE(::poll(&p, 1, 5000) == 1);
+        const ssize_t n = ::read(cap->fd, buf.data(), buf.size());
+        REQUIRE(n >= 0);
+        if (n == 0) break;
+        REQUIRE(reader.feed(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n))));
+    }
+    ::close(cap->fd);
+    CHECK(reader.inbound() == 2);
+    CHECK(reader.outbound() == 2);
+    REQUIRE(reader.statistics());
+    CHECK(reader.statistics()->delivered == 4);
+    CHECK(reader.statistics()->dropped == 0);
+
+    ::kill(::getpid(), SIGTERM);
+    REQUIRE(done.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK(done.get() == 0);
+    ::close(host);
 }

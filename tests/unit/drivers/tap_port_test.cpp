@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <map>
@@ -400,4 +401,105 @@ TEST_CASE("TapPort: bad sizes are refused with a message naming the device") {
     REQUIRE(port);
     CHECK(port->buffer_size() == 65536);
     CHECK(port->transmit(Frame(65536 - 12, 0)));
+}
+
+namespace {
+
+// A FrameTap that keeps what it saw.
+struct RecordingTap final : FrameTap {
+    std::vector<std::pair<FrameDirection, Frame>> seen;
+    void frame(FrameDirection direction, std::span<const std::span<const std::uint8_t>> parts) override {
+        Frame f;
+        for (const auto& p : parts) f.insert(f.end(), p.begin(), p.end());
+        seen.emplace_back(direction, std::move(f));
+    }
+    std::size_t count(FrameDirection d) const {
+        std::size_t n = 0;
+        for (const auto& s : seen) n += s.first == d ? 1 : 0;
+        return n;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("frame tap: every frame handed up and every frame the TAP took, whole and with its direction") {
+    Harness h;
+    RecordingTap tap;
+    h.inject(ethernet_frame(60, 1));
+    CHECK(h.poll() == 1);
+    CHECK(tap.seen.empty());  // no tap yet: nothing recorded
+    h.port->set_frame_tap(&tap);
+    const Frame in1 = ethernet_frame(60, 2), in2 = ethernet_frame(1514, 3);
+    h.inject(in1);
+    h.inject(in2);
+    CHECK(h.poll() == 2);
+    const Frame out1 = ethernet_frame(100, 4), out2 = ethernet_frame(1514, 5);
+    REQUIRE(h.port->transmit(out1));
+    REQUIRE(h.port->transmit(out2));
+    CHECK(tap.count(FrameDirection::kOut) == 0);  // queued, not yet taken by the TAP
+    CHECK(h.port->flush_tx() == 2);
+    REQUIRE(tap.seen.size() == 4);
+    CHECK(tap.seen[0] == std::make_pair(FrameDirection::kIn, in1));
+    CHECK(tap.seen[1] == std::make_pair(FrameDirection::kIn, in2));
+    CHECK(tap.seen[2] == std::make_pair(FrameDirection::kOut, out1));
+    CHECK(tap.seen[3] == std::make_pair(FrameDirection::kOut, out2));
+    CHECK(tap.count(FrameDirection::kIn) == h.counter("tap.rx_frames") - 1);
+    CHECK(tap.count(FrameDirection::kOut) == h.counter("tap.tx_frames"));
+    h.port->set_frame_tap(nullptr);
+    h.inject(ethernet_frame(60, 6));
+    CHECK(h.poll() == 1);
+    CHECK(tap.seen.size() == 4);
+}
+
+TEST_CASE("frame tap: after the fault stage, what the stack and the peer really get") {
+    Harness h;
+    RecordingTap tap;
+    h.port->set_frame_tap(&tap);
+    FaultConfig c;
+    c.enabled = true;
+    c.rx.drop_pct = 100;       // the stack sees none of these
+    c.tx.duplicate_pct = 100;  // the TAP takes each frame twice
+    std::string error;
+    REQUIRE_MESSAGE(h.port->set_fault_injection(c, &error), error);
+    for (std::uint32_t i = 0; i < 3; ++i) h.inject(ethernet_frame(80, i));
+    h.poll();
+    CHECK(h.received.empty());
+    CHECK(tap.count(FrameDirection::kIn) == 0);
+    CHECK(h.counter("tap.rx_frames") == 3);  // counted before the stage
+    REQUIRE(h.port->transmit(ethernet_frame(90, 7)));
+    h.port->flush_tx();
+    CHECK(h.drain_peer().size() == 2);
+    CHECK(tap.count(FrameDirection::kOut) == 2);
+    CHECK(tap.count(FrameDirection::kOut) == h.counter("tap.tx_frames"));
+}
+
+TEST_CASE("a TAP that kept the kernel's 10-byte virtio-net header (TUNSETVNETHDRSZ refused) carries frames both ways") {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    std::string error;
+    auto port = TapPort::adopt(sv[0], "pair10", Harness::small_config(), &error, 10);
+    REQUIRE_MESSAGE(port, error);
+    const Frame f = ethernet_frame(1514, 9);
+    Frame bytes(10, 0);
+    bytes[0] = VIRTIO_NET_HDR_F_DATA_VALID;
+    bytes.insert(bytes.end(), f.begin(), f.end());
+    REQUIRE(::write(sv[1], bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    std::vector<Frame> got;
+    CHECK(port->poll_rx([&](std::span<const std::uint8_t> fr) { got.emplace_back(fr.begin(), fr.end()); }) == 1);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0] == f);
+    const Frame out = ethernet_frame(200, 10);
+    REQUIRE(port->transmit(out));
+    CHECK(port->flush_tx() == 1);
+    std::array<std::uint8_t, 4096> buf{};
+    const ssize_t n = ::read(sv[1], buf.data(), buf.size());
+    REQUIRE(n == static_cast<ssize_t>(10 + out.size()));
+    CHECK(std::equal(out.begin(), out.end(), buf.begin() + 10));
+    CHECK(std::all_of(buf.begin(), buf.begin() + 10, [](std::uint8_t b) { return b == 0; }));
+    std::map<std::string, std::uint64_t> m;
+    port->visit_counters([&m](std::string_view name, std::uint64_t v) { m[std::string(name)] = v; });
+    CHECK(m["tap.rx_bad_vnet_hdr"] == 0);
+    CHECK(m["tap.tx_errors"] == 0);
+    CHECK(TapPort::adopt(sv[1], "bad", Harness::small_config(), &error, 11) == nullptr);  // closes sv[1]
+    CHECK(error == "bad: a virtio-net header is 12 or 10 bytes, not 11");
 }

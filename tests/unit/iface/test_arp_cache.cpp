@@ -33,8 +33,8 @@ ArpCacheConfig config() {
 
 std::uint64_t counter(const ArpCache& cache, std::string_view name) {
     std::uint64_t value = ~0ull;
-    cache.visit_counters([&](std::string_view n, std::uint64_t v) {
-        if (n == name) value = v;
+    cache.visit_metrics([&](const tapstack::MetricInfo& m, std::uint64_t v) {
+        if (m.name == name) value = v;
     });
     REQUIRE(value != ~0ull);
     return value;

@@ -57,8 +57,8 @@ std::vector<Frag> split(const std::vector<std::uint8_t>& payload, std::size_t ch
 
 std::uint64_t counter(const Reassembler& r, std::string_view name) {
     std::uint64_t value = ~0ull;
-    r.visit_counters([&](std::string_view n, std::uint64_t v) {
-        if (n == name) value = v;
+    r.visit_metrics([&](const tapstack::MetricInfo& m, std::uint64_t v) {
+        if (m.name == name) value = v;
     });
     REQUIRE(value != ~0ull);
     return value;
