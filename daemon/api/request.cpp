@@ -166,7 +166,8 @@ std::variant<std::uint64_t, ParseError> parse_id(std::span<const std::string_vie
     return *id;
 }
 
-constexpr std::string_view kExpected = "(expected CONNECT, LISTEN, ACCEPT, STATUS, INFO, CONNECTIONS or STATS)";
+constexpr std::string_view kExpected =
+    "(expected CONNECT, LISTEN, ACCEPT, STATUS, INFO, CONNECTIONS, STATS or HELLO)";
 
 std::string sanitize_line(std::string_view text) {
     std::string out;
@@ -261,6 +262,12 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
         }
         return Request{StatsRequest{}};
     }
+    if (verb == "HELLO") {
+        if (!args.empty()) {
+            return ParseError{"usage: HELLO"};
+        }
+        return Request{HelloRequest{}};
+    }
     return ParseError{"unknown request " + quote(fields[0]) + " " + std::string(kExpected)};
 }
 
@@ -279,6 +286,11 @@ std::string format_status_ok(std::uint64_t id, std::string_view state, client::O
     }
     return "OK id=" + std::to_string(id) + " outcome=" + std::string(client::to_string(outcome)) +
            " state=" + (word.empty() ? "unknown" : word) + " uid=" + std::to_string(uid) + "\n";
+}
+
+std::string format_hello_ok(std::string_view daemon_version, std::string_view features) {
+    return "OK HELLO version=" + std::to_string(client::kProtocolVersion) + " daemon=" + std::string(daemon_version) +
+           " features=" + std::string(features) + "\n";
 }
 
 std::string format_error(client::ErrorCode code, std::string_view message) {

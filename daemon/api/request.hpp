@@ -8,6 +8,7 @@
 //   INFO <id>
 //   CONNECTIONS
 //   STATS
+//   HELLO
 // Verbs are case-insensitive, fields are separated by one or more spaces or
 // tabs, a trailing "\r" is tolerated (so `nc -C`, telnet and friends work).
 // Options are lower-case `key=value` fields; the stream options `nodelay`
@@ -70,8 +71,11 @@ struct ConnectionsRequest {};
 
 struct StatsRequest {};
 
+// The protocol version and the features this daemon has.
+struct HelloRequest {};
+
 using Request = std::variant<ConnectRequest, ListenRequest, AcceptRequest, StatusRequest, InfoRequest,
-                             ConnectionsRequest, StatsRequest>;
+                             ConnectionsRequest, StatsRequest, HelloRequest>;
 
 struct ParseError {
     std::string reason;  // one line, no newline
@@ -89,6 +93,8 @@ std::string format_stream_ok(const wire::Ipv4Endpoint& local, const wire::Ipv4En
 std::string format_listen_ok(const wire::Ipv4Endpoint& local);
 // Every STATUS, INFO and CONNECTIONS line ends with the stream owner's `uid=`.
 std::string format_status_ok(std::uint64_t id, std::string_view state, client::Outcome outcome, std::uint32_t uid);
+// "OK HELLO version=<n> daemon=<version> features=<a>,<b>,...\n"
+std::string format_hello_ok(std::string_view daemon_version, std::string_view features);
 // `message` is sanitized to one printable line.
 std::string format_error(client::ErrorCode code, std::string_view message);
 

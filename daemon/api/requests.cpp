@@ -9,7 +9,9 @@
 //               out or the application goes away;
 //   LISTEN   -> holds the port's listener (kHolding) until the client closes;
 //   ACCEPT   -> waits (kWaiting) for an established connection of the port;
-//   STATUS, INFO, CONNECTIONS, STATS -> one reply, then the client closes.
+//   STATUS, INFO, CONNECTIONS, STATS, HELLO -> one reply, then the client closes.
+// A SOCKS5 client's CONNECT (socks_client.cpp) is an ordinary ConnectRequest
+// here: every check on CONNECT applies to it.
 //
 // Listeners: one TCP listener per port, alive while a LISTEN holder or ACCEPT
 // waiters need it; waiters are served in arrival order, and a waiter is
@@ -30,6 +32,7 @@
 #include <algorithm>
 
 #include "daemon/api/api_server_impl.hpp"
+#include "tapstack_version.hpp"
 
 namespace tapstack::daemon {
 
@@ -50,6 +53,12 @@ void ApiServer::Impl::handle(Client* c, const api::ConnectRequest& r) {
         const std::string why = "connect " + remote.to_string() + ": " + describe_refusal(verdict);
         note_refusal(c, why);
         reply_error(c, ErrorCode::kPermission, why);
+        return;
+    }
+    if (!iface.has_route(r.address)) {
+        // Said at once rather than after a SYN that cannot leave.
+        reply_failure(c, ErrorCode::kUnreachable, socks::Reply::kNetworkUnreachable,
+                      "connect " + remote.to_string() + ": network unreachable (not on the link and no ipv4.gateway)");
         return;
     }
     if (!admit_stream(c)) {
@@ -234,9 +243,19 @@ void ApiServer::Impl::handle(Client* c, const api::StatsRequest&) {
     add("api.permission_denied", counters.permission_denied);
     add("api.connect_denied", counters.connect_denied);
     add("api.user_limit_refusals", counters.user_limit_refusals);
+    add("api.socks_clients_accepted", counters.socks_clients_accepted);
+    add("api.socks_refused", counters.socks_refused);
     out.append(client::kStatsEnd);
     out += '\n';
     reply_and_close(c, std::move(out));
+}
+
+void ApiServer::Impl::handle(Client* c, const api::HelloRequest&) {
+    std::string features(client::kBaseFeatures);
+    if (!config.socks_socket_path.empty()) {
+        features += ",socks";
+    }
+    reply_and_close(c, api::format_hello_ok(TAPSTACK_VERSION, features));
 }
 
 // ---- listeners ---------------------------------------------------------------------

@@ -120,6 +120,8 @@ tcp::TcpStack& Interface::tcp() { return impl_->tcp; }
 
 const InterfaceConfig& Interface::config() const { return impl_->config; }
 
+bool Interface::has_route(wire::Ipv4Address dst) const { return impl_->route(dst).has_value(); }
+
 void Interface::visit_counters(const std::function<void(std::string_view, std::uint64_t)>& visit) const {
     impl_->visit_counters(visit);
     impl_->tcp.visit_counters(visit);

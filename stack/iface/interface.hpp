@@ -67,6 +67,9 @@ public:
 
     tcp::TcpStack& tcp();
     const InterfaceConfig& config() const;
+    // True when a datagram to `dst` has a next hop: on-link, or through the
+    // gateway (what a TCP connect to it would use); false for "no route".
+    bool has_route(wire::Ipv4Address dst) const;
     // Every counter of every layer (iface, arp, ipv4, icmp, tcp) by stable
     // name, e.g. "ipv4.rx_bad_checksum".
     void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;

@@ -142,7 +142,8 @@ TEST_CASE("missing, extra and unknown fields and options are refused") {
 }
 
 TEST_CASE("unknown verbs and empty lines name what is expected") {
-    CHECK(err("HELLO").find("CONNECT") != std::string::npos);
+    CHECK(err("FETCH").find("CONNECT") != std::string::npos);
+    CHECK(err("FETCH").find("HELLO") != std::string::npos);
     CHECK(err("").find("empty") != std::string::npos);
     err("   \r");
 }
@@ -290,4 +291,12 @@ TEST_CASE("random lines never crash the parser and every refusal is one printabl
         }
     }
     CHECK(accepted > 0);  // the generator does hit valid requests
+}
+
+TEST_CASE("HELLO takes nothing; its reply names the protocol version, the daemon and the features") {
+    CHECK(std::holds_alternative<HelloRequest>(ok("HELLO")));
+    CHECK(std::holds_alternative<HelloRequest>(ok("hello\r")));
+    CHECK(err("HELLO 1") == "usage: HELLO");
+    CHECK(format_hello_ok("0.1.0", "connect,socks") == "OK HELLO version=1 daemon=0.1.0 features=connect,socks\n");
+    CHECK(client::kProtocolVersion == 1);
 }
