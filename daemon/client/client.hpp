@@ -118,7 +118,7 @@ struct Hello {
     unsigned version = 0;               // protocol version (kProtocolVersion of the daemon)
     std::string daemon;                 // the daemon's version, "0.1.0"
     std::vector<std::string> features;  // "connect", "listen", ..., "socks"
-    bool has(std::string_view feature) const;
+    TAPSTACK_API bool has(std::string_view feature) const;
 };
 
 // CONNECT: timeout_s 0 leaves the limit to the daemon's TCP retries.

@@ -21,5 +21,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)c::parse_counter_line(line);
     (void)c::parse_fields(line);
     (void)c::parse_info_reply(line);
+    (void)c::parse_hello_reply(line);
     return 0;
 }
