@@ -205,8 +205,8 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
         if (!address) {
             return ParseError{quote(args[0]) + " is not an IPv4 address"};
         }
-        if (address->is_unspecified() || address->is_limited_broadcast() || address->is_multicast()) {
-            return ParseError{"cannot connect to " + address->to_string()};
+        if (auto why = connect_target_error(*address, 1)) {
+            return ParseError{*why};
         }
         auto port = parse_port(args[1]);
         if (!port) {
@@ -269,6 +269,16 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
         return Request{HelloRequest{}};
     }
     return ParseError{"unknown request " + quote(fields[0]) + " " + std::string(kExpected)};
+}
+
+std::optional<std::string> connect_target_error(wire::Ipv4Address address, std::uint16_t port) {
+    if (address.is_unspecified() || address.is_limited_broadcast() || address.is_multicast()) {
+        return "cannot connect to " + address.to_string();
+    }
+    if (port == 0) {
+        return std::string("port 0 is not a port in 1..65535");
+    }
+    return std::nullopt;
 }
 
 std::string format_stream_ok(const wire::Ipv4Endpoint& local, const wire::Ipv4Endpoint& remote, std::uint64_t id) {

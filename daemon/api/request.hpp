@@ -84,6 +84,11 @@ struct ParseError {
 // Parses one request line without its terminating "\n".
 std::variant<Request, ParseError> parse_request(std::string_view line);
 
+// Why no CONNECT may go to `address`:`port` (0.0.0.0, the limited
+// broadcast, multicast, port 0), or nullopt. CONNECT lines and SOCKS5
+// requests are both held to it.
+std::optional<std::string> connect_target_error(wire::Ipv4Address address, std::uint16_t port);
+
 // Upper bounds on the optional fields (larger values are bad requests).
 inline constexpr std::uint32_t kMaxTimeoutSeconds = 3600;
 inline constexpr std::uint32_t kMaxBacklog = 65535;

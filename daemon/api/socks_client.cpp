@@ -126,6 +126,12 @@ void ApiServer::Impl::socks_request(Client* c, const socks::Request& r) {
         socks_refuse(c, socks::Reply::kAddressTypeNotSupported);  // no resolver, no IPv6 yet
         return;
     }
+    if (api::connect_target_error(r.ipv4, r.port)) {
+        // What a CONNECT line is refused for as a bad request.
+        ++counters.socks_refused;
+        socks_refuse(c, socks::Reply::kGeneralFailure);
+        return;
+    }
     // The API's CONNECT without options: the config's TCP defaults, TCP's
     // own SYN retries as the limit.
     c->request = api::Request{api::ConnectRequest{r.ipv4, r.port, 0, {}}};

@@ -11,7 +11,8 @@ What it proves, each with the bytes on the wire:
     request arrive first, in order;
   * failed connects get their reply code and then EOF: 0x05 refused (closed
     port), 0x04 host unreachable (ARP never answered), 0x03 network
-    unreachable (no route), 0x06 (SYNs dropped by nftables: timed out);
+    unreachable (no route), 0x06 (SYNs dropped by nftables: timed out),
+    0x02 (api.connect_deny, the API's own rule check);
   * malformed and unsupported handshakes get the right reply and EOF, a
     stalled one is answered at api.request_timeout, a dribbled one works,
     and the daemon counts them (api.socks_refused) and keeps serving;
@@ -190,12 +191,28 @@ def test_failed_connects_get_their_reply_code_then_eof():
         started = time.monotonic()
         assert exchange(d, GREETING, ipv4_request(d.host_address, 9999), timeout=30) == failure(0x06)
         assert time.monotonic() - started > 1.0  # it really waited for the retries
-        # No route leads to 0.0.0.0 either; port 0 is no destination at all.
-        assert exchange(d, GREETING, ipv4_request("0.0.0.0", 80)) == failure(0x03)
+        # No route leads to loopback; 0.0.0.0 and port 0 are refused as a
+        # CONNECT line with them is (bad request): a general failure.
+        assert exchange(d, GREETING, ipv4_request("127.0.0.1", 80)) == failure(0x03)
+        assert exchange(d, GREETING, ipv4_request("0.0.0.0", 80)) == failure(0x01)
         assert exchange(d, GREETING, ipv4_request(d.host_address, 0)) == failure(0x01)
         s = tcp_util.stats(d)
-        assert s["api.socks_refused"] == 0, s  # these were well-formed requests
+        assert s["api.socks_refused"] == 2, s  # 0.0.0.0 and port 0; the rest were connects
+        assert s["api.connects"] == 3, s
         assert s["tcp.connections"] == 0, s
+
+
+def test_a_connect_the_rules_deny_gets_0x02_as_an_api_connect_gets_err_permission():
+    # api.connect_deny is checked on CONNECT; SOCKS5 goes through the same path.
+    with new_daemon(connect_deny="[10.0.0.1/32:7000-7099]") as d:
+        assert exchange(d, GREETING, ipv4_request(d.host_address, 7050)) == failure(0x02)
+        err = tcp_util.api_exchange(d, f"CONNECT {d.host_address} 7050\n".encode())
+        assert err.startswith(b"ERR permission "), err
+        # Outside the rule: an ordinary refused connect.
+        assert exchange(d, GREETING, ipv4_request(d.host_address, 7100)) == failure(0x05)
+        s = tcp_util.stats(d)
+        assert s["api.connect_denied"] == 2, s
+        assert s["api.connects"] == 1, s
 
 
 def test_malformed_and_unsupported_handshakes_get_their_reply_then_eof():
@@ -352,6 +369,7 @@ if __name__ == "__main__":
         test_curl_downloads_a_multi_megabyte_file_exactly_through_socks5,
         test_success_reply_names_the_local_end_and_pipelined_bytes_come_first_in_order,
         test_failed_connects_get_their_reply_code_then_eof,
+        test_a_connect_the_rules_deny_gets_0x02_as_an_api_connect_gets_err_permission,
         test_malformed_and_unsupported_handshakes_get_their_reply_then_eof,
         test_a_stalled_handshake_is_answered_at_the_request_timeout,
         test_a_handshake_dribbled_byte_by_byte_still_connects,

@@ -300,3 +300,13 @@ TEST_CASE("HELLO takes nothing; its reply names the protocol version, the daemon
     CHECK(format_hello_ok("0.1.0", "connect,socks") == "OK HELLO version=1 daemon=0.1.0 features=connect,socks\n");
     CHECK(client::kProtocolVersion == 1);
 }
+
+TEST_CASE("connect targets: CONNECT lines and SOCKS5 requests are held to the same rule") {
+    using wire::Ipv4Address;
+    CHECK_FALSE(connect_target_error(Ipv4Address::from_octets(10, 0, 0, 1), 80));
+    CHECK(connect_target_error(Ipv4Address::any(), 80) == "cannot connect to 0.0.0.0");
+    CHECK(connect_target_error(Ipv4Address::limited_broadcast(), 80));
+    CHECK(connect_target_error(Ipv4Address::from_octets(239, 1, 2, 3), 80));
+    CHECK(connect_target_error(Ipv4Address::from_octets(10, 0, 0, 1), 0));
+    CHECK(err("CONNECT 239.1.2.3 80") == "cannot connect to 239.1.2.3");
+}
