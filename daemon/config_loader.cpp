@@ -210,6 +210,7 @@ private:
     // Set when the value parsed, for cross-field checks.
     std::optional<wire::Ipv4Cidr> address_;
     std::optional<YAML::Mark> gateway_mark_, host_mark_, rto_mark_, fault_mark_, receive_buffer_max_mark_;
+    std::optional<YAML::Mark> socks_mark_;  // api.socks_socket was given
     bool receive_buffer_bad_ = false;
 
     void bad(const YAML::Node& v, const YAML::Mark& m, const std::string& key, std::string_view what,
@@ -621,6 +622,20 @@ private:
                          }
                          a.socket_path = *s;
                      }},
+                    {"socks_socket", false, "",
+                     [this, &a](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         constexpr std::string_view what = "a Unix socket path or \"\"";
+                         constexpr std::string_view allowed =
+                             "an absolute path of at most 107 bytes, or \"\" for no SOCKS5 socket";
+                         auto s = scalar(v, m, key, what, allowed);
+                         if (!s) return;
+                         if (!s->empty() && ((*s)[0] != '/' || s->size() > 107 || s->back() == '/' ||
+                                             s->find('\0') != std::string::npos)) {
+                             return bad(v, m, key, what, allowed);
+                         }
+                         a.socks_socket_path = *s;
+                         socks_mark_ = m;
+                     }},
                     {"socket_mode", false, "",
                      [this, &a](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
                          constexpr std::string_view what = "a permission mode";
@@ -756,7 +771,25 @@ private:
                 });
     }
 
+    // Left out, the SOCKS5 socket is socks.sock beside the API socket, so
+    // the two share a directory and its ownership (/run/tapstack/socks.sock
+    // by default; a test's private API socket gets a private SOCKS socket).
+    void socks_socket() {
+        auto& a = cfg_.api;
+        if (!socks_mark_) {
+            const auto slash = a.socket_path.rfind('/');
+            a.socks_socket_path = a.socket_path.substr(0, slash == std::string::npos ? 0 : slash + 1) + "socks.sock";
+            if (a.socks_socket_path == a.socket_path) {
+                a.socks_socket_path = a.socket_path.substr(0, slash + 1) + "socks5.sock";
+            }
+        } else if (a.socks_socket_path == a.socket_path) {
+            error(*socks_mark_, "api.socks_socket: \"" + a.socks_socket_path +
+                                    "\" is not a path of its own (allowed: a path other than api.socket, or \"\")");
+        }
+    }
+
     void cross_checks() {
+        socks_socket();
         if (fault_mark_) {
             // What only the whole stage can judge (e.g. delay_min > delay_max).
             for (const auto& problem : drivers::validate(cfg_.fault)) error(*fault_mark_, problem);
@@ -823,6 +856,7 @@ Config default_config() {
     c.tap.offloads = true;  // fast by default; a TAP that refuses them is one warning
     c.iface.mtu = 1500;
     c.api.socket_path = "/run/tapstack/tapstack.sock";
+    c.api.socks_socket_path = "/run/tapstack/socks.sock";
     c.api.socket_mode = 0660;
     c.log_level = "info";
     return c;

@@ -128,6 +128,7 @@ const KeyRow kKeys[] = {
     TAPSTACK_KEY("tcp.max_orphans", kTcp, iface.tcp.max_orphans),
     TAPSTACK_KEY("tcp.memory_max", kTcp, iface.tcp.memory_max),
     TAPSTACK_KEY("api.socket", kRestart, api.socket_path),
+    TAPSTACK_KEY("api.socks_socket", kRestart, api.socks_socket_path),
     TAPSTACK_KEY("api.socket_mode", kRestart, api.socket_mode),
     KeyRow{"api.socket_group", KeyOwner::kRestart, [](const Config& c) { return c.api.socket_group; },
            [](Config& to, const Config& from) {

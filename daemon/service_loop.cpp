@@ -188,9 +188,11 @@ int ServiceLoop::Impl::run() {
         update_poll();
         arm_timer(now);
         const std::string gateway = config.iface.gateway ? " gateway " + config.iface.gateway->to_string() : "";
-        spdlog::info("tapstackd {} running: interface {} ({}) mtu {} mac {} address {}{}, api {}", TAPSTACK_VERSION,
+        const std::string socks = config.api.socks_socket_path.empty() ? "" : ", socks5 " + config.api.socks_socket_path;
+        spdlog::info("tapstackd {} running: interface {} ({}) mtu {} mac {} address {}{}, api {}{}", TAPSTACK_VERSION,
                      port->name(), port->created() ? "created" : "attached", port->mtu(),
-                     config.iface.mac.to_string(), config.iface.address.to_string(), gateway, config.api.socket_path);
+                     config.iface.mac.to_string(), config.iface.address.to_string(), gateway, config.api.socket_path,
+                     socks);
         notifier.ready(status_line());
     }
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -203,12 +205,14 @@ int ServiceLoop::Impl::run() {
     if (int rc = uv_loop_close(&loop); rc != 0) {
         spdlog::warn("event loop closed with handles still open: {}", uv_strerror(rc));
     }
-    // The API removes its socket; make sure a clean stop never leaves one
+    // The API removes its sockets; make sure a clean stop never leaves one
     // (unless systemd passed it: the socket unit owns that file).
-    struct stat st {};
-    if (api_started && config.api.listen_fd < 0 && lstat(config.api.socket_path.c_str(), &st) == 0 &&
-        S_ISSOCK(st.st_mode)) {
-        unlink(config.api.socket_path.c_str());
+    for (const std::string& path : {config.api.listen_fd < 0 ? config.api.socket_path : std::string(),
+                                    config.api.socks_socket_path}) {
+        struct stat st {};
+        if (api_started && !path.empty() && lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+            unlink(path.c_str());
+        }
     }
     spdlog::info("tapstackd stopped");
     return exit_status;

@@ -44,6 +44,10 @@ struct ApiServerConfig : ApiLimits {
     std::uint32_t socket_mode = 0660;     // permission bits of the socket file
     std::optional<std::uint32_t> socket_gid;  // group of the socket file (api.socket_group), if set
     std::string socket_group;                 // api.socket_group as written, for messages
+    // A second listening socket speaking SOCKS5 (RFC 1928) CONNECT, created
+    // and owned exactly as socket_path; empty: none. The config's default
+    // is socks.sock beside socket_path (config_loader.cpp).
+    std::string socks_socket_path;
     std::uint32_t max_request_line = 512; // bytes, newline included
     // A client that has not sent a complete request line after this long
     // gets `ERR bad-request` and is closed (also bounds an unread reply).
@@ -77,8 +81,9 @@ public:
     ApiServer(uv_loop_t* loop, iface::Interface& iface, const ApiServerConfig& config,
               std::function<void()> request_service);
     ~ApiServer();
-    // Creates the parent directory, removes a stale socket file, binds and
-    // listens (or takes over config.listen_fd). False with a one-line reason
+    // For each socket (API, SOCKS5): creates the parent directory, removes
+    // a stale socket file, binds and listens (the API's: or takes over
+    // config.listen_fd). False with a one-line reason
     // on failure.
     bool start(std::string* error);
     // Closes the listening socket and every client; resets their TCP

@@ -1,8 +1,9 @@
 // ApiServer::Impl: the state the API server's parts share. Each part is a
 // file with its own theory of operation:
 //   api_server.cpp     the public calls, the service turn, client bookkeeping
-//   unix_listener.cpp  the listening Unix socket: start, accept, stop
+//   unix_listener.cpp  the listening Unix sockets (API, SOCKS5): start, accept, stop
 //   client_io.cpp      one client's socket: readiness, request line, replies
+//   socks_client.cpp   a SOCKS5 client's handshake, turned into a CONNECT
 //   requests.cpp       CONNECT/LISTEN/ACCEPT/STATUS/... and the TCP listeners
 //   stream_bridge.cpp  a stream's bytes between the socket and TCP's buffers
 //   user_access.cpp    who may use which listener and stream, per-user limits
@@ -25,6 +26,12 @@
 // `ending` set, until TCP's last bytes are handed to the application
 // (stream_bridge.cpp). While `draining` (graceful stop, drain() in
 // unix_listener.cpp) nothing new starts and the streams there finish.
+//
+// A client accepted on the SOCKS5 socket speaks SOCKS in kRequest (greeting,
+// method, request) instead of sending a line; its request becomes the same
+// CONNECT as the API's and takes the same path from there. Only the words
+// differ: SOCKS replies instead of `OK`/`ERR` lines (reply_failure(),
+// start_stream()).
 //
 // A client is a non-blocking socket descriptor watched by one uv_poll_t plus
 // a uv_timer_t for deadlines; the server does its own I/O on the descriptor
@@ -65,6 +72,7 @@
 #include "daemon/api/outcome_table.hpp"
 #include "daemon/capture/capture_hub.hpp"
 #include "daemon/api/request.hpp"
+#include "daemon/api/socks.hpp"
 #include "daemon/api/user_table.hpp"
 #include "daemon/client/protocol.hpp"
 #include "stack/metrics.hpp"
@@ -94,7 +102,9 @@ namespace tapstack::daemon {
     X(user_limit_refusals, kCounter, "Requests refused: the caller's uid is at an api.max_*_per_user") \
     X(ends_handed_over, kCounter, "Streams TCP ended abnormally with bytes still to hand to the application") \
     X(bytes_undelivered, kCounter, "Acknowledged bytes no application took (it stopped reading or went away)") \
-    X(refused_shutting_down, kCounter, "CONNECT, LISTEN and ACCEPT refused while the daemon stops")
+    X(refused_shutting_down, kCounter, "CONNECT, LISTEN and ACCEPT refused while the daemon stops")     \
+    X(socks_clients_accepted, kCounter, "Clients accepted on the SOCKS5 socket")                        \
+    X(socks_refused, kCounter, "SOCKS5 handshakes answered with a refusal (malformed, unsupported)")
 
 namespace api {
 
@@ -108,6 +118,10 @@ enum class Phase : std::uint8_t {
     kReplying,
     kClosing,
 };
+
+// What a client speaks until its stream starts: request lines (PROTOCOL.md)
+// or SOCKS5 (RFC 1928), decided by the socket it connected to.
+enum class Protocol : std::uint8_t { kLine, kSocks };
 
 inline constexpr std::uint64_t kTickMs = 1000;     // deadline and POLLHUP checks
 inline constexpr std::size_t kDiscardSize = 4096;  // a holder's ignored input, one read
@@ -144,13 +158,15 @@ struct ApiServer::Impl {
         int watched = 0;  // uv_poll events being watched now
         bool timer_running = false;
         api::Phase phase = api::Phase::kRequest;
+        api::Protocol protocol = api::Protocol::kLine;
+        bool socks_greeted = false;  // kSocks: the method was chosen, the request comes next
         std::uint32_t peer_uid = 0;
         std::int32_t peer_pid = 0;
         bool peer_uid_known = false;
         bool admitted = false;  // counted in admitted_clients and in users
         bool refused = false;   // refused at accept, counted in refused_lingering
 
-        std::string line;           // the request line read so far (kRequest only)
+        std::string line;           // the request line (or SOCKS message) read so far (kRequest only)
         std::string outbox;         // replies and the OK line, written before any stream data
         std::size_t outbox_sent = 0;
 
@@ -200,17 +216,27 @@ struct ApiServer::Impl {
         TAPSTACK_API_COUNTERS(TAPSTACK_METRIC_FIELD)
     };
 
+    // A listening Unix socket: the API's, and the SOCKS5 one when configured.
+    struct UnixSocket {
+        Impl* server = nullptr;
+        api::Protocol protocol = api::Protocol::kLine;
+        std::string path;
+        const char* key = "";  // its config key, for messages
+        int fd = -1;
+        uv_poll_t poll{};
+        bool open = false;          // the poll handle is initialized
+        bool created = false;       // the file is ours to remove
+        bool accept_paused = false; // out of descriptors: resumes when a client closes
+    };
+
     uv_loop_t* loop;
     iface::Interface& iface;
     ApiServerConfig config;
     std::function<void()> request_service;
-    int listen_fd = -1;
-    uv_poll_t listen_poll{};
-    bool listen_open = false;
-    bool accept_paused = false;  // out of descriptors: resumes when a client closes
+    UnixSocket api_socket;
+    UnixSocket socks_socket;  // path empty: no SOCKS5 socket
     bool stopping = false;
     bool draining = false;  // graceful stop: no new streams, the ones there finish
-    bool socket_created = false;
     Instant now{};
 
     std::uint64_t next_key = 1;
@@ -249,13 +275,16 @@ struct ApiServer::Impl {
 
     // ---- the listening socket (unix_listener.cpp) ----
     bool start(std::string* error);
-    bool adopt_listener(std::string* error);
-    bool watch_listener(std::string* error);
+    bool adopt_listener(UnixSocket& s, std::string* error);
+    bool open_socket(UnixSocket& s, std::string* error);
+    bool watch_socket(UnixSocket& s, std::string* error);
+    void close_socket(UnixSocket& s);
     void stop();
     std::size_t drain();
     bool drained() const { return draining && live_streams.empty(); }
-    void accept_clients();
-    void accept_client(int fd);
+    int start_polling(UnixSocket& s);
+    void accept_clients(UnixSocket& s);
+    void accept_client(int fd, api::Protocol protocol);
     void resume_accepting();
 
     // ---- one client's socket (client_io.cpp) ----
@@ -273,6 +302,16 @@ struct ApiServer::Impl {
     void reply_and_close(Client* c, std::string text);
     void finish_reply(Client* c);
     void reply_error(Client* c, client::ErrorCode code, std::string_view message);
+    // `socks` is the reply a SOCKS client gets instead of the ERR line.
+    void reply_failure(Client* c, client::ErrorCode code, socks::Reply socks, std::string_view message);
+    // The bytes of that failure for this client's protocol.
+    std::string failure_text(const Client* c, client::ErrorCode code, socks::Reply socks,
+                             std::string_view message) const;
+
+    // ---- a SOCKS5 client's handshake (socks_client.cpp) ----
+    void read_socks(Client* c);
+    void socks_request(Client* c, const socks::Request& r);
+    void socks_refuse(Client* c, socks::Reply reply);
 
     // ---- users (user_access.cpp) ----
     bool privileged(const Client* c) const;
@@ -309,6 +348,7 @@ struct ApiServer::Impl {
     void handle(Client* c, const api::StatsRequest& r);
     void handle(Client* c, const api::DaemonRequest& r);
     void handle(Client* c, const api::CaptureRequest& r);
+    void handle(Client* c, const api::HelloRequest& r);
     void apply_stream_options(tcp::ConnId conn, const api::StreamOptions& o);
     Listener* find_or_open_listener(Client* c, std::uint16_t port, std::uint32_t backlog);
     void close_listener(std::map<std::uint16_t, Listener>::iterator it);

@@ -18,6 +18,9 @@
 //   kCapturing   readable (to see the reader's EOF: the end of the capture),
 //                writable while a write stopped short (capture_client.cpp).
 //
+// A SOCKS5 client's handshake takes the place of the request line
+// (socks_client.cpp), read the same way: exactly its own bytes.
+//
 // The request line is read without over-reading: MSG_PEEK finds the newline
 // and only the line itself is taken, so pipelined stream bytes stay in the
 // socket, in order, for the stream. A line is bounded by max_request_line;
@@ -137,6 +140,16 @@ void ApiServer::Impl::on_ready(Client* c, int status, int events) {
     }
     switch (c->phase) {
     case Phase::kRequest:
+        if (!c->outbox.empty()) {
+            // A SOCKS method selection that did not fit at once.
+            if (!c->out_blocked && flush_outbox(c) && c->phase == Phase::kRequest) {
+                watch(c, c->watched & ~UV_WRITABLE);
+            }
+            if (c->app_vanished) {
+                close_client(c);
+                break;
+            }
+        }
         if (c->in_ready) {
             read_request(c);
         }
@@ -182,6 +195,10 @@ void ApiServer::Impl::note_eof(Client* c) {
 }
 
 void ApiServer::Impl::read_request(Client* c) {
+    if (c->protocol == api::Protocol::kSocks) {
+        read_socks(c);
+        return;
+    }
     const std::size_t max_line = std::max<std::size_t>(config.max_request_line, 2);
     for (;;) {
         const std::size_t room = max_line - std::min(max_line, c->line.size());
@@ -340,7 +357,23 @@ void ApiServer::Impl::finish_reply(Client* c) {
 }
 
 void ApiServer::Impl::reply_error(Client* c, client::ErrorCode code, std::string_view message) {
-    reply_and_close(c, api::format_error(code, message));
+    reply_failure(c, code, socks::reply_for(code), message);
+}
+
+void ApiServer::Impl::reply_failure(Client* c, client::ErrorCode code, socks::Reply socks,
+                                    std::string_view message) {
+    std::string().swap(c->line);
+    reply_and_close(c, failure_text(c, code, socks, message));
+}
+
+std::string ApiServer::Impl::failure_text(const Client* c, client::ErrorCode code, socks::Reply socks,
+                                          std::string_view message) const {
+    if (c->protocol == api::Protocol::kLine) {
+        return api::format_error(code, message);
+    }
+    // Before the method is chosen the only reply a SOCKS client can read is
+    // a method selection; "no acceptable method" is the refusal there.
+    return c->socks_greeted ? socks::encode_reply(socks) : socks::method_selection(socks::kMethodNoAcceptable);
 }
 
 }  // namespace tapstack::daemon

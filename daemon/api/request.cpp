@@ -167,7 +167,7 @@ std::variant<std::uint64_t, ParseError> parse_id(std::span<const std::string_vie
 }
 
 constexpr std::string_view kExpected =
-    "(expected CONNECT, LISTEN, ACCEPT, STATUS, INFO, CONNECTIONS, STATS, DAEMON or CAPTURE)";
+    "(expected CONNECT, LISTEN, ACCEPT, STATUS, INFO, CONNECTIONS, STATS, DAEMON, CAPTURE or HELLO)";
 
 // `key=value` fields where each key may appear once and takes a number in
 // [min, max]; `out` is indexed like `keys`.
@@ -239,8 +239,8 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
         if (!address) {
             return ParseError{quote(args[0]) + " is not an IPv4 address"};
         }
-        if (address->is_unspecified() || address->is_limited_broadcast() || address->is_multicast()) {
-            return ParseError{"cannot connect to " + address->to_string()};
+        if (auto why = connect_target_error(*address, 1)) {
+            return ParseError{*why};
         }
         auto port = parse_port(args[1]);
         if (!port) {
@@ -318,7 +318,23 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
         return Request{CaptureRequest{values[0].value_or(0), static_cast<std::uint32_t>(values[1].value_or(0)),
                                       static_cast<std::uint32_t>(values[2].value_or(0))}};
     }
+    if (verb == "HELLO") {
+        if (!args.empty()) {
+            return ParseError{"usage: HELLO"};
+        }
+        return Request{HelloRequest{}};
+    }
     return ParseError{"unknown request " + quote(fields[0]) + " " + std::string(kExpected)};
+}
+
+std::optional<std::string> connect_target_error(wire::Ipv4Address address, std::uint16_t port) {
+    if (address.is_unspecified() || address.is_limited_broadcast() || address.is_multicast()) {
+        return "cannot connect to " + address.to_string();
+    }
+    if (port == 0) {
+        return std::string("port 0 is not a port in 1..65535");
+    }
+    return std::nullopt;
 }
 
 std::string format_stream_ok(const wire::Ipv4Endpoint& local, const wire::Ipv4Endpoint& remote, std::uint64_t id) {
@@ -341,6 +357,11 @@ std::string format_status_ok(std::uint64_t id, std::string_view state, client::O
         out += " undelivered=" + std::to_string(undelivered);
     }
     return out + " uid=" + std::to_string(uid) + "\n";
+}
+
+std::string format_hello_ok(std::string_view daemon_version, std::string_view features) {
+    return "OK HELLO version=" + std::to_string(client::kProtocolVersion) + " daemon=" + std::string(daemon_version) +
+           " features=" + std::string(features) + "\n";
 }
 
 std::string format_error(client::ErrorCode code, std::string_view message) {

@@ -10,6 +10,7 @@
 //   STATS [format=text|prometheus]
 //   DAEMON
 //   CAPTURE [count=<frames>] [snaplen=<bytes>] [buffer=<bytes>]
+//   HELLO
 // Verbs are case-insensitive, fields are separated by one or more spaces or
 // tabs, a trailing "\r" is tolerated (so `nc -C`, telnet and friends work).
 // Options are lower-case `key=value` fields; the stream options `nodelay`
@@ -85,8 +86,11 @@ struct CaptureRequest {
     std::uint32_t buffer = 0;   // bytes the client may fall behind, 0 = the default
 };
 
+// The protocol version and the features this daemon has.
+struct HelloRequest {};
+
 using Request = std::variant<ConnectRequest, ListenRequest, AcceptRequest, StatusRequest, InfoRequest,
-                             ConnectionsRequest, StatsRequest, DaemonRequest, CaptureRequest>;
+                             ConnectionsRequest, StatsRequest, DaemonRequest, CaptureRequest, HelloRequest>;
 
 struct ParseError {
     std::string reason;  // one line, no newline
@@ -94,6 +98,11 @@ struct ParseError {
 
 // Parses one request line without its terminating "\n".
 std::variant<Request, ParseError> parse_request(std::string_view line);
+
+// Why no CONNECT may go to `address`:`port` (0.0.0.0, the limited
+// broadcast, multicast, port 0), or nullopt. CONNECT lines and SOCKS5
+// requests are both held to it.
+std::optional<std::string> connect_target_error(wire::Ipv4Address address, std::uint16_t port);
 
 // Upper bounds on the optional fields (larger values are bad requests).
 inline constexpr std::uint32_t kMaxTimeoutSeconds = 3600;
@@ -110,6 +119,8 @@ std::string format_listen_ok(const wire::Ipv4Endpoint& local);
 // application never took.
 std::string format_status_ok(std::uint64_t id, std::string_view state, client::Outcome outcome, std::uint32_t uid,
                              std::uint64_t undelivered = 0);
+// "OK HELLO version=<n> daemon=<version> features=<a>,<b>,...\n"
+std::string format_hello_ok(std::string_view daemon_version, std::string_view features);
 // `message` is sanitized to one printable line.
 std::string format_error(client::ErrorCode code, std::string_view message);
 

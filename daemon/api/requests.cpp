@@ -9,9 +9,11 @@
 //               out or the application goes away;
 //   LISTEN   -> holds the port's listener (kHolding) until the client closes;
 //   ACCEPT   -> waits (kWaiting) for an established connection of the port;
-//   STATUS, INFO, CONNECTIONS, STATS -> one reply, then the client closes
-//   (STATS format=prometheus: the exposition of daemon/metrics/);
+//   STATUS, INFO, CONNECTIONS, STATS, HELLO -> one reply, then the client
+//   closes (STATS format=prometheus: the exposition of daemon/metrics/);
 //   DAEMON, CAPTURE -> daemon_info.cpp, capture_client.cpp.
+// A SOCKS5 client's CONNECT (socks_client.cpp) is an ordinary ConnectRequest
+// here: every check on CONNECT applies to it.
 //
 // Listeners: one TCP listener per port, alive while a LISTEN holder or ACCEPT
 // waiters need it; waiters are served in arrival order, and a waiter is
@@ -54,6 +56,12 @@ void ApiServer::Impl::handle(Client* c, const api::ConnectRequest& r) {
         const std::string why = "connect " + remote.to_string() + ": " + describe_refusal(verdict);
         note_refusal(c, why);
         reply_error(c, ErrorCode::kPermission, why);
+        return;
+    }
+    if (!iface.has_route(r.address)) {
+        // Said at once rather than after a SYN that cannot leave.
+        reply_failure(c, ErrorCode::kUnreachable, socks::Reply::kNetworkUnreachable,
+                      "connect " + remote.to_string() + ": network unreachable (not on the link and no ipv4.gateway)");
         return;
     }
     if (!admit_stream(c)) {
@@ -230,6 +238,14 @@ void ApiServer::Impl::handle(Client* c, const api::StatsRequest& r) {
     out.append(client::kStatsEnd);
     out += '\n';
     reply_and_close(c, std::move(out));
+}
+
+void ApiServer::Impl::handle(Client* c, const api::HelloRequest&) {
+    std::string features(client::kBaseFeatures);
+    if (!config.socks_socket_path.empty()) {
+        features += ",socks";
+    }
+    reply_and_close(c, api::format_hello_ok(TAPSTACK_VERSION, features));
 }
 
 // ---- listeners ---------------------------------------------------------------------

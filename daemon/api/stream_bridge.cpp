@@ -15,7 +15,8 @@
 //     recv_consume() of exactly what the kernel accepted. An application that
 //     does not read fills its socket; the rest stays in TCP's receive buffer
 //     and the advertised window closes.
-// Control bytes still queued in `outbox` (the OK line) go first.
+// Control bytes still queued in `outbox` (the OK line, or a SOCKS5 client's
+// success reply) go first.
 //
 // Readiness: `in_ready` says the socket may hold input (set by a readable
 // event, cleared by EAGAIN or a short read). Nothing is read before the
@@ -103,7 +104,11 @@ void ApiServer::Impl::start_stream(Client* c) {
     // buffer unallocated.
     c->in_ready = false;
     watch(c, 0);
-    send_control(c, api::format_stream_ok(info.local, info.remote, c->stream_id));
+    // The success reply; a SOCKS client's names the stream's local end
+    // (BND.ADDR, BND.PORT). Stream bytes follow it on the same connection.
+    send_control(c, c->protocol == api::Protocol::kSocks
+                        ? socks::encode_reply(socks::Reply::kSucceeded, info.local)
+                        : api::format_stream_ok(info.local, info.remote, c->stream_id));
     step_streaming(c);
 }
 

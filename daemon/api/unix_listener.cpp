@@ -1,32 +1,37 @@
-// ApiServer, the listening Unix socket: start() binds it, accept_clients()
-// takes new clients, stop() ends everything.
+// ApiServer, the listening Unix sockets: start() binds them,
+// accept_clients() takes new clients, stop() ends everything.
 //
 // Theory of operation
 // -------------------
-// The listening socket is a plain non-blocking AF_UNIX stream socket watched
-// by one uv_poll_t; on readiness up to kAcceptBatch accept4() calls take
-// waiting connections (non-blocking, close-on-exec). Each becomes a Client
-// in kRequest with a request deadline, its peer's uid and pid (SO_PEERCRED,
-// see user_access.cpp) and a watch for its request line. Beyond max_clients,
-// or beyond its user's api.max_clients_per_user, a client gets
-// `ERR no-resources` and is closed.
+// There are one or two listening sockets: the API's (api.socket) and, when
+// configured, the SOCKS5 one (api.socks_socket). open_socket() creates both
+// the same way, and their clients share every limit and every later step; a
+// client only remembers which protocol its socket speaks. Each is a plain
+// non-blocking AF_UNIX stream socket watched by one uv_poll_t; on readiness
+// up to kAcceptBatch accept4() calls take waiting connections (non-blocking,
+// close-on-exec). Each becomes a Client in kRequest with a request deadline,
+// its peer's uid and pid (SO_PEERCRED, see user_access.cpp) and a watch for
+// its request line or SOCKS greeting. Beyond max_clients, or beyond its
+// user's api.max_clients_per_user, a client gets `ERR no-resources` (a SOCKS
+// client: "no acceptable method") and is closed.
 //
 // Out of descriptors (EMFILE/ENFILE): the level-triggered readiness would
 // fire again at once, so accepting pauses and resumes when a client closes
 // (freeing a descriptor). Other accept errors are counted and skipped.
 //
-// start() creates the socket file through socket_file.hpp (directory
-// checks, umask 0177 during bind, then group and mode), refusing a path that
-// is not a socket and a socket another process still serves; a stale socket
-// file from an earlier run is removed. Under socket activation
-// (config.listen_fd) it binds nothing: the listening socket systemd passed
-// is checked and served as it is, its file left to the socket unit.
+// start() creates each socket file through socket_file.hpp (directory
+// checks, umask 0177 during bind, then group and mode: the same for both),
+// refusing a path that is not a socket and a socket another process still
+// serves; a stale socket file from an earlier run is removed. Under socket
+// activation (config.listen_fd) the API socket is not bound: the listening
+// socket systemd passed is checked and served as it is, its file left to
+// the socket unit (the SOCKS5 socket is still bound here).
 // stop() first hands every stream's application what its socket takes
 // without blocking, then resets the stream (outcome "aborted", detail
 // "daemon-stopped", or the outcome of a stream that was already ending;
 // bytes left behind are counted as undelivered), closes every client and
-// TCP listener and removes the socket file.
-// drain() (graceful stop) keeps the socket open: new clients are served,
+// TCP listener and removes the socket files this server created.
+// drain() (graceful stop) keeps the sockets open: new clients are served,
 // but CONNECT, LISTEN and ACCEPT get `ERR shutting-down` (api_server.cpp);
 // connects in progress and waiting ACCEPTs get it too, holders are closed,
 // every TCP listener closes (connections never accepted are reset, as a
@@ -48,33 +53,28 @@ namespace tapstack::daemon {
 using api::Phase;
 
 bool ApiServer::Impl::start(std::string* error) {
-    if (config.listen_fd >= 0) {
-        return adopt_listener(error) && watch_listener(error);
-    }
-    const std::string& path = config.socket_path;
-    auto fail = [&](std::string why) {
-        if (error) {
-            *error = "api.socket " + path + ": " + why;
-        }
-        return false;
-    };
-    std::string why;
-    listen_fd = api::bind_socket_file(
-        api::SocketFileSpec{path, config.socket_mode, config.socket_gid, config.socket_group, 128}, &why);
-    if (listen_fd < 0) {
-        return fail(why);
-    }
-    socket_created = true;
+    api_socket.server = socks_socket.server = this;
+    api_socket.protocol = api::Protocol::kLine;
+    api_socket.path = config.socket_path;
+    api_socket.key = "api.socket";
+    socks_socket.protocol = api::Protocol::kSocks;
+    socks_socket.path = config.socks_socket_path;
+    socks_socket.key = "api.socks_socket";
     if (auto warning = api::socket_mode_warning(config.socket_mode)) {
         spdlog::warn("{}", *warning);
     }
-    return watch_listener(error);
+    const bool api_ok = config.listen_fd >= 0 ? adopt_listener(api_socket, error) && watch_socket(api_socket, error)
+                                               : open_socket(api_socket, error);
+    if (!api_ok) {
+        return false;
+    }
+    return socks_socket.path.empty() || open_socket(socks_socket, error);
 }
 
 // A socket systemd bound and listens on (socket activation): checked to be
 // what the API needs, made non-blocking and close-on-exec. Its file belongs
-// to the socket unit: socket_created stays false, so stop() leaves it.
-bool ApiServer::Impl::adopt_listener(std::string* error) {
+// to the socket unit: s.created stays false, so stop() leaves it.
+bool ApiServer::Impl::adopt_listener(UnixSocket& s, std::string* error) {
     const int fd = config.listen_fd;
     auto fail = [&](std::string why) {
         if (error) {
@@ -102,40 +102,62 @@ bool ApiServer::Impl::adopt_listener(std::string* error) {
     if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
         return fail(std::string("fcntl: ") + std::strerror(errno));
     }
-    listen_fd = fd;
+    s.fd = fd;
     return true;
 }
 
-bool ApiServer::Impl::watch_listener(std::string* error) {
+// One listening socket, the same way for the API and SOCKS5.
+bool ApiServer::Impl::open_socket(UnixSocket& s, std::string* error) {
     auto fail = [&](std::string why) {
         if (error) {
-            *error = "api.socket " + config.socket_path + ": " + why;
+            *error = std::string(s.key) + " " + s.path + ": " + why;
         }
         return false;
     };
-    int rc = uv_poll_init(loop, &listen_poll, listen_fd);
+    std::string why;
+    s.fd = api::bind_socket_file(
+        api::SocketFileSpec{s.path, config.socket_mode, config.socket_gid, config.socket_group, 128}, &why);
+    if (s.fd < 0) {
+        return fail(why);
+    }
+    s.created = true;
+    return watch_socket(s, error);
+}
+
+bool ApiServer::Impl::watch_socket(UnixSocket& s, std::string* error) {
+    auto fail = [&](std::string why) {
+        if (error) {
+            *error = std::string(s.key) + " " + s.path + ": " + why;
+        }
+        return false;
+    };
+    int rc = uv_poll_init(loop, &s.poll, s.fd);
     if (rc != 0) {
         return fail(std::string("poll: ") + uv_strerror(rc));
     }
-    listen_poll.data = this;
-    listen_open = true;
-    rc = uv_poll_start(&listen_poll, UV_READABLE, [](uv_poll_t* h, int status, int) {
-        auto* self = static_cast<Impl*>(h->data);
-        if (status == 0 && !self->stopping) {
-            self->accept_clients();
-        }
-    });
+    s.poll.data = &s;
+    s.open = true;
+    rc = start_polling(s);
     if (rc != 0) {
         return fail(std::string("poll: ") + uv_strerror(rc));
     }
     return true;
 }
 
-void ApiServer::Impl::accept_clients() {
+int ApiServer::Impl::start_polling(UnixSocket& s) {
+    return uv_poll_start(&s.poll, UV_READABLE, [](uv_poll_t* h, int status, int) {
+        auto* sock = static_cast<UnixSocket*>(h->data);
+        if (status == 0 && !sock->server->stopping) {
+            sock->server->accept_clients(*sock);
+        }
+    });
+}
+
+void ApiServer::Impl::accept_clients(UnixSocket& s) {
     for (int i = 0; i < api::kAcceptBatch; ++i) {
-        int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = ::accept4(s.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            accept_client(fd);
+            accept_client(fd, s.protocol);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED) {
@@ -143,8 +165,8 @@ void ApiServer::Impl::accept_clients() {
         }
         if (errno == EMFILE || errno == ENFILE) {
             ++counters.accept_errors;
-            uv_poll_stop(&listen_poll);
-            accept_paused = true;
+            uv_poll_stop(&s.poll);
+            s.accept_paused = true;
         } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
             ++counters.accept_errors;
         }
@@ -153,24 +175,21 @@ void ApiServer::Impl::accept_clients() {
 }
 
 void ApiServer::Impl::resume_accepting() {
-    if (!accept_paused || stopping || !listen_open) {
-        return;
-    }
-    accept_paused = false;
-    uv_poll_start(&listen_poll, UV_READABLE, [](uv_poll_t* h, int status, int) {
-        auto* self = static_cast<Impl*>(h->data);
-        if (status == 0 && !self->stopping) {
-            self->accept_clients();
+    for (UnixSocket* s : {&api_socket, &socks_socket}) {
+        if (s->accept_paused && !stopping && s->open) {
+            s->accept_paused = false;
+            start_polling(*s);
         }
-    });
+    }
 }
 
-void ApiServer::Impl::accept_client(int fd) {
+void ApiServer::Impl::accept_client(int fd, api::Protocol protocol) {
     auto owned = std::make_unique<Client>();
     Client* c = owned.get();
     c->server = this;
     c->key = next_key++;
     c->fd = fd;
+    c->protocol = protocol;
     if (uv_poll_init(loop, &c->poll, fd) != 0) {
         ::close(fd);
         ++counters.accept_errors;
@@ -214,9 +233,27 @@ void ApiServer::Impl::accept_client(int fd) {
     c->admitted = true;
     ++admitted_clients;
     ++counters.clients_accepted;
+    if (protocol == api::Protocol::kSocks) {
+        ++counters.socks_clients_accepted;
+    }
     c->request_deadline = uv_now(loop) + config.request_timeout_ms;
     arm_timer(c);
     watch(c, UV_READABLE);
+}
+
+void ApiServer::Impl::close_socket(UnixSocket& s) {
+    if (s.open) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&s.poll), nullptr);
+        s.open = false;
+    }
+    if (s.fd >= 0) {
+        ::close(s.fd);
+        s.fd = -1;
+    }
+    if (s.created) {
+        ::unlink(s.path.c_str());
+        s.created = false;
+    }
 }
 
 void ApiServer::Impl::stop() {
@@ -224,18 +261,8 @@ void ApiServer::Impl::stop() {
         return;
     }
     stopping = true;
-    if (listen_open) {
-        uv_close(reinterpret_cast<uv_handle_t*>(&listen_poll), nullptr);
-        listen_open = false;
-    }
-    if (listen_fd >= 0) {
-        ::close(listen_fd);
-        listen_fd = -1;
-    }
-    if (socket_created) {
-        ::unlink(config.socket_path.c_str());
-        socket_created = false;
-    }
+    close_socket(api_socket);
+    close_socket(socks_socket);
     std::vector<Client*> all;
     all.reserve(clients.size());
     for (auto& [key, c] : clients) {

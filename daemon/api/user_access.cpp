@@ -122,7 +122,7 @@ void ApiServer::Impl::refuse_at_accept(Client* c, std::string_view message) {
     if (refused_lingering >= api::kMaxRefusedLingering) {
         // Too many refused clients still open: the ERR line goes out now (a
         // fresh socket has room for it) and the client is closed at once.
-        c->outbox = api::format_error(ErrorCode::kNoResources, message);
+        c->outbox = failure_text(c, ErrorCode::kNoResources, socks::reply_for(ErrorCode::kNoResources), message);
         flush_outbox(c);
         close_client(c);
         return;

@@ -20,7 +20,8 @@ namespace {
 constexpr std::size_t kMaxReplyLine = 4096;
 
 Error system_error(std::string what) {
-    return Error{Error::Kind::kSystem, ErrorCode::kInternal, what + ": " + std::strerror(errno)};
+    const int e = errno;
+    return Error{Error::Kind::kSystem, ErrorCode::kInternal, what + ": " + std::strerror(e), e};
 }
 
 Error protocol_error(std::string what) { return Error{Error::Kind::kProtocol, ErrorCode::kInternal, std::move(what)}; }
@@ -122,8 +123,9 @@ Result<int> dial(std::string_view socket_path) {
         if (errno == EINTR) {
             continue;
         }
+        const int err = errno;
         Error e{Error::Kind::kUnavailable, ErrorCode::kInternal,
-                "cannot reach tapstackd at " + std::string(socket_path) + ": " + std::strerror(errno)};
+                "cannot reach tapstackd at " + std::string(socket_path) + ": " + std::strerror(err), err};
         ::close(fd);
         return e;
     }
@@ -384,6 +386,71 @@ Result<Fields> parse_info_reply(std::string_view line) {
         return protocol_error("unexpected reply from tapstackd: \"" + std::string(line) + "\"");
     }
     return parse_fields(line.substr(3));
+}
+
+bool Hello::has(std::string_view feature) const {
+    for (const std::string& f : features) {
+        if (f == feature) {
+            return true;
+        }
+    }
+    return false;
+}
+
+Result<Hello> parse_hello_reply(std::string_view line) {
+    line = strip_cr(line);
+    if (auto e = parse_err(line)) {
+        return *e;
+    }
+    auto f = split(line);
+    if (f.size() < 2 || f[0] != "OK" || f[1] != "HELLO") {
+        return protocol_error("unexpected reply from tapstackd: \"" + std::string(line) + "\"");
+    }
+    Hello h;
+    bool have_version = false;
+    bool have_features = false;
+    for (std::size_t i = 2; i < f.size(); ++i) {
+        auto eq = f[i].find('=');
+        if (eq == std::string_view::npos || eq == 0) {
+            return protocol_error("bad field \"" + std::string(f[i]) + "\" in HELLO reply");
+        }
+        std::string_view key = f[i].substr(0, eq);
+        std::string_view value = f[i].substr(eq + 1);
+        if (key == "version") {
+            std::uint64_t v = 0;
+            have_version = parse_u64(value, &v) && v > 0 && v <= 0xffffffffu;
+            h.version = static_cast<unsigned>(v);
+        } else if (key == "daemon") {
+            h.daemon = std::string(value);
+        } else if (key == "features") {
+            have_features = true;
+            std::size_t start = 0;
+            while (start <= value.size()) {
+                auto comma = value.find(',', start);
+                std::string_view word = value.substr(start, comma == std::string_view::npos ? value.npos : comma - start);
+                if (!word.empty()) {
+                    h.features.emplace_back(word);
+                }
+                if (comma == std::string_view::npos) {
+                    break;
+                }
+                start = comma + 1;
+            }
+        }  // unknown keys: newer daemons may add some
+    }
+    if (!have_version || !have_features) {
+        return protocol_error("HELLO reply lacks a valid version or features: \"" + std::string(line) + "\"");
+    }
+    return h;
+}
+
+Result<Hello> hello(std::string_view socket_path) {
+    Fd fd;
+    auto line = exchange(socket_path, "HELLO\n", &fd);
+    if (!line) {
+        return line.error();
+    }
+    return parse_hello_reply(line.value());
 }
 
 Result<Stream> connect(std::string_view socket_path, std::string_view address, std::uint16_t port,

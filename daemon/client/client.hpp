@@ -12,13 +12,18 @@
 //     accepts are queued) until it is closed; accept(listener) waits for
 //     the next connection;
 //   * info(id), connections(): a live stream's TCP figures, and one row per
-//     live stream, as the daemon's `key=value` fields (names in PROTOCOL.md).
+//     live stream, as the daemon's `key=value` fields (names in PROTOCOL.md);
+//   * hello(): the protocol version and the features the daemon has.
 // The caller owns every returned fd and closes it. Calls block; there is no
 // libuv or thread inside. Requests are sent with MSG_NOSIGNAL; SIGPIPE on
 // the returned stream fds is the caller's business.
 //
 // Errors: a Result holds either the value or an Error with a kind, the
 // daemon's wire code (for kDaemon) and a one-line message.
+//
+// Installed as <tapstack/client.hpp> beside <tapstack/protocol.hpp> and
+// built into libtapstack (pkg-config tapstack); C programs use <tapstack.h>.
+// Only what is marked TAPSTACK_API is exported from the shared library.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +34,13 @@
 #include <variant>
 #include <vector>
 
-#include "daemon/client/protocol.hpp"
+// A sibling include (not spelled from the project root as elsewhere) so
+// that the installed header finds its installed neighbour.
+#include "protocol.hpp"
+
+#ifndef TAPSTACK_API
+#define TAPSTACK_API __attribute__((visibility("default")))
+#endif
 
 namespace tapstack::client {
 
@@ -46,6 +57,7 @@ struct Error {
     Kind kind = Kind::kSystem;
     ErrorCode code = ErrorCode::kInternal;  // meaningful for kDaemon
     std::string message;
+    int sys_errno = 0;                      // kSystem, kUnavailable: the errno behind it
 };
 
 template <class T>
@@ -93,7 +105,7 @@ using Field = std::pair<std::string, std::string>;
 using Fields = std::vector<Field>;
 
 // The value of `key`, or nullopt.
-std::optional<std::string_view> find_field(const Fields& fields, std::string_view key);
+TAPSTACK_API std::optional<std::string_view> find_field(const Fields& fields, std::string_view key);
 
 // Options of CONNECT and ACCEPT.
 struct StreamOptions {
@@ -102,33 +114,41 @@ struct StreamOptions {
     std::optional<bool> keepalive;  // nullopt: the daemon's tcp.keepalive
 };
 
+// HELLO: what the daemon speaks.
+struct Hello {
+    unsigned version = 0;               // protocol version (kProtocolVersion of the daemon)
+    std::string daemon;                 // the daemon's version, "0.1.0"
+    std::vector<std::string> features;  // "connect", "listen", ..., "socks"
+    TAPSTACK_API bool has(std::string_view feature) const;
+};
+
 // CONNECT: timeout_s 0 leaves the limit to the daemon's TCP retries.
-Result<Stream> connect(std::string_view socket_path, std::string_view address, std::uint16_t port,
-                       std::uint32_t timeout_s = 0);
-Result<Stream> connect(std::string_view socket_path, std::string_view address, std::uint16_t port,
-                       const StreamOptions& options);
+TAPSTACK_API Result<Stream> connect(std::string_view socket_path, std::string_view address, std::uint16_t port,
+                                    std::uint32_t timeout_s = 0);
+TAPSTACK_API Result<Stream> connect(std::string_view socket_path, std::string_view address, std::uint16_t port,
+                                    const StreamOptions& options);
 // LISTEN: backlog 0 is the daemon's default.
-Result<Listener> listen(std::string_view socket_path, std::uint16_t port, std::uint32_t backlog = 0);
+TAPSTACK_API Result<Listener> listen(std::string_view socket_path, std::uint16_t port, std::uint32_t backlog = 0);
 // ACCEPT on a held listener's port; timeout_s 0 waits indefinitely.
-Result<Stream> accept(const Listener& listener, std::uint32_t timeout_s = 0);
+TAPSTACK_API Result<Stream> accept(const Listener& listener, std::uint32_t timeout_s = 0);
 // ACCEPT without a LISTEN holder: a transient listener exists only while
 // someone waits in ACCEPT.
-Result<Stream> accept(std::string_view socket_path, std::uint16_t port, std::uint32_t timeout_s = 0);
-Result<Stream> accept(const Listener& listener, const StreamOptions& options);
-Result<Stream> accept(std::string_view socket_path, std::uint16_t port, const StreamOptions& options);
-Result<Status> status(std::string_view socket_path, std::uint64_t id);
-Result<std::vector<Counter>> stats(std::string_view socket_path);
+TAPSTACK_API Result<Stream> accept(std::string_view socket_path, std::uint16_t port, std::uint32_t timeout_s = 0);
+TAPSTACK_API Result<Stream> accept(const Listener& listener, const StreamOptions& options);
+TAPSTACK_API Result<Stream> accept(std::string_view socket_path, std::uint16_t port, const StreamOptions& options);
+TAPSTACK_API Result<Status> status(std::string_view socket_path, std::uint64_t id);
+TAPSTACK_API Result<std::vector<Counter>> stats(std::string_view socket_path);
 // INFO: the fields of a live stream (id, state, local, remote, srtt_us, ...);
 // a stream that ended is a kDaemon error with code kNotFound.
-Result<Fields> info(std::string_view socket_path, std::uint64_t id);
+TAPSTACK_API Result<Fields> info(std::string_view socket_path, std::uint64_t id);
 // CONNECTIONS: one Fields per live stream, in id order.
-Result<std::vector<Fields>> connections(std::string_view socket_path);
+TAPSTACK_API Result<std::vector<Fields>> connections(std::string_view socket_path);
 // STATS format=prometheus: the Prometheus text exposition, every line with
 // its newline (PROTOCOL.md; daemon/metrics/prometheus.hpp).
-Result<std::string> stats_prometheus(std::string_view socket_path);
+TAPSTACK_API Result<std::string> stats_prometheus(std::string_view socket_path);
 // DAEMON: the daemon's own fields (version, uptime_s, interface, address,
 // streams, ...), in the daemon's order.
-Result<Fields> daemon_status(std::string_view socket_path);
+TAPSTACK_API Result<Fields> daemon_status(std::string_view socket_path);
 
 // CAPTURE: a live pcapng stream of the frames the stack receives and sends.
 struct CaptureOptions {
@@ -140,7 +160,8 @@ struct Capture {
     int fd = -1;    // the pcapng byte stream; shutdown(SHUT_WR) ends the capture in order
     Fields fields;  // of the OK line: format, linktype, snaplen, buffer, count
 };
-Result<Capture> capture(std::string_view socket_path, const CaptureOptions& options);
+TAPSTACK_API Result<Capture> capture(std::string_view socket_path, const CaptureOptions& options);
+TAPSTACK_API Result<Hello> hello(std::string_view socket_path);
 
 // ---- reply parsing (pure; exposed for tests) -----------------------------
 
@@ -152,19 +173,22 @@ struct StreamReply {
 
 // Each takes one reply line without "\n". An ERR line becomes a kDaemon
 // error, anything unexpected a kProtocol error.
-Result<StreamReply> parse_stream_reply(std::string_view line);
-Result<std::string> parse_listen_reply(std::string_view line);  // the local endpoint
-Result<Status> parse_status_reply(std::string_view line);
+TAPSTACK_API Result<StreamReply> parse_stream_reply(std::string_view line);
+TAPSTACK_API Result<std::string> parse_listen_reply(std::string_view line);  // the local endpoint
+TAPSTACK_API Result<Status> parse_status_reply(std::string_view line);
 // "name value" of a STATS body line.
-Result<Counter> parse_counter_line(std::string_view line);
+TAPSTACK_API Result<Counter> parse_counter_line(std::string_view line);
 // "key=value key=value ...": every field has a non-empty key and an '=';
 // each CONNECTIONS row needs at least id, state, local and remote.
-Result<Fields> parse_fields(std::string_view text);
+TAPSTACK_API Result<Fields> parse_fields(std::string_view text);
 // "OK id=... state=... ...", the INFO reply.
-Result<Fields> parse_info_reply(std::string_view line);
+TAPSTACK_API Result<Fields> parse_info_reply(std::string_view line);
 // "OK [word] key=value ...": a reply whose fields need no stream identity
 // (DAEMON; CAPTURE, whose OK is followed by the word "capture"); `what`
 // names the reply in messages, `word` is the leading word if any.
-Result<Fields> parse_ok_fields(std::string_view line, std::string_view what, std::string_view word = {});
+TAPSTACK_API Result<Fields> parse_ok_fields(std::string_view line, std::string_view what, std::string_view word = {});
+// "OK HELLO version=<n> daemon=<v> features=<a>,<b>": version and features
+// are required; fields a newer daemon adds are ignored.
+TAPSTACK_API Result<Hello> parse_hello_reply(std::string_view line);
 
 }  // namespace tapstack::client

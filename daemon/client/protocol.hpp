@@ -104,6 +104,15 @@ constexpr std::optional<Outcome> parse_outcome(std::string_view text) {
     return std::nullopt;
 }
 
+// HELLO's `version=`: raised when a change could break a client that
+// relies on the documented protocol; additions (requests, options, fields,
+// features) leave it alone and are announced in `features=`.
+inline constexpr unsigned kProtocolVersion = 1;
+
+// HELLO's `features=`: what every daemon of this version has. The daemon
+// adds "socks" when its SOCKS5 socket is on.
+inline constexpr std::string_view kBaseFeatures = "connect,listen,accept,status,info,connections,stats,daemon,capture,prometheus,hello";
+
 // The line that ends a STATS or CONNECTIONS reply.
 inline constexpr std::string_view kStatsEnd = "END";
 inline constexpr std::string_view kListEnd = kStatsEnd;

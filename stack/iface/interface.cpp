@@ -128,6 +128,8 @@ void Interface::visit_metrics(const MetricVisitor& visit) const {
     impl_->tcp.visit_metrics(visit);
 }
 
+bool Interface::has_route(wire::Ipv4Address dst) const { return impl_->route(dst).has_value(); }
+
 void Interface::visit_counters(const std::function<void(std::string_view, std::uint64_t)>& visit) const {
     visit_metrics([&visit](const MetricInfo& m, std::uint64_t value) { visit(m.name, value); });
 }

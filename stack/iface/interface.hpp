@@ -74,6 +74,9 @@ public:
     // ARP cache's timings and bounds for what happens from now on
     // (ArpCache::set_config). TCP's settings change through tcp().set_config().
     void set_arp_config(const InterfaceConfig& config);
+    // True when a datagram to `dst` has a next hop: on-link, or through the
+    // gateway (what a TCP connect to it would use); false for "no route".
+    bool has_route(wire::Ipv4Address dst) const;
     // Every counter and gauge of every layer (eth, arp, ipv4, icmp, tcp),
     // each with its stable name, kind and help (stack/metrics.hpp).
     void visit_metrics(const MetricVisitor& visit) const;

@@ -28,5 +28,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)c::parse_ok_fields(line, "CAPTURE", "capture");
     tapstack::capture::pcapng::Reader reader;
     (void)reader.feed(std::span<const std::uint8_t>(data, size));
+    (void)c::parse_hello_reply(line);
     return 0;
 }

@@ -14,7 +14,9 @@ mkdir "$work/corpus"
 cp "$corpus"/* "$work/corpus/"
 cd "$work"
 status=0
-"$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -seed=1 \
+# -error_exitcode=1: libFuzzer's default, 77, is Meson's "skipped", which
+# would hide a crash.
+"$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -seed=1 -error_exitcode=1 \
   -print_final_stats=1 corpus || status=$?
 if [ "$status" -ne 0 ]; then
   for f in crash-* leak-* timeout-* oom-*; do

@@ -102,7 +102,8 @@ def expect_bad_request(d, request, what):
 
 def test_bad_requests_get_err_bad_request_and_a_closed_connection():
     with harness.Daemon(log_level="info") as d:
-        expect_bad_request(d, b"HELLO\n", "unknown verb")
+        expect_bad_request(d, b"FETCH 10.0.0.1\n", "unknown verb")
+        expect_bad_request(d, b"HELLO again\n", "HELLO takes nothing")
         expect_bad_request(d, b"CONNECT 10.0.0.1\n", "missing port")
         expect_bad_request(d, b"CONNECT 10.0.0.300 80\n", "bad address")
         expect_bad_request(d, b"CONNECT 10.0.0.1 80 now\n", "extra field")

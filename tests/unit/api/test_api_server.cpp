@@ -13,6 +13,7 @@
 // timeouts; a reset while queued for ACCEPT; an application that stops
 // reading after the end) and the graceful stop (drain()): every byte TCP
 // acknowledged reaches the application before EOF, then STATUS says how.
+// Last, a SOCKS5 client's stream and its failure replies on the second socket.
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -93,6 +94,7 @@ struct World {
     iface::Interface a;  // the daemon's (its TCP tuned by the constructor's argument)
     iface::Interface b{iface_config(1), sink_b, 2};
     std::string socket_path = temp_socket_path();
+    std::string socks_path = socket_path.substr(0, socket_path.rfind('/')) + "/socks.sock";
     std::unique_ptr<daemon::ApiServer> api;
     bool link_down = false;  // frames in either direction are lost (a peer that went silent)
     drivers::FrameTap* tap = nullptr;  // the capture hub while a CAPTURE runs (the port's place)
@@ -105,6 +107,7 @@ struct World {
         REQUIRE(uv_loop_init(&loop) == 0);
         daemon::ApiServerConfig cfg;
         cfg.socket_path = socket_path;
+        cfg.socks_socket_path = socks_path;
         cfg.request_timeout_ms = 2000;
         cfg.attach_frame_tap = [this](drivers::FrameTap* t) { tap = t; };
         cfg.interface_name = "test0";
@@ -200,6 +203,41 @@ std::string read_all(int fd) {
         out.append(buf, static_cast<std::size_t>(n));
     }
 }
+
+int dial(const std::string& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+std::string read_exact(int fd, std::size_t n) {
+    std::string out(n, '\0');
+    std::size_t got = 0;
+    while (got < n) {
+        ssize_t r = ::read(fd, out.data() + got, n - got);
+        if (r <= 0) {
+            break;
+        }
+        got += static_cast<std::size_t>(r);
+    }
+    out.resize(got);
+    return out;
+}
+
+// VER CMD RSV ATYP(IPv4) DST.ADDR DST.PORT.
+std::string socks_connect_request(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d, std::uint16_t port) {
+    const char bytes[] = {5, 1, 0, 1, static_cast<char>(a), static_cast<char>(b), static_cast<char>(c),
+                          static_cast<char>(d), static_cast<char>(port >> 8), static_cast<char>(port & 0xff)};
+    return std::string(bytes, sizeof bytes);
+}
+
+const std::string kSocksGreeting("\x05\x01\x00", 3);
 
 bool write_all(int fd, const std::string& data) {
     std::size_t off = 0;
@@ -1404,4 +1442,82 @@ TEST_CASE("DAEMON: version, uptime, interface, address and what the daemon holds
     CHECK(get("captures") == "0");
     CHECK(get("uptime_s") == "0");
     CHECK(get("offloads") == "off");
+}
+
+TEST_CASE("SOCKS5: CONNECT becomes a stream; the reply names its local end; bytes both ways, then EOF") {
+    World w;
+    tcp::ListenerId l;
+    REQUIRE(w.peer().listen(90, 0, &l) == tcp::Error::kNone);
+    PeerStream peer;
+    peer.out = pattern(500000, 7);
+    const std::string request = pattern(200000, 8);
+    std::atomic<bool> finished{false};
+    std::string method, reply, got;
+    std::thread app([&] {
+        int fd = dial(w.socks_path);
+        if (fd >= 0) {
+            // Greeting, request and the first stream bytes in one write.
+            write_all(fd, kSocksGreeting + socks_connect_request(10, 0, 0, 1, 90) + request.substr(0, 1000));
+            method = read_exact(fd, 2);
+            reply = read_exact(fd, 10);
+            write_all(fd, request.substr(1000));
+            ::shutdown(fd, SHUT_WR);
+            got = read_all(fd);
+            ::close(fd);
+        }
+        finished = true;
+    });
+    bool ok = w.run_until([&] {
+        if (!peer.conn.valid()) {
+            peer.conn = w.peer().accept(l);
+        }
+        peer.pump(w.peer());
+        return finished.load();
+    });
+    w.join(app, ok);
+    REQUIRE(ok);
+    CHECK(method == std::string("\x05\x00", 2));
+    REQUIRE(reply.size() == 10);
+    CHECK(reply.substr(0, 8) == std::string("\x05\x00\x00\x01\x0a\x00\x00\x02", 8));
+    const auto bnd_port = static_cast<std::uint16_t>((static_cast<std::uint8_t>(reply[8]) << 8) |
+                                                     static_cast<std::uint8_t>(reply[9]));
+    CHECK(w.peer().info(peer.conn).remote.port == bnd_port);
+    CHECK(got == peer.out);
+    w.run_until([&] {
+        peer.pump(w.peer());
+        return peer.in.size() >= request.size() && w.peer().info(peer.conn).eof;
+    });
+    CHECK(peer.in == request);
+    w.peer().close(clock_now(), peer.conn);
+}
+
+TEST_CASE("SOCKS5: failures are the RFC 1928 reply then EOF: refused 0x05, no route 0x03, a name 0x08, no method 0xFF") {
+    World w;
+    std::atomic<bool> finished{false};
+    std::vector<std::string> answers;
+    std::string hello;
+    std::thread app([&] {
+        const std::string name_request("\x05\x01\x00\x03\x07" "example" "\x00\x50", 14);
+        for (const std::string& chunk : {kSocksGreeting + socks_connect_request(10, 0, 0, 1, 9),
+                                         kSocksGreeting + socks_connect_request(192, 0, 2, 1, 80),
+                                         kSocksGreeting + name_request, std::string("\x05\x01\x02", 3)}) {
+            int fd = dial(w.socks_path);
+            write_all(fd, chunk);
+            answers.push_back(read_all(fd));
+            ::close(fd);
+        }
+        auto h = client::hello(w.socket_path);
+        hello = h ? (h->has("socks") ? "socks" : "no socks") : h.error().message;
+        finished = true;
+    });
+    bool ok = w.run_until([&] { return finished.load(); });
+    w.join(app, ok);
+    REQUIRE(ok);
+    auto failure = [](char code) { return std::string("\x05\x00\x05", 3) + code + std::string("\x00\x01\0\0\0\0\0\0", 8); };
+    REQUIRE(answers.size() == 4);
+    CHECK(answers[0] == failure(0x05));
+    CHECK(answers[1] == failure(0x03));
+    CHECK(answers[2] == failure(0x08));
+    CHECK(answers[3] == std::string("\x05\xff", 2));
+    CHECK(hello == "socks");
 }

@@ -15,97 +15,11 @@
 #include <vector>
 
 #include "daemon/client/client.hpp"
+#include "tests/unit/api/fake_daemon.hpp"
 
 using namespace tapstack::client;
-
-namespace {
-
-std::string read_all(int fd) {
-    std::string out;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n <= 0) {
-            return out;
-        }
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-}
-
-// Serves one scripted reply per connection, in order. The server side of
-// each connection stays open (write side shut) until the fake is destroyed,
-// so a test can read what the client sent after the request line.
-class FakeDaemon {
-public:
-    explicit FakeDaemon(std::vector<std::string> replies) : replies_(std::move(replies)) {
-        char dir_template[] = "/tmp/tapstack-client-test-XXXXXX";
-        REQUIRE(::mkdtemp(dir_template) != nullptr);
-        dir_ = dir_template;
-        path_ = dir_ + "/api.sock";
-        listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
-        REQUIRE(listen_fd_ >= 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
-        REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-        REQUIRE(::listen(listen_fd_, 8) == 0);
-        thread_ = std::thread([this] { serve(); });
-    }
-    ~FakeDaemon() {
-        join();
-        for (int fd : conns_) {
-            ::close(fd);
-        }
-        ::close(listen_fd_);
-        ::unlink(path_.c_str());
-        ::rmdir(dir_.c_str());
-    }
-    void join() {
-        if (thread_.joinable()) {
-            thread_.join();
-        }
-    }
-    const std::string& path() const { return path_; }
-    // Valid after join().
-    const std::vector<std::string>& requests() const { return requests_; }
-    int server_fd(std::size_t i) const { return conns_.at(i); }
-
-private:
-    void serve() {
-        for (const std::string& reply : replies_) {
-            int fd = ::accept(listen_fd_, nullptr, nullptr);
-            if (fd < 0) {
-                return;
-            }
-            std::string line;
-            char c = 0;
-            while (::read(fd, &c, 1) == 1 && c != '\n') {
-                line += c;
-            }
-            requests_.push_back(line);
-            std::size_t off = 0;
-            while (off < reply.size()) {
-                ssize_t n = ::send(fd, reply.data() + off, reply.size() - off, MSG_NOSIGNAL);
-                if (n <= 0) {
-                    break;
-                }
-                off += static_cast<std::size_t>(n);
-            }
-            ::shutdown(fd, SHUT_WR);
-            conns_.push_back(fd);
-        }
-    }
-
-    std::vector<std::string> replies_;
-    std::string dir_;
-    std::string path_;
-    int listen_fd_ = -1;
-    std::vector<std::string> requests_;
-    std::vector<int> conns_;
-    std::thread thread_;
-};
-
-}  // namespace
+using tapstack::test::FakeDaemon;
+using tapstack::test::read_all;
 
 TEST_CASE("connect sends CONNECT, returns the endpoints and id, and leaves the stream bytes unread") {
     FakeDaemon d({"OK 10.0.0.2:49152 10.0.0.1:80 id=17\nhello, stream"});
@@ -362,4 +276,36 @@ TEST_CASE("OK lines of key=value fields: DAEMON's, and CAPTURE's after its word"
     auto e = parse_ok_fields("ERR permission capture needs root", "CAPTURE", "capture");
     REQUIRE_FALSE(e.ok());
     CHECK(e.error().code == ErrorCode::kPermission);
+}
+
+TEST_CASE("hello sends HELLO and returns the version, the daemon's version and the features") {
+    FakeDaemon d({"OK HELLO version=1 daemon=0.1.0 features=connect,listen,accept,stats,socks future=x\n"});
+    auto h = hello(d.path());
+    d.join();
+    REQUIRE(h.ok());
+    CHECK(d.requests().at(0) == "HELLO");
+    CHECK(h->version == 1);
+    CHECK(h->daemon == "0.1.0");
+    CHECK(h->features == std::vector<std::string>{"connect", "listen", "accept", "stats", "socks"});
+    CHECK(h->has("socks"));
+    CHECK_FALSE(h->has("sock"));
+}
+
+TEST_CASE("HELLO replies: version and features are required, unknown fields ignored, ERR passed on") {
+    CHECK(parse_hello_reply("OK HELLO version=2 features=").ok());
+    CHECK(parse_hello_reply("OK HELLO version=2 features=").value().features.empty());
+    CHECK(parse_hello_reply("OK HELLO features=a,,b version=1\r").value().features ==
+          std::vector<std::string>{"a", "b"});
+    for (const char* bad : {"OK HELLO", "OK HELLO version=1", "OK HELLO features=a", "OK HELLO version=0 features=a",
+                            "OK HELLO version=x features=a", "OK version=1 features=a", "OK HELLO version=1 =x features=a",
+                            "OK HELLO version=1 junk features=a", "HELLO version=1 features=a"}) {
+        CAPTURE(bad);
+        auto r = parse_hello_reply(bad);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().kind == Error::Kind::kProtocol);
+    }
+    auto e = parse_hello_reply("ERR bad-request unknown request \"HELLO\"");
+    REQUIRE_FALSE(e.ok());
+    CHECK(e.error().kind == Error::Kind::kDaemon);
+    CHECK(e.error().code == ErrorCode::kBadRequest);
 }

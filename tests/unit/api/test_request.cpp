@@ -142,7 +142,8 @@ TEST_CASE("missing, extra and unknown fields and options are refused") {
 }
 
 TEST_CASE("unknown verbs and empty lines name what is expected") {
-    CHECK(err("HELLO").find("CONNECT") != std::string::npos);
+    CHECK(err("FETCH").find("CONNECT") != std::string::npos);
+    CHECK(err("FETCH").find("HELLO") != std::string::npos);
     CHECK(err("").find("empty") != std::string::npos);
     err("   \r");
 }
@@ -323,4 +324,22 @@ TEST_CASE("CAPTURE takes count, snaplen and buffer, each once and within its ran
     CHECK(err("CAPTURE count=1 count=2") == "count given twice");
     CHECK(err("CAPTURE count") == "count needs a value");
     CHECK(err("CAPTURE filter=tcp") == "unknown option \"filter\"");
+}
+
+TEST_CASE("HELLO takes nothing; its reply names the protocol version, the daemon and the features") {
+    CHECK(std::holds_alternative<HelloRequest>(ok("HELLO")));
+    CHECK(std::holds_alternative<HelloRequest>(ok("hello\r")));
+    CHECK(err("HELLO 1") == "usage: HELLO");
+    CHECK(format_hello_ok("0.1.0", "connect,socks") == "OK HELLO version=1 daemon=0.1.0 features=connect,socks\n");
+    CHECK(client::kProtocolVersion == 1);
+}
+
+TEST_CASE("connect targets: CONNECT lines and SOCKS5 requests are held to the same rule") {
+    using wire::Ipv4Address;
+    CHECK_FALSE(connect_target_error(Ipv4Address::from_octets(10, 0, 0, 1), 80));
+    CHECK(connect_target_error(Ipv4Address::any(), 80) == "cannot connect to 0.0.0.0");
+    CHECK(connect_target_error(Ipv4Address::limited_broadcast(), 80));
+    CHECK(connect_target_error(Ipv4Address::from_octets(239, 1, 2, 3), 80));
+    CHECK(connect_target_error(Ipv4Address::from_octets(10, 0, 0, 1), 0));
+    CHECK(err("CONNECT 239.1.2.3 80") == "cannot connect to 239.1.2.3");
 }

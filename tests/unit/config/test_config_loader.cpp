@@ -52,6 +52,8 @@ TEST_CASE("the shipped config/tapstack.yaml loads with the documented values") {
     CHECK(c.tap.mtu == 1500);
     CHECK(c.iface.mtu == 1500);
     CHECK(c.iface.address == *Ipv4Cidr::parse("198.19.77.2/24"));
+    CHECK(c.api.socket_path == "/run/tapstack/tapstack.sock");
+    CHECK(c.api.socks_socket_path == "/run/tapstack/socks.sock");
     CHECK(c.iface.gateway == Ipv4Address::from_octets(198, 19, 77, 1));
     CHECK(c.tap.host_address == Ipv4Cidr::parse("198.19.77.1/24"));
     CHECK(c.iface.mac == *MacAddress::parse("02:74:73:13:4d:02"));
@@ -657,6 +659,28 @@ TEST_CASE("api.connect_allow/connect_deny: every bad rule reported at its own li
     REQUIRE(r.ok());
     CHECK(r.config.api.access.connect.deny.empty());
     CHECK(r.config.api.access.connect.allow.empty());
+}
+
+TEST_CASE("api.socks_socket: beside api.socket when left out, a path of its own, or \"\" for none") {
+    CHECK(load_config_text(minimal(), "t.yaml").config.api.socks_socket_path == "/run/tapstack/socks.sock");
+    auto beside = load_config_text(minimal("api:\n  socket: /tmp/t1/api.sock\n"), "t.yaml");
+    REQUIRE(beside.ok());
+    CHECK(beside.config.api.socks_socket_path == "/tmp/t1/socks.sock");
+    auto named_socks = load_config_text(minimal("api:\n  socket: /tmp/t1/socks.sock\n"), "t.yaml");
+    REQUIRE(named_socks.ok());
+    CHECK(named_socks.config.api.socks_socket_path == "/tmp/t1/socks5.sock");
+    auto given = load_config_text(minimal("api:\n  socks_socket: /srv/proxy.sock\n  socket: /tmp/a.sock\n"), "t.yaml");
+    REQUIRE(given.ok());
+    CHECK(given.config.api.socks_socket_path == "/srv/proxy.sock");
+    auto off = load_config_text(minimal("api:\n  socks_socket: \"\"\n"), "t.yaml");
+    REQUIRE(off.ok());
+    CHECK(off.config.api.socks_socket_path.empty());
+    CHECK(only_error(minimal("api:\n  socks_socket: proxy.sock\n")) ==
+          "t.yaml:6:17: api.socks_socket: \"proxy.sock\" is not a Unix socket path or \"\" (allowed: an absolute "
+          "path of at most 107 bytes, or \"\" for no SOCKS5 socket)");
+    CHECK(only_error(minimal("api:\n  socket: /tmp/x.sock\n  socks_socket: /tmp/x.sock\n")) ==
+          "t.yaml:7:17: api.socks_socket: \"/tmp/x.sock\" is not a path of its own (allowed: a path other than "
+          "api.socket, or \"\")");
 }
 
 TEST_CASE("interface names the kernel would refuse") {

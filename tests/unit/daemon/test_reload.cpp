@@ -92,9 +92,10 @@ TEST_CASE("live keys are listed with their owner; restart keys keep their runnin
     CHECK(find(plan.live, "tcp.no_delay")->from == "false");
     CHECK(find(plan.live, "tcp.no_delay")->to == "true");
     CHECK(find(plan.live, "api.max_clients")->owner == KeyOwner::kApiLimits);
-    // The MAC follows the address by default: one report (ipv4.address), not two.
-    CHECK(plan.restart.size() == 4);
-    for (const char* key : {"interface.name", "interface.mtu", "ipv4.address", "api.socket"}) {
+    // The MAC follows the address by default: one report (ipv4.address), not
+    // two; the SOCKS5 socket follows api.socket's directory by default.
+    CHECK(plan.restart.size() == 5);
+    for (const char* key : {"interface.name", "interface.mtu", "ipv4.address", "api.socket", "api.socks_socket"}) {
         CHECK_MESSAGE(find(plan.restart, key) != nullptr, key);
     }
     CHECK(find(plan.restart, "interface.name")->from == "tap0");
@@ -113,7 +114,7 @@ TEST_CASE("live keys are listed with their owner; restart keys keep their runnin
     // Reloading the plan's result against the same file reports the kept keys again.
     const ReloadPlan again = plan_reload(plan.next, next, false);
     CHECK(again.live.empty());
-    CHECK(again.restart.size() == 4);
+    CHECK(again.restart.size() == 5);
 }
 
 TEST_CASE("the API's per-user limits and connect rules are live, together with the other limits") {
