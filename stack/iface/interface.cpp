@@ -45,6 +45,7 @@ Interface::Impl::Impl(const InterfaceConfig& c, FrameSink& s, std::uint64_t seed
       reasm(reassembly_config_for(c)),
       icmp_errors(c.icmp_error_rate_per_sec),
       next_ip_id(static_cast<std::uint16_t>(mix(seed))),
+      ip6(c.ipv6, c.mac, c.mtu, *this, seed),
       tcp(tcp_config_for(c), *this, seed) {}
 
 void Interface::Impl::flush_unreachable(Instant now) {
@@ -81,13 +82,14 @@ void Interface::Impl::poll(Instant now) {
         send_icmp_error(now, wire::icmp_type::kTimeExceeded, wire::icmp_code::kReassemblyTimeExceeded, t.header,
                         t.leading_payload, false);
     }
+    ip6.poll(now);
     tcp.poll(now);
     flush_unreachable(now);
 }
 
 Instant Interface::Impl::poll_at() const {
     if (!unreachable.empty()) return Instant{};
-    return std::min({arp.poll_at(), reasm.poll_at(), tcp.poll_at()});
+    return std::min({arp.poll_at(), reasm.poll_at(), ip6.poll_at(), tcp.poll_at()});
 }
 
 Interface::Interface(const InterfaceConfig& config, FrameSink& sink, std::uint64_t secret_seed)
@@ -120,8 +122,23 @@ tcp::TcpStack& Interface::tcp() { return impl_->tcp; }
 
 const InterfaceConfig& Interface::config() const { return impl_->config; }
 
+void Interface::set_ipv6_transport(std::uint8_t next_header, Ipv6Transport* transport) {
+    impl_->ip6.set_transport(next_header, transport);
+}
+
+std::uint16_t Interface::ipv6_path_mtu(Instant now, const wire::Ipv6Address& dst) const {
+    return impl_->ip6.path_mtu(now, dst);
+}
+
+std::optional<wire::Ipv6Address> Interface::ipv6_source_for(const wire::Ipv6Address& dst) const {
+    return impl_->ip6.source_for(dst);
+}
+
+std::vector<Ipv6AddressInfo> Interface::ipv6_addresses() const { return impl_->ip6.addresses(); }
+
 void Interface::visit_counters(const std::function<void(std::string_view, std::uint64_t)>& visit) const {
     impl_->visit_counters(visit);
+    impl_->ip6.visit_counters(visit);
     impl_->tcp.visit_counters(visit);
 }
 

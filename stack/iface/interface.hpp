@@ -13,8 +13,12 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "stack/iface/frame_sink.hpp"
+#include "stack/iface/ipv6_addresses.hpp"
+#include "stack/iface/ipv6_config.hpp"
+#include "stack/iface/ipv6_transport.hpp"
 #include "stack/tcp/tcp_stack.hpp"
 #include "stack/time.hpp"
 #include "stack/wire/addresses.hpp"
@@ -41,6 +45,7 @@ struct InterfaceConfig {
     std::uint32_t icmp_error_rate_per_sec = 100;
     std::uint8_t ttl = 64;
     tcp::TcpConfig tcp;                         // local_address and mtu are filled from the above
+    Ipv6Config ipv6;                            // IPv6 beside IPv4 (off unless enabled; see ipv6_config.hpp)
     // tcp.tso (issue 5): TCP super-segments leave as one frame (no
     // fragmentation, beyond the MTU) through FrameSink::transmit_offload().
 };
@@ -67,6 +72,16 @@ public:
 
     tcp::TcpStack& tcp();
     const InterfaceConfig& config() const;
+
+    // IPv6 (ipv6_layer.hpp). A transport for an upper-layer protocol
+    // (next header value); nullptr removes it.
+    void set_ipv6_transport(std::uint8_t next_header, Ipv6Transport* transport);
+    // The path MTU toward `dst` (link MTU unless a Packet Too Big lowered it).
+    std::uint16_t ipv6_path_mtu(Instant now, const wire::Ipv6Address& dst) const;
+    // Our source address for `dst` (RFC 6724); nullopt while none is usable.
+    std::optional<wire::Ipv6Address> ipv6_source_for(const wire::Ipv6Address& dst) const;
+    // Our IPv6 addresses, link-local first, with their DAD state.
+    std::vector<Ipv6AddressInfo> ipv6_addresses() const;
     // Every counter of every layer (iface, arp, ipv4, icmp, tcp) by stable
     // name, e.g. "ipv4.rx_bad_checksum".
     void visit_counters(const std::function<void(std::string_view name, std::uint64_t value)>& visit) const;
