@@ -23,8 +23,9 @@ Icmpv6ErrorVerdict icmpv6_error_verdict(wire::Bytes packet, bool link_multicast,
     const auto end = wire::ipv6_chain_end(packet.subspan(wire::Ipv6View::kHeaderLen), packet[6], kMaxHeadersWalked);
     if (end && end->next_header == wire::next_header::kIcmpv6) {
         const std::size_t at = wire::Ipv6View::kHeaderLen + end->offset;
-        // Too short to tell is treated as an error message, as for IPv4.
-        if (at >= packet.size() || wire::icmpv6_is_error(packet[at]) || packet[at] == wire::icmpv6_type::kRedirect) {
+        // Without its type byte (RFC 7112's incomplete first fragment) the
+        // packet is not known to be an error message.
+        if (at < packet.size() && (wire::icmpv6_is_error(packet[at]) || packet[at] == wire::icmpv6_type::kRedirect)) {
             return Icmpv6ErrorVerdict::kAboutError;
         }
     }

@@ -2,7 +2,9 @@
 // how much of it the error quotes (2.4 (c)).
 //
 // Never about: an ICMPv6 error message or a redirect (found by walking the
-// packet's extension headers to its upper-layer header); a packet sent to
+// packet's extension headers to its upper-layer header; a packet cut before
+// the ICMPv6 type, as RFC 7112 errors are about, is not known to be one);
+// a packet sent to
 // a multicast address, or as a link-layer multicast or broadcast, except
 // for the two exceptions 2.4 (e.3) allows (Packet Too Big, and Parameter
 // Problem code 2 for an unknown option whose type asks for it even then);
