@@ -31,8 +31,8 @@ namespace tapstack::daemon {
 inline constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warning", "error", "critical", "off"};
 
 struct Config {
-    drivers::TapPortConfig tap;     // interface.name, .mtu, .host_address, .queue_size, .rx_budget
-    iface::InterfaceConfig iface;   // interface.mac, ipv4.*, arp.*, tcp.*
+    drivers::TapPortConfig tap;     // interface.name, .mtu, .host_address(6), .queue_size, .rx_budget
+    iface::InterfaceConfig iface;   // interface.mac, ipv4.*, ipv6.*, arp.*, nd.*, tcp.*
     ApiServerConfig api;            // api.*
     drivers::FaultConfig fault;     // fault_injection.* (a deliberately bad link, for tests)
     std::string log_level = "info"; // one of kLogLevels
@@ -46,7 +46,8 @@ struct ConfigResult {
 };
 
 // The documented defaults (without interface.name and ipv4.address, which
-// every config file must give).
+// every config file must give). IPv6 is always on: without ipv6.address the
+// daemon still has its link-local address.
 Config default_config();
 
 // Stable, locally administered default MAC: 02:74:73 ("ts") followed by the

@@ -25,8 +25,13 @@
 // TUN_F_TSO4 instead of 0; a refusal is a warning (offloads_refused) and
 // the device is then set to no offloads, as without the switch.
 //
-// Non-goals: multi-queue TAPs, IPv6 offloads, IPv6 on
-// the host side, rtnetlink.
+// IPv6 on the host side: with host_address6 the kernel side also gets that
+// IPv6 address, after the link is up (the kernel flushes IPv6 addresses of
+// a device that goes down), through rtnetlink and without DAD
+// (drivers/netlink_address.hpp says why). A kernel without IPv6, or with
+// IPv6 disabled on the device, is a warning: the daemon still serves IPv4.
+//
+// Non-goals: multi-queue TAPs, IPv6 offloads.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +49,7 @@ struct TapDeviceConfig {
     std::uint16_t mtu = 1500;
     std::optional<wire::Ipv4Cidr> host_address;
     bool offloads = false;  // ask for TUN_F_CSUM | TUN_F_TSO4
+    std::optional<wire::Ipv6Cidr> host_address6;
 };
 
 struct TapDevice {
