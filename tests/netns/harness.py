@@ -54,6 +54,7 @@ Stable API (other test files import it; extend, do not change):
     run_tests(list_of_functions)         tiny runner: runs each, exits 0/1
 """
 
+import ipaddress
 import itertools
 import os
 import random
@@ -325,8 +326,8 @@ class Daemon:
             octets = [int(x) for x in self.address.split(".")]
             mac = [0x02, 0x74, 0x73] + octets[1:]
         mac[0] ^= 0x02
-        groups = [(mac[0] << 8) | mac[1], (mac[2] << 8) | 0xFF, 0xFE00 | mac[3], (mac[4] << 8) | mac[5]]
-        return "fe80::" + ":".join(f"{g:x}" for g in groups)
+        iid = bytes(mac[:3]) + b"\xff\xfe" + bytes(mac[3:])
+        return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + iid))
 
     def wait_ping6(self, dest=None, timeout=10.0):
         """Waits until `dest` (default: address6) answers ping -6, i.e. the
