@@ -97,9 +97,11 @@ public:
 
     void set_transport(std::uint8_t next_header, Ipv6Transport* transport) { transports_[next_header] = transport; }
     // Sends a datagram we originate; an unspecified header.src is chosen
-    // here (RFC 6724) unless `keep_unspecified_source` (DAD). False when it
-    // was dropped (queued for resolution counts as sent).
-    bool send(Instant now, wire::Ipv6Repr header, wire::Bytes payload, bool keep_unspecified_source = false);
+    // here (RFC 6724). With `neighbor_discovery` the source is the caller's
+    // even when unspecified (DAD) and a unicast destination is reached on
+    // the link whatever its prefix (ND messages never cross a router).
+    // False when it was dropped (queued for resolution counts as sent).
+    bool send(Instant now, wire::Ipv6Repr header, wire::Bytes payload, bool neighbor_discovery = false);
 
     std::uint16_t link_mtu() const { return link_mtu_; }
     std::uint16_t path_mtu(Instant now, const wire::Ipv6Address& dst) const { return pmtu_.get(now, dst, link_mtu_); }

@@ -22,13 +22,13 @@
 
 namespace tapstack::iface {
 
-bool Ipv6Layer::send(Instant now, wire::Ipv6Repr header, wire::Bytes payload, bool keep_unspecified_source) {
+bool Ipv6Layer::send(Instant now, wire::Ipv6Repr header, wire::Bytes payload, bool neighbor_discovery) {
     if (!config_.enabled || addresses_.disabled()) {
         inc(Counter6::ipv6_tx_disabled);
         return false;
     }
     start(now);
-    if (header.src.is_unspecified() && !keep_unspecified_source) {
+    if (header.src.is_unspecified() && !neighbor_discovery) {
         const auto src = source_for(header.dst);
         if (!src) {
             inc(Counter6::ipv6_tx_no_source);
@@ -45,7 +45,7 @@ bool Ipv6Layer::send(Instant now, wire::Ipv6Repr header, wire::Bytes payload, bo
         emit_datagram(now, header.dst.multicast_mac(), header, payload);
         return true;
     }
-    const auto hop = routes_.next_hop(now, header.dst);
+    const auto hop = neighbor_discovery ? std::optional(header.dst) : routes_.next_hop(now, header.dst);
     if (!hop || addresses_.state(header.dst)) {
         inc(Counter6::ipv6_tx_no_route);
         unreachable_.push_back(header.dst);

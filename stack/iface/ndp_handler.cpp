@@ -193,7 +193,7 @@ void Ipv6Layer::send_ndp(Instant now, const wire::Ipv6Address& src, const wire::
     h.dst = dst;
     h.next_header = wire::next_header::kIcmpv6;
     h.hop_limit = 255;
-    send(now, h, message, src.is_unspecified());
+    send(now, h, message, true);
 }
 
 // RFC 4861 7.2.2 (resolution, to the solicited-node group, with our

@@ -348,3 +348,17 @@ TEST_CASE("Frames to multicast groups we did not join are dropped at the link la
     lan.hub.run_for(milliseconds(20));
     CHECK(lan.b.counter("eth.rx_multicast_dropped") == before + 1);
 }
+
+TEST_CASE("RFC 4861 7.2.4: the advertisement goes straight back on the link, even to a source outside our prefixes") {
+    Lan6 lan;
+    lan.settle();
+    lan.raw.received().clear();
+    const wire::Ipv6Address far = *wire::Ipv6Address::parse("fd09::5");  // no route to it: no gateway
+    lan.raw.send(solicitation(far, ip6(2)));
+    lan.hub.run_for(milliseconds(20));
+    const auto na = from_b(lan, icmp6::kNeighborAdvertisement);
+    REQUIRE(na.size() == 1);
+    CHECK(na[0].ip.dst == far);
+    CHECK(na[0].eth_dst == mac(3));
+    CHECK(lan.b.counter("ipv6.tx_no_route") == 0);
+}
