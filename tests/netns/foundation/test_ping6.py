@@ -89,6 +89,18 @@ def test_host_address6_is_usable_at_once_and_dad_runs_first():
         d.wait_ping6()
 
 
+def test_host_with_ipv6_disabled_is_a_warning_and_ipv4_works():
+    """A kernel side with IPv6 disabled (net.ipv6.conf.*.disable_ipv6=1) cannot
+    take host_address6: the daemon says so, with the fix, and serves IPv4."""
+    with daemon6(start=False) as d:
+        d.run(["sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"])
+        d.start()  # waits for an IPv4 ping
+        d.wait_log(r"host IPv6 address fd3e:dfa0:4efb:1::1/64 not configured: IPv6 is disabled on the device .*"
+                   r"sysctl net.ipv6.conf.tap0.disable_ipv6=0", timeout=5)
+        d.ping(count=3)
+        assert d.alive()
+
+
 def test_default_configuration_answers_ping_and_ping6():
     """The shipped config/tapstack.yaml (API socket moved into the test's
     directory, offloads as the run asks): both families answer."""
@@ -114,5 +126,6 @@ if __name__ == "__main__":
         test_ping6_link_local_every_size,
         test_200_pings6_at_10ms_no_loss,
         test_host_address6_is_usable_at_once_and_dad_runs_first,
+        test_host_with_ipv6_disabled_is_a_warning_and_ipv4_works,
         test_default_configuration_answers_ping_and_ping6,
     ])

@@ -52,7 +52,9 @@ TEST_CASE("RFC 5952 4: canonical text (lower case, no leading zeros, longest zer
         {"::ffff:c613:4d02", "::ffff:198.19.77.2"},
         {"64:ff9b::1.2.3.4", "64:ff9b::102:304"},
     };
-    for (const auto& [in, out] : cases) {
+    for (const auto& c : cases) {
+        const std::string& in = c.first;
+        const std::string& out = c.second;
         CAPTURE(in);
         CHECK(a6(in.c_str()).to_string() == out);
         CHECK(a6(out.c_str()) == a6(in.c_str()));  // the canonical text parses back
