@@ -39,8 +39,8 @@ inline constexpr std::pair<std::string_view, std::string_view> kLogLevelAliases[
                                                                                       {"err", "error"}};
 
 struct Config {
-    drivers::TapPortConfig tap;     // interface.name, .mtu, .host_address, .queue_size, .rx_budget
-    iface::InterfaceConfig iface;   // interface.mac, ipv4.*, arp.*, tcp.*
+    drivers::TapPortConfig tap;     // interface.name, .mtu, .host_address(6), .queue_size, .rx_budget
+    iface::InterfaceConfig iface;   // interface.mac, ipv4.*, ipv6.*, arp.*, nd.*, tcp.*
     ApiServerConfig api;            // api.*
     drivers::FaultConfig fault;     // fault_injection.* (a deliberately bad link, for tests)
     SecurityConfig security;        // security.*
@@ -55,7 +55,8 @@ struct ConfigResult {
 };
 
 // The documented defaults (without interface.name and ipv4.address, which
-// every config file must give).
+// every config file must give). IPv6 is always on: without ipv6.address the
+// daemon still has its link-local address.
 Config default_config();
 
 // Stable, locally administered default MAC: 02:74:73 ("ts") followed by the

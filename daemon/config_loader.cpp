@@ -7,6 +7,7 @@
 // iterating). A value that fails to parse leaves the default in place and
 // adds one error; walking continues so the user sees every problem at once.
 // Cross-field checks (gateway inside the subnet, host address beside ours,
+// for both families,
 // RTO ordering, the auto-tuning ceiling above the receive buffer) run last,
 // and only on fields that parsed, so one typo does not cascade into several
 // messages.
@@ -181,7 +182,7 @@ public:
         }
         if (documents.starts.empty() || !first || first.IsNull()) {
             error(YAML::Mark(), "the file has no settings (expected a mapping with sections "
-                                "interface, ipv4, arp, tcp, api, log, fault_injection, security)");
+                                "interface, ipv4, ipv6, arp, nd, tcp, api, log, fault_injection, security)");
             return finish();
         }
         if (documents.starts.size() > 1) {
@@ -211,6 +212,8 @@ private:
     std::optional<wire::Ipv4Cidr> address_;
     std::optional<YAML::Mark> gateway_mark_, host_mark_, rto_mark_, fault_mark_, receive_buffer_max_mark_;
     std::optional<YAML::Mark> socks_mark_;  // api.socks_socket was given
+    std::vector<YAML::Mark> address6_marks_;  // one per entry of ipv6.address, in order
+    std::optional<YAML::Mark> gateway6_mark_, host6_mark_;
     bool receive_buffer_bad_ = false;
 
     void bad(const YAML::Node& v, const YAML::Mark& m, const std::string& key, std::string_view what,
@@ -391,8 +394,12 @@ private:
                      [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { interface(v, m, k); }},
                     {"ipv4", true, "a mapping with address and the other ipv4 keys",
                      [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { ipv4(v, m, k); }},
+                    {"ipv6", false, "",
+                     [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { ipv6(v, m, k); }},
                     {"arp", false, "",
                      [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { arp(v, m, k); }},
+                    {"nd", false, "",
+                     [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { nd(v, m, k); }},
                     {"tcp", false, "",
                      [this](const YAML::Node& v, const YAML::Mark& m, const std::string& k) { tcp(v, m, k); }},
                     {"api", false, "",
@@ -436,6 +443,13 @@ private:
                          cfg_.mac_configured = true;
                      }},
                     {"host_address", false, "", cidr_field(tap.host_address, &host_mark_)},
+                    {"host_address6", false, "",
+                     [this, &tap](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         if (auto c = cidr6_value(v, m, key)) {
+                             tap.host_address6 = *c;
+                             host6_mark_ = m;
+                         }
+                     }},
                     {"queue_size", false, "",
                      [this, &tap](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
                          constexpr std::string_view what = "a virtqueue size";
@@ -471,6 +485,96 @@ private:
                     {"reassembly_max_bytes", false, "", size_field(ifc.reassembly_max_bytes, 64 * 1024, 1u << 30)},
                     {"reassembly_max_datagrams", false, "", uint_field(ifc.reassembly_max_datagrams, 1, 65536)},
                     {"icmp_error_rate", false, "", uint_field(ifc.icmp_error_rate_per_sec, 0, 100000)},
+                });
+    }
+
+    // One "address/prefix" of ipv6.address or interface.host_address6: a
+    // unicast address a host may hold (RFC 4291 2.5), prefix /1../128; the
+    // link-local address is not configured (it is derived from the MAC).
+    std::optional<wire::Ipv6Cidr> cidr6_value(const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+        constexpr std::string_view what = "an IPv6 address with prefix length";
+        constexpr std::string_view example = "e.g. fd3e:dfa0:4efb:77::2/64";
+        auto s = scalar(v, m, key, what, example);
+        if (!s) return std::nullopt;
+        auto c = wire::Ipv6Cidr::parse(*s);
+        if (!c) {
+            bad(v, m, key, what, example);
+            return std::nullopt;
+        }
+        if (c->prefix_len < 1) {
+            bad(v, m, key, "an IPv6 address with a usable prefix length", "/1 to /128");
+            return std::nullopt;
+        }
+        const auto& a = c->address;
+        if (a.is_unspecified() || a.is_loopback() || a.is_multicast() || a.is_link_local() || a.is_ipv4_mapped()) {
+            bad(v, m, key, "a usable IPv6 host address",
+                "a unicast address, not ::, ::1, multicast (ff00::/8), link-local (fe80::/10, derived from the "
+                "MAC) or IPv4-mapped");
+            return std::nullopt;
+        }
+        return c;
+    }
+
+    void ipv6(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+        auto& v6 = cfg_.iface.ipv6;
+        section(node, mark, path,
+                {
+                    {"address", false, "",
+                     [this, &v6](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         // One address, or a list of them.
+                         auto add = [&](const YAML::Node& item, const YAML::Mark& im) {
+                             auto c = cidr6_value(item, im, key);
+                             if (!c) return;
+                             for (std::size_t i = 0; i < v6.addresses.size(); ++i) {
+                                 if (v6.addresses[i].address == c->address) {
+                                     error(im, key + ": \"" + c->to_string() + "\" is given twice (first at line " +
+                                                   std::to_string(address6_marks_[i].line + 1) + ")");
+                                     return;
+                                 }
+                             }
+                             v6.addresses.push_back(*c);
+                             address6_marks_.push_back(im);
+                         };
+                         if (!v.IsSequence()) return add(v, m);
+                         if (v.size() == 0) {
+                             return bad(v, m, key, "an IPv6 address with prefix length or a list of them",
+                                        "e.g. fd3e:dfa0:4efb:77::2/64");
+                         }
+                         for (const auto& item : v) add(item, mark_known(item.Mark()) ? item.Mark() : m);
+                     }},
+                    {"gateway", false, "",
+                     [this, &v6](const YAML::Node& v, const YAML::Mark& m, const std::string& key) {
+                         constexpr std::string_view allowed = "a link-local or on-link unicast address, e.g. fe80::1";
+                         auto s = scalar(v, m, key, "an IPv6 address", allowed);
+                         if (!s) return;
+                         auto a = wire::Ipv6Address::parse(*s);
+                         if (!a) return bad(v, m, key, "an IPv6 address", allowed);
+                         if (a->is_unspecified() || a->is_loopback() || a->is_multicast() || a->is_ipv4_mapped()) {
+                             return bad(v, m, key, "a unicast IPv6 address", allowed);
+                         }
+                         v6.gateway = *a;
+                         gateway6_mark_ = m;
+                     }},
+                    {"accept_ra", false, "", bool_field(v6.accept_ra)},
+                    {"hop_limit", false, "", uint_field(v6.hop_limit, 1, 255)},
+                    {"reassembly_timeout", false, "", duration_field(v6.reassembly_timeout, seconds(1), seconds(120))},
+                    {"reassembly_max_bytes", false, "", size_field(v6.reassembly_max_bytes, 64 * 1024, 1u << 30)},
+                    {"reassembly_max_datagrams", false, "", uint_field(v6.reassembly_max_datagrams, 1, 65536)},
+                    {"icmp_error_rate", false, "", uint_field(v6.icmp_error_rate_per_sec, 0, 100000)},
+                });
+    }
+
+    // Neighbour Discovery (RFC 4861): the same bounds as arp.*, and DAD.
+    void nd(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) {
+        auto& v6 = cfg_.iface.ipv6;
+        section(node, mark, path,
+                {
+                    {"entry_lifetime", false, "", duration_field(v6.nd_reachable_time, seconds(1), seconds(3600))},
+                    {"retry_interval", false, "", duration_field(v6.nd_retrans_timer, milliseconds(100), seconds(60))},
+                    {"max_retries", false, "", uint_field(v6.nd_max_solicit, 1, 100)},
+                    {"queue_per_host", false, "", uint_field(v6.nd_queue_per_host, 1, 4096)},
+                    {"cache_size", false, "", uint_field(v6.nd_cache_size, 1, 1u << 20)},
+                    {"dad_transmits", false, "", uint_field(v6.dad_transmits, 0, 10)},
                 });
     }
 
@@ -788,12 +892,54 @@ private:
         }
     }
 
+    // The IPv6 gateway must be reachable on the link: link-local, or inside
+    // the prefix of one of our addresses, and not ours. The host side's
+    // address, like interface.host_address, is another address in the
+    // prefix of one of ours, written with the same prefix length.
+    void cross_checks6() {
+        const auto& v6 = cfg_.iface.ipv6;
+        auto ours = [&](const wire::Ipv6Address& a) {
+            for (const auto& c : v6.addresses) {
+                if (c.address == a) return true;
+            }
+            return false;
+        };
+        std::string prefixes;
+        for (const auto& c : v6.addresses) {
+            prefixes += (prefixes.empty() ? "" : ", ") + wire::Ipv6Cidr{c.network(), c.prefix_len}.to_string();
+        }
+        if (v6.gateway && gateway6_mark_) {
+            const auto g = *v6.gateway;
+            bool on_link = g.is_link_local();
+            for (const auto& c : v6.addresses) on_link = on_link || c.contains(g);
+            if (!on_link || ours(g)) {
+                error(*gateway6_mark_, "ipv6.gateway: \"" + g.to_string() +
+                                           "\" is not a gateway on the link (allowed: a link-local address, or an "
+                                           "address in a prefix of ipv6.address other than ours" +
+                                           (prefixes.empty() ? std::string() : ": " + prefixes) + ")");
+            }
+        }
+        const auto& h = cfg_.tap.host_address6;
+        if (h && host6_mark_) {
+            bool ok = false;
+            for (const auto& c : v6.addresses) ok = ok || (c.prefix_len == h->prefix_len && c.contains(h->address));
+            if (!ok || ours(h->address)) {
+                error(*host6_mark_, "interface.host_address6: \"" + h->to_string() +
+                                        "\" is not a host address beside ipv6.address (allowed: another address in " +
+                                        (prefixes.empty() ? std::string("a prefix of ipv6.address, which is not set")
+                                                          : prefixes + ", written with the same prefix length") +
+                                        ")");
+            }
+        }
+    }
+
     void cross_checks() {
         socks_socket();
         if (fault_mark_) {
             // What only the whole stage can judge (e.g. delay_min > delay_max).
             for (const auto& problem : drivers::validate(cfg_.fault)) error(*fault_mark_, problem);
         }
+        cross_checks6();
         auto& ifc = cfg_.iface;
         if (!address_) return;  // missing or bad: already reported
         const wire::Ipv4Cidr ours = *address_;
@@ -851,6 +997,7 @@ private:
 
 Config default_config() {
     Config c;
+    c.iface.ipv6.enabled = true;  // a link-local address always exists (RFC 4291 2.8)
     c.tap.name = "tap0";
     c.tap.mtu = 1500;
     c.tap.offloads = true;  // fast by default; a TAP that refuses them is one warning

@@ -35,6 +35,13 @@ std::string show(tcp::SynCookieMode m) {
 std::string show(const wire::Ipv4Cidr& c) { return c.to_string(); }
 std::string show(const wire::MacAddress& m) { return m.to_string(); }
 std::string show(const wire::Ipv4Address& a) { return a.to_string(); }
+std::string show(const wire::Ipv6Address& a) { return a.to_string(); }
+std::string show(const wire::Ipv6Cidr& c) { return c.to_string(); }
+std::string show(const std::vector<wire::Ipv6Cidr>& list) {
+    std::string out;
+    for (const auto& c : list) out += (out.empty() ? "" : ",") + c.to_string();
+    return out.empty() ? std::string("none") : out;
+}
 // A rule list as written: "[10.0.0.0/8, 198.19.77.1/32:22]". The default
 // allow rule (not from the file) reads as "0.0.0.0/0".
 std::string show(const std::vector<ConnectRule>& rules) {
@@ -79,6 +86,7 @@ const KeyRow kKeys[] = {
     TAPSTACK_KEY("interface.queue_size", kRestart, tap.queue_size),
     TAPSTACK_KEY("interface.rx_budget", kRestart, tap.rx_budget),
     TAPSTACK_KEY("interface.offloads", kRestart, tap.offloads),
+    TAPSTACK_KEY("interface.host_address6", kRestart, tap.host_address6),
     TAPSTACK_KEY("ipv4.address", kRestart, iface.address),
     TAPSTACK_KEY("ipv4.gateway", kRestart, iface.gateway),
     TAPSTACK_KEY("ipv4.ttl", kRestart, iface.ttl),
@@ -86,6 +94,21 @@ const KeyRow kKeys[] = {
     TAPSTACK_KEY("ipv4.reassembly_max_bytes", kRestart, iface.reassembly_max_bytes),
     TAPSTACK_KEY("ipv4.reassembly_max_datagrams", kRestart, iface.reassembly_max_datagrams),
     TAPSTACK_KEY("ipv4.icmp_error_rate", kRestart, iface.icmp_error_rate_per_sec),
+    // The IPv6 layer is built once, at start (Ipv6Layer has no set_config).
+    TAPSTACK_KEY("ipv6.address", kRestart, iface.ipv6.addresses),
+    TAPSTACK_KEY("ipv6.gateway", kRestart, iface.ipv6.gateway),
+    TAPSTACK_KEY("ipv6.accept_ra", kRestart, iface.ipv6.accept_ra),
+    TAPSTACK_KEY("ipv6.hop_limit", kRestart, iface.ipv6.hop_limit),
+    TAPSTACK_KEY("ipv6.reassembly_timeout", kRestart, iface.ipv6.reassembly_timeout),
+    TAPSTACK_KEY("ipv6.reassembly_max_bytes", kRestart, iface.ipv6.reassembly_max_bytes),
+    TAPSTACK_KEY("ipv6.reassembly_max_datagrams", kRestart, iface.ipv6.reassembly_max_datagrams),
+    TAPSTACK_KEY("ipv6.icmp_error_rate", kRestart, iface.ipv6.icmp_error_rate_per_sec),
+    TAPSTACK_KEY("nd.entry_lifetime", kRestart, iface.ipv6.nd_reachable_time),
+    TAPSTACK_KEY("nd.retry_interval", kRestart, iface.ipv6.nd_retrans_timer),
+    TAPSTACK_KEY("nd.max_retries", kRestart, iface.ipv6.nd_max_solicit),
+    TAPSTACK_KEY("nd.queue_per_host", kRestart, iface.ipv6.nd_queue_per_host),
+    TAPSTACK_KEY("nd.cache_size", kRestart, iface.ipv6.nd_cache_size),
+    TAPSTACK_KEY("nd.dad_transmits", kRestart, iface.ipv6.dad_transmits),
     TAPSTACK_KEY("arp.entry_lifetime", kArp, iface.arp_entry_lifetime),
     TAPSTACK_KEY("arp.retry_interval", kArp, iface.arp_retry_interval),
     TAPSTACK_KEY("arp.max_retries", kArp, iface.arp_max_retries),

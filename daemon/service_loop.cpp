@@ -46,6 +46,30 @@ private:
 
 Instant now_instant() { return instant_from_ns(static_cast<std::int64_t>(uv_hrtime())); }
 
+// What DAD (RFC 4862) found about one of our IPv6 addresses.
+void log_ipv6_event(const std::string& device, const iface::Ipv6AddressEvent& e) {
+    const std::string who = e.from ? " by " + e.from->to_string() : "";
+    switch (e.kind) {
+    case iface::Ipv6AddressEvent::Kind::kReady:
+        spdlog::info("IPv6 address {} on {} is ready", e.address.to_string(), device);
+        break;
+    case iface::Ipv6AddressEvent::Kind::kDuplicate:
+        spdlog::error("IPv6 address {} on {} is already in use{} (duplicate address detection, RFC 4862): "
+                      "not used; choose another ipv6.address",
+                      e.address.to_string(), device, who);
+        break;
+    case iface::Ipv6AddressEvent::Kind::kDisabled:
+        spdlog::error("IPv6 is off on {}: its link-local address {} is in use{} (RFC 4862 5.4.5); "
+                      "set another interface.mac and restart",
+                      device, e.address.to_string(), who);
+        break;
+    case iface::Ipv6AddressEvent::Kind::kConflict:
+        spdlog::warn("IPv6 address {} on {} is also claimed{}: another node answers for it", e.address.to_string(),
+                     device, who);
+        break;
+    }
+}
+
 template <typename Handle>
 uv_handle_t* as_handle(Handle* h) {
     return reinterpret_cast<uv_handle_t*>(h);
@@ -157,6 +181,9 @@ int ServiceLoop::Impl::run() {
                      config.iface.tcp.tso ? "TSO4" : "off under fault injection");
     }
     sink = std::make_unique<PortSink>(*port);
+    config.iface.ipv6.on_address_event = [name = port->name()](const iface::Ipv6AddressEvent& e) {
+        log_ipv6_event(name, e);
+    };
     iface = std::make_unique<iface::Interface>(config.iface, *sink, seed);
     // `tapstack stats` shows the port's counters too; captures tap the port.
     config.api.extra_metrics = [this](const MetricVisitor& visit) { port->visit_metrics(visit); };
@@ -194,6 +221,10 @@ int ServiceLoop::Impl::run() {
                      config.iface.mac.to_string(), config.iface.address.to_string(), gateway, config.api.socket_path,
                      socks);
         notifier.ready(status_line());
+        std::string v6;
+        for (const auto& a : iface->ipv6_addresses()) v6 += " " + a.cidr.to_string();
+        const std::string gateway6 = config.iface.ipv6.gateway ? " gateway " + config.iface.ipv6.gateway->to_string() : "";
+        spdlog::info("IPv6 addresses{}{}: each is used once duplicate address detection passes", v6, gateway6);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
 

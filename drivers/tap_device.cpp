@@ -1,5 +1,7 @@
 #include "drivers/tap_device.hpp"
 
+#include "drivers/netlink_address.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -117,6 +119,30 @@ public:
             return fail("cannot set the netmask of host address " + cidr.to_string(), errno);
         }
         return std::nullopt;
+    }
+
+    std::optional<std::string> host_address6(const wire::Ipv6Cidr& cidr) {
+        if (has_ipv6_address(dev_.name, cidr)) return std::nullopt;
+        const int err = add_ipv6_address(if_nametoindex(dev_.name.c_str()), cidr);
+        if (err == 0 || err == EEXIST) return std::nullopt;
+        const std::string command = "ip address add " + cidr.to_string() + " dev " + dev_.name + " nodad";
+        if (err == EAFNOSUPPORT) {
+            warn("host IPv6 address " + cidr.to_string() + " not configured: the kernel has no IPv6 (" +
+                 errno_text(err) + "); IPv4 works as before");
+            return std::nullopt;
+        }
+        if (err == EACCES) {
+            warn("host IPv6 address " + cidr.to_string() + " not configured: IPv6 is disabled on the device (" +
+                 errno_text(err) + "); enable it with: sysctl net.ipv6.conf." + dev_.name +
+                 ".disable_ipv6=0, then run: " + command);
+            return std::nullopt;
+        }
+        if (refused(err)) {
+            warn("host IPv6 address " + cidr.to_string() + " is not configured and adding it needs CAP_NET_ADMIN; run: " +
+                 command);
+            return std::nullopt;
+        }
+        return fail("cannot set host IPv6 address " + cidr.to_string(), err);
     }
 
     std::optional<std::string> link_up() {
@@ -248,6 +274,9 @@ std::optional<TapDevice> open_tap_device(const TapDeviceConfig& config, std::str
         if (auto why = configure.host_address(*config.host_address)) return fail(*why);
     }
     if (auto why = configure.link_up()) return fail(*why);
+    if (config.host_address6) {
+        if (auto why = configure.host_address6(*config.host_address6)) return fail(*why);
+    }
     return dev;
 }
 

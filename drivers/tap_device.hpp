@@ -30,8 +30,13 @@
 // only a default: Linux lets whoever attaches choose IFF_VNET_HDR, so a
 // device made without it is not a refusal.)
 //
-// Non-goals: multi-queue TAPs, IPv6 offloads, IPv6 on
-// the host side, rtnetlink.
+// IPv6 on the host side: with host_address6 the kernel side also gets that
+// IPv6 address, after the link is up (the kernel flushes IPv6 addresses of
+// a device that goes down), through rtnetlink and without DAD
+// (drivers/netlink_address.hpp says why). A kernel without IPv6, or with
+// IPv6 disabled on the device, is a warning: the daemon still serves IPv4.
+//
+// Non-goals: multi-queue TAPs, IPv6 offloads.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +54,7 @@ struct TapDeviceConfig {
     std::uint16_t mtu = 1500;
     std::optional<wire::Ipv4Cidr> host_address;
     bool offloads = false;  // ask for TUN_F_CSUM | TUN_F_TSO4
+    std::optional<wire::Ipv6Cidr> host_address6;
 };
 
 struct TapDevice {

@@ -592,7 +592,8 @@ std::unique_ptr<TapPort> TapPort::open(const TapPortConfig& config, std::string*
         }
         return nullptr;
     }
-    auto dev = open_tap_device(TapDeviceConfig{config.name, config.mtu, config.host_address, config.offloads}, error);
+    auto dev = open_tap_device(
+        TapDeviceConfig{config.name, config.mtu, config.host_address, config.offloads, config.host_address6}, error);
     if (!dev) return nullptr;
     auto impl = std::make_unique<Impl>(config.queue_size);
     impl->config = config;

@@ -48,6 +48,7 @@ struct TapPortConfig {
     std::string name = "tap0";                 // TAP to create, or attach to if it exists
     std::uint16_t mtu = 1500;                  // set on the device when we created it or may change it
     std::optional<wire::Ipv4Cidr> host_address;  // given to the kernel side of the TAP if set
+    std::optional<wire::Ipv6Cidr> host_address6;  // likewise, without DAD (tap_device.hpp)
     std::uint16_t queue_size = 256;            // descriptors per virtqueue (power of two, <= 32768)
     std::uint32_t rx_budget = 256;             // frames taken from the TAP per poll_rx() call
     // Bytes per RX and TX buffer, virtio-net header included. 0 picks

@@ -37,6 +37,7 @@ Interface::Impl::Impl(const InterfaceConfig& c, FrameSink& s, const tcp::Secret&
       reasm(reassembly_config_for(c)),
       icmp_errors(c.icmp_error_rate_per_sec),
       ip_ids(secret),
+      ip6(c.ipv6, c.mac, c.mtu, *this, secret),
       tcp(tcp_config_for(c), *this, secret) {}
 
 void Interface::Impl::flush_unreachable(Instant now) {
@@ -73,13 +74,14 @@ void Interface::Impl::poll(Instant now) {
         send_icmp_error(now, wire::icmp_type::kTimeExceeded, wire::icmp_code::kReassemblyTimeExceeded, t.header,
                         t.leading_payload, false);
     }
+    ip6.poll(now);
     tcp.poll(now);
     flush_unreachable(now);
 }
 
 Instant Interface::Impl::poll_at() const {
     if (!unreachable.empty()) return Instant{};
-    return std::min({arp.poll_at(), reasm.poll_at(), tcp.poll_at()});
+    return std::min({arp.poll_at(), reasm.poll_at(), ip6.poll_at(), tcp.poll_at()});
 }
 
 Interface::Interface(const InterfaceConfig& config, FrameSink& sink, const tcp::Secret& secret)
@@ -125,10 +127,25 @@ void Interface::set_arp_config(const InterfaceConfig& config) {
 
 void Interface::visit_metrics(const MetricVisitor& visit) const {
     impl_->visit_metrics(visit);
+    impl_->ip6.visit_metrics(visit);
     impl_->tcp.visit_metrics(visit);
 }
 
 bool Interface::has_route(wire::Ipv4Address dst) const { return impl_->route(dst).has_value(); }
+
+void Interface::set_ipv6_transport(std::uint8_t next_header, Ipv6Transport* transport) {
+    impl_->ip6.set_transport(next_header, transport);
+}
+
+std::uint16_t Interface::ipv6_path_mtu(Instant now, const wire::Ipv6Address& dst) const {
+    return impl_->ip6.path_mtu(now, dst);
+}
+
+std::optional<wire::Ipv6Address> Interface::ipv6_source_for(const wire::Ipv6Address& dst) const {
+    return impl_->ip6.source_for(dst);
+}
+
+std::vector<Ipv6AddressInfo> Interface::ipv6_addresses() const { return impl_->ip6.addresses(); }
 
 void Interface::visit_counters(const std::function<void(std::string_view, std::uint64_t)>& visit) const {
     visit_metrics([&visit](const MetricInfo& m, std::uint64_t value) { visit(m.name, value); });

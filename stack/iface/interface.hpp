@@ -13,9 +13,13 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "stack/metrics.hpp"
 #include "stack/iface/frame_sink.hpp"
+#include "stack/iface/ipv6_addresses.hpp"
+#include "stack/iface/ipv6_config.hpp"
+#include "stack/iface/ipv6_transport.hpp"
 #include "stack/tcp/tcp_stack.hpp"
 #include "stack/time.hpp"
 #include "stack/wire/addresses.hpp"
@@ -42,6 +46,7 @@ struct InterfaceConfig {
     std::uint32_t icmp_error_rate_per_sec = 100;
     std::uint8_t ttl = 64;
     tcp::TcpConfig tcp;                         // local_address and mtu are filled from the above
+    Ipv6Config ipv6;                            // IPv6 beside IPv4 (off unless enabled; see ipv6_config.hpp)
     // tcp.tso (issue 5): TCP super-segments leave as one frame (no
     // fragmentation, beyond the MTU) through FrameSink::transmit_offload().
 };
@@ -77,7 +82,16 @@ public:
     // True when a datagram to `dst` has a next hop: on-link, or through the
     // gateway (what a TCP connect to it would use); false for "no route".
     bool has_route(wire::Ipv4Address dst) const;
-    // Every counter and gauge of every layer (eth, arp, ipv4, icmp, tcp),
+    // IPv6 (ipv6_layer.hpp). A transport for an upper-layer protocol
+    // (next header value); nullptr removes it.
+    void set_ipv6_transport(std::uint8_t next_header, Ipv6Transport* transport);
+    // The path MTU toward `dst` (link MTU unless a Packet Too Big lowered it).
+    std::uint16_t ipv6_path_mtu(Instant now, const wire::Ipv6Address& dst) const;
+    // Our source address for `dst` (RFC 6724); nullopt while none is usable.
+    std::optional<wire::Ipv6Address> ipv6_source_for(const wire::Ipv6Address& dst) const;
+    // Our IPv6 addresses, link-local first, with their DAD state.
+    std::vector<Ipv6AddressInfo> ipv6_addresses() const;
+    // Every counter and gauge of every layer (eth, arp, ipv4, icmp, ipv6, icmp6, nd, tcp),
     // each with its stable name, kind and help (stack/metrics.hpp).
     void visit_metrics(const MetricVisitor& visit) const;
     // The same figures by stable name only, e.g. "ipv4.rx_bad_checksum".

@@ -42,6 +42,7 @@
 #include "stack/iface/counters.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/iface/ipv4_id.hpp"
+#include "stack/iface/ipv6_layer.hpp"
 #include "stack/iface/reassembler.hpp"
 #include "stack/iface/token_bucket.hpp"
 #include "stack/wire/arp.hpp"
@@ -148,7 +149,7 @@ struct NextHop {
     wire::Ipv4Address ip;
 };
 
-struct Interface::Impl final : tcp::SegmentSink {
+struct Interface::Impl final : tcp::SegmentSink, LinkTx {
     using Bytes = wire::Bytes;
     using Ipv4Address = wire::Ipv4Address;
     using MacAddress = wire::MacAddress;
@@ -165,6 +166,7 @@ struct Interface::Impl final : tcp::SegmentSink {
     // TCP's sink has no time argument; the entry point that drove TCP sets it.
     Instant now_for_tcp{};
     InterfaceStats st;
+    Ipv6Layer ip6;      // IPv6 beside IPv4 (ipv6_layer.hpp); frames leave through transmit_frame_parts()
     tcp::TcpStack tcp;  // last: it may call send_segment() as soon as it exists
 
     Ipv4Address our_ip() const { return config.address.address; }
@@ -176,6 +178,7 @@ struct Interface::Impl final : tcp::SegmentSink {
 
     // link_layer.cpp
     void transmit_frame(Bytes frame);
+    void transmit_frame_parts(std::span<const Bytes> parts) override;  // LinkTx, for the IPv6 layer
     void send_arp(wire::ArpOperation op, MacAddress eth_dst, MacAddress target_mac, Ipv4Address target_ip);
     void send_arp_request(Ipv4Address target);
     void receive_frame(Instant now, Bytes frame, const wire::RxOffload& offload);

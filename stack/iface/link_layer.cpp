@@ -1,7 +1,9 @@
 // Ethernet in and out, and ARP (RFC 826, RFC 5227) for the interface.
 //
-// Input accepts frames to our MAC or broadcast; multicast and others' unicast
-// are counted and dropped, as are 802.1Q tags and unknown EtherTypes. ARP
+// Input accepts frames to our MAC or broadcast, and IPv6 frames to the
+// groups the IPv6 layer joined; other multicast and others' unicast are
+// counted and dropped, as are 802.1Q tags and unknown EtherTypes (IPv6
+// too, when the interface has no IPv6). ARP
 // replies once to a request for our address, and applies the RFC 826
 // merge rule to the cache: an ARP from a host we know refreshes its entry;
 // an entry is created only for a host that asks for us. Datagrams released
@@ -14,6 +16,14 @@ namespace tapstack::iface {
 
 void Interface::Impl::transmit_frame(Bytes frame) {
     if (sink.transmit(frame)) {
+        ++st.eth_tx_frames;
+    } else {
+        ++st.eth_tx_dropped;
+    }
+}
+
+void Interface::Impl::transmit_frame_parts(std::span<const Bytes> parts) {
+    if (sink.transmit_parts(parts, wire::TxOffload{})) {
         ++st.eth_tx_frames;
     } else {
         ++st.eth_tx_dropped;
@@ -45,8 +55,12 @@ void Interface::Impl::receive_frame(Instant now, Bytes frame, const wire::RxOffl
     if (dst.is_broadcast()) {
         link_broadcast = true;
     } else if (dst.is_multicast()) {
-        ++st.eth_rx_multicast_dropped;
-        return;
+        // Only the IPv6 groups we joined (all-nodes, solicited-node).
+        if (eth->ethertype() != wire::ethertype::kIpv6 || !ip6.accepts_link_multicast(dst)) {
+            ++st.eth_rx_multicast_dropped;
+            return;
+        }
+        link_broadcast = true;
     } else if (dst != config.mac) {
         ++st.eth_rx_not_for_us;
         return;
@@ -62,6 +76,13 @@ void Interface::Impl::receive_frame(Instant now, Bytes frame, const wire::RxOffl
             break;
         case wire::ethertype::kIpv4:
             receive_ipv4(now, eth->payload(), link_broadcast, offload);
+            break;
+        case wire::ethertype::kIpv6:
+            if (!ip6.enabled()) {
+                ++st.eth_rx_unknown_ethertype;
+                break;
+            }
+            ip6.receive(now, eth->payload(), RxFrameInfo{src, link_broadcast, offload});
             break;
         case wire::ethertype::kVlan:
         case wire::ethertype::kQinQ:

@@ -33,7 +33,7 @@ struct Secret {
 };
 
 // What each keyed value is for; every label gives an independent key.
-enum class KeyUse : std::uint8_t { kIsn = 1, kEphemeralPort, kTimestampOffset, kIpv4Id, kIpv4IdOffset, kSynCookie };
+enum class KeyUse : std::uint8_t { kIsn = 1, kEphemeralPort, kTimestampOffset, kIpv4Id, kIpv4IdOffset, kSynCookie, kIpv6Random };
 
 // SipHash of the label under the full 128-bit secret, twice: a 128-bit key.
 SipKey derive_key(const Secret& secret, KeyUse use);

@@ -50,4 +50,21 @@ void add_ipv4_pseudo_header(ChecksumAccumulator& acc, Ipv4Address src, Ipv4Addre
     acc.add_u16(transport_length);
 }
 
+void add_ipv6_pseudo_header(ChecksumAccumulator& acc, const Ipv6Address& src, const Ipv6Address& dst,
+                            std::uint8_t next_header, std::uint32_t upper_layer_length) {
+    acc.add(src.bytes);
+    acc.add(dst.bytes);
+    acc.add_u32(upper_layer_length);
+    acc.add_u32(next_header);  // three zero bytes, then the next header value
+}
+
+void add_pseudo_header(ChecksumAccumulator& acc, const IpAddress& src, const IpAddress& dst, std::uint8_t protocol,
+                       std::uint32_t transport_length) {
+    if (src.is_ipv6()) {
+        add_ipv6_pseudo_header(acc, src.ipv6(), dst.ipv6(), protocol, transport_length);
+    } else {
+        add_ipv4_pseudo_header(acc, src.ipv4(), dst.ipv4(), protocol, static_cast<std::uint16_t>(transport_length));
+    }
+}
+
 }  // namespace tapstack::wire

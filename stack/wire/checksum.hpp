@@ -37,4 +37,16 @@ std::uint16_t internet_checksum(std::span<const std::uint8_t> bytes);
 void add_ipv4_pseudo_header(ChecksumAccumulator& acc, Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
                             std::uint16_t transport_length);
 
+// Adds the IPv6 pseudo-header (RFC 8200 8.1): source, destination, the
+// 32-bit upper-layer packet length, three zero bytes and the next header
+// value of the upper-layer protocol (not of an extension header before it).
+// Used by ICMPv6 (RFC 4443 2.3), and by TCP and UDP over IPv6.
+void add_ipv6_pseudo_header(ChecksumAccumulator& acc, const Ipv6Address& src, const Ipv6Address& dst,
+                            std::uint8_t next_header, std::uint32_t upper_layer_length);
+
+// The pseudo-header of either family; `src` and `dst` must be of the same
+// family (an IPv4 length above 65535 is cut to 16 bits, as on the wire).
+void add_pseudo_header(ChecksumAccumulator& acc, const IpAddress& src, const IpAddress& dst, std::uint8_t protocol,
+                       std::uint32_t transport_length);
+
 }  // namespace tapstack::wire

@@ -5,7 +5,8 @@
 // When the next length prefix overruns the input, the rest is one last
 // frame, so any raw frame is also a valid input. Between frames virtual
 // time advances by 10 ms and poll() runs; at the end time jumps past the
-// ARP give-up and the reassembly timeout so every timer path runs.
+// ARP and ND give-ups and both reassembly timeouts so every timer path
+// runs. IPv6 is on (fd00::2/64, link-local fe80::ff:fe00:2).
 // The property checked is the sanitizers' and the stack's own: no crash,
 // no leak, no undefined behaviour, and poll_at() never in the past after
 // poll().
@@ -39,6 +40,14 @@ iface::InterfaceConfig config() {
     c.gateway = wire::Ipv4Address::from_octets(10, 0, 0, 1);
     c.reassembly_max_bytes = 256 * 1024;
     c.tcp.max_connections = 64;
+    // IPv6 as the daemon runs it, with DAD off so the addresses answer from
+    // the first frame, and router advertisements taken.
+    c.ipv6.enabled = true;
+    c.ipv6.addresses = {*wire::Ipv6Cidr::parse("fd00::2/64")};
+    c.ipv6.accept_ra = true;
+    c.ipv6.dad_transmits = 0;
+    c.ipv6.reassembly_max_bytes = 256 * 1024;
+    c.ipv6.nd_cache_size = 64;
     return c;
 }
 
@@ -74,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         now += milliseconds(10);
         poll_once(iface, now);
     }
-    for (int i = 0; i < 8; ++i) {
+    for (int i = 0; i < 12; ++i) {
         now += seconds(10);
         poll_once(iface, now);
     }

@@ -5,7 +5,7 @@ Run with the system Python that has scapy:  /usr/bin/python3 tests/fuzz/make_cor
 The frames are built with scapy, independently of our own wire code.
 fuzz_frame inputs are records [u16 big-endian length][frame] (see fuzz_frame.cpp);
 fuzz_wire inputs are [selector byte][bytes] (0 Ethernet, 1 ARP, 2 IPv4, 3 ICMP, 4 checksum,
-5 TCP option area).
+5 IPv6, 6 IPv6 extension headers, 7 ICMPv6 and ND, 8 IPv6 address text, 9 TCP option area).
 fuzz_tcp inputs are two header bytes and a list of operations (see fuzz_tcp.cpp and the
 helpers below): conversations a peer and an application might have; the other files in
 corpus/fuzz_tcp are inputs the fuzzer itself found, kept as seeds.
@@ -70,11 +70,11 @@ write("fuzz_wire", "checksum.bin", b"\x04" + bytes(range(77)))
 # TCP option areas: a SYN's, and malformed ones a peer may send (a bad
 # length ends the list, a known kind with the wrong length is skipped).
 syn_opts = TCP(options=[("MSS", 1460), ("SAckOK", b""), ("Timestamp", (1, 0)), ("NOP", None), ("WScale", 7)])
-write("fuzz_wire", "tcp_options_syn.bin", b"\x05" + raw(syn_opts)[20:])
-write("fuzz_wire", "tcp_options_sack.bin", b"\x05" + bytes([1, 1, 8, 10]) + bytes(8) + bytes([1, 1, 5, 26]) + bytes(24))
-write("fuzz_wire", "tcp_options_zero_length.bin", b"\x05" + bytes([2, 4, 5, 180, 34, 0, 3, 3, 7]))
-write("fuzz_wire", "tcp_options_bad_timestamp.bin", b"\x05" + bytes([2, 4, 5, 180, 8, 8]) + bytes(6) + bytes([3, 3, 7]))
-write("fuzz_wire", "tcp_options_overrun.bin", b"\x05" + bytes([1, 1, 5, 40, 0, 0]))
+write("fuzz_wire", "tcp_options_syn.bin", b"\x09" + raw(syn_opts)[20:])
+write("fuzz_wire", "tcp_options_sack.bin", b"\x09" + bytes([1, 1, 8, 10]) + bytes(8) + bytes([1, 1, 5, 26]) + bytes(24))
+write("fuzz_wire", "tcp_options_zero_length.bin", b"\x09" + bytes([2, 4, 5, 180, 34, 0, 3, 3, 7]))
+write("fuzz_wire", "tcp_options_bad_timestamp.bin", b"\x09" + bytes([2, 4, 5, 180, 8, 8]) + bytes(6) + bytes([3, 3, 7]))
+write("fuzz_wire", "tcp_options_overrun.bin", b"\x09" + bytes([1, 1, 5, 40, 0, 0]))
 # A data segment whose option area holds an illegal length (kind 34,
 # length 0): kept and acknowledged. scapy cannot build a length of 0, so
 # the byte is patched and the checksum recomputed.
@@ -139,3 +139,62 @@ write("fuzz_tcp", "out_of_order_sack.bin", bytes([0x1B, 0x12]) + seg(seq_delta=1
 write("fuzz_tcp", "keepalive_silent_peer.bin", bytes([0x80, 0x00]) + seg(n=500) + advance(2, 10) + app_read(0))
 write("fuzz_tcp", "close_listener_backlog.bin", bytes([0x07, 0x05]) + passive_open(0x87) + passive_open(0x07) +
       seg(t=3, n=700) + bytes([15, 0]) + ACCEPT + advance(2, 5))
+
+# ---- IPv6 (fuzz_frame's interface has fd00::2/64, DAD off, accept_ra on) ----
+from scapy.all import (ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6ND_RA, ICMPv6NDOptDstLLAddr,  # noqa: E402
+                       ICMPv6NDOptMTU, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, ICMPv6PacketTooBig,
+                       IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, IPv6ExtHdrRouting,
+                       HBHOptUnknown, fragment6)
+
+US6, PEER6, US_LL6, PEER_LL6 = "fd00::2", "fd00::1", "fe80::ff:fe00:2", "fe80::ff:fe00:1"
+SOLICITED_US = "ff02::1:ff00:2"
+
+
+def eth6(payload, dst=US_MAC):
+    return Ether(dst=dst, src=PEER_MAC) / payload
+
+
+ns_us = eth6(IPv6(src=PEER6, dst=SOLICITED_US, hlim=255) / ICMPv6ND_NS(tgt=US6) /
+             ICMPv6NDOptSrcLLAddr(lladdr=PEER_MAC), dst="33:33:ff:00:00:02")
+na_peer = eth6(IPv6(src=PEER6, dst=US6, hlim=255) / ICMPv6ND_NA(tgt=PEER6, S=1, O=1) /
+               ICMPv6NDOptDstLLAddr(lladdr=PEER_MAC))
+ping6 = eth6(IPv6(src=PEER6, dst=US6) / ICMPv6EchoRequest(id=7, seq=1, data=b"x" * 56))
+big6 = IPv6(src=PEER6, dst=US6) / IPv6ExtHdrFragment(id=9) / ICMPv6EchoRequest(id=7, seq=2, data=bytes(range(256)) * 12)
+frags6 = [eth6(f) for f in fragment6(big6, 1280)]
+opts6 = eth6(IPv6(src=PEER6, dst=US6) / IPv6ExtHdrHopByHop(nh=60) /
+             IPv6ExtHdrDestOpt(nh=58, options=[HBHOptUnknown(otype=0x1e, optdata=b"ab")]) /
+             ICMPv6EchoRequest(id=7, seq=3))
+unknown_opt6 = eth6(IPv6(src=PEER6, dst=US6) / IPv6ExtHdrDestOpt(nh=58, options=[HBHOptUnknown(otype=0x9e,
+                                                                                              optdata=b"ab")]) /
+                    ICMPv6EchoRequest(id=7, seq=4))
+rh0 = eth6(IPv6(src=PEER6, dst=US6) / IPv6ExtHdrRouting(nh=58, type=0, segleft=1, addresses=["fd00::9"]) /
+           ICMPv6EchoRequest(id=7, seq=5))
+ra6 = eth6(IPv6(src=PEER_LL6, dst="ff02::1", hlim=255) / ICMPv6ND_RA(chlim=32, routerlifetime=600) /
+           ICMPv6NDOptSrcLLAddr(lladdr=PEER_MAC) / ICMPv6NDOptMTU(mtu=1400) /
+           ICMPv6NDOptPrefixInfo(prefixlen=64, L=1, validlifetime=60, prefix="fd01::"), dst="33:33:00:00:00:01")
+far_ping6 = eth6(IPv6(src="fd09::5", dst=US6) / ICMPv6EchoRequest(id=7, seq=6, data=b"y" * 1400))
+ptb6 = eth6(IPv6(src="fd00::fe", dst=US6) / ICMPv6PacketTooBig(mtu=1280) /
+            IPv6(src=US6, dst=PEER6) / ICMPv6EchoRequest(id=7, seq=1, type=129, data=b"x" * 56))
+dad_na = eth6(IPv6(src=US6, dst="ff02::1", hlim=255) / ICMPv6ND_NA(tgt=US6, O=1) /
+              ICMPv6NDOptDstLLAddr(lladdr="02:00:00:00:00:55"), dst="33:33:00:00:00:01")
+
+write("fuzz_frame", "ndp_solicit_then_ping6.bin", records(ns_us, ping6))
+write("fuzz_frame", "ping6_resolved.bin", records(ping6, na_peer))
+write("fuzz_frame", "fragments6_reversed.bin", records(na_peer, *reversed(frags6)))
+write("fuzz_frame", "fragments6_overlap.bin", records(na_peer, frags6[0], frags6[0], *frags6[1:]))
+write("fuzz_frame", "ext_headers6.bin", records(na_peer, opts6, unknown_opt6, rh0))
+write("fuzz_frame", "router_advert.bin", records(ra6, far_ping6))
+write("fuzz_frame", "packet_too_big.bin", records(na_peer, ping6, ptb6, far_ping6))
+write("fuzz_frame", "dad_conflict.bin", records(dad_na, ping6))
+
+write("fuzz_wire", "ipv6.bin", b"\x05" + raw(ping6[IPv6]))
+write("fuzz_wire", "ipv6_hbh.bin", b"\x06\x00" + raw(opts6[IPv6ExtHdrHopByHop])[:8])
+write("fuzz_wire", "ipv6_destopt.bin", b"\x06\x00" + raw(unknown_opt6[IPv6ExtHdrDestOpt])[:8])
+write("fuzz_wire", "ipv6_routing.bin", b"\x06\x01" + raw(rh0[IPv6ExtHdrRouting])[:24])
+write("fuzz_wire", "ipv6_fragment.bin", b"\x06\x02" + raw(frags6[1][IPv6ExtHdrFragment])[:8])
+write("fuzz_wire", "icmpv6_echo.bin", b"\x07" + raw(ping6[IPv6].payload))
+write("fuzz_wire", "icmpv6_ns.bin", b"\x07" + raw(ns_us[IPv6].payload))
+write("fuzz_wire", "icmpv6_ra.bin", b"\x07" + raw(ra6[IPv6].payload))
+write("fuzz_wire", "icmpv6_ptb.bin", b"\x07" + raw(ptb6[IPv6].payload))
+write("fuzz_wire", "address6.bin", b"\x08" + b"fd3e:dfa0:4efb:77::2/64")
+write("fuzz_wire", "address6_mapped.bin", b"\x08" + b"::ffff:198.19.77.2")

@@ -73,6 +73,7 @@ veth() joins two of them. Routing and forwarding are the test's (run "ip
 route" / sysctl in each).
 """
 
+import ipaddress
 import itertools
 import os
 import random
@@ -173,7 +174,18 @@ class Daemon:
     Daemon(tapstackd=None, tap="tap0", address="10.0.0.2/24",
            host_address="10.0.0.1/24", gateway=None, mtu=1500, mac=None,
            log_level="debug", extra_yaml="", wait_ping=True, start=True,
-           start_timeout=10, wrapper=(), offloads=None, extra_env=None)
+           start_timeout=10, wrapper=(), offloads=None, extra_env=None,
+           address6=None, host_address6=None, ipv6_extra="")
+
+    `address6` (ipv6.address, a CIDR string) and `host_address6`
+    (interface.host_address6) give the daemon and the host side IPv6
+    addresses; `ipv6_extra` is more lines of the `ipv6:` section (e.g.
+    "  accept_ra: true\n"). The attributes `.address6`, `.host_address6` hold
+    the bare addresses and `.link_local6` the daemon's link-local address
+    (fe80:: with the modified EUI-64 of its MAC; the default MAC is
+    02:74:73 + the last three bytes of the IPv4 address). IPv6 addresses are
+    usable once the daemon's DAD has passed (about 1-2 s after start):
+    wait_ping6() waits for that.
 
     `offloads` is written as `interface.offloads`; None takes it from
     $TAPSTACK_TEST_OFFLOADS (offloads_from_env()).
@@ -196,7 +208,8 @@ class Daemon:
     def __init__(self, tapstackd=None, *, tap="tap0", address="10.0.0.2/24",
                  host_address="10.0.0.1/24", gateway=None, mtu=1500, mac=None,
                  log_level="debug", extra_yaml="", wait_ping=True, start=True,
-                 start_timeout=10.0, wrapper=(), offloads=None, extra_env=None):
+                 start_timeout=10.0, wrapper=(), offloads=None, extra_env=None, address6=None, host_address6=None,
+                 ipv6_extra=""):
         self.tapstackd = tapstackd or tapstackd_path()
         self.offloads = offloads_from_env() if offloads is None else bool(offloads)
         self.ns = f"tapstack-{os.getpid()}-{next(_counter)}-{random.randrange(1 << 24):06x}"
@@ -206,6 +219,11 @@ class Daemon:
         self.address = address.split("/")[0]
         self.host_address = host_address.split("/")[0] if host_address else None
         self.gateway = gateway
+        self.address6_cidr = address6
+        self.host_address6_cidr = host_address6
+        self.address6 = address6.split("/")[0] if address6 else None
+        self.host_address6 = host_address6.split("/")[0] if host_address6 else None
+        self.ipv6_extra = ipv6_extra
         self.mtu = mtu
         self.mac = mac
         self.log_level = log_level
@@ -270,9 +288,17 @@ class Daemon:
             lines.append(f"  mac: {self.mac}")
         if self.host_address_cidr:
             lines.append(f"  host_address: {self.host_address_cidr}")
+        if self.host_address6_cidr:
+            lines.append(f"  host_address6: {self.host_address6_cidr}")
         lines += ["ipv4:", f"  address: {self.address_cidr}"]
         if self.gateway:
             lines.append(f"  gateway: {self.gateway}")
+        if self.address6_cidr or self.ipv6_extra:
+            lines.append("ipv6:")
+            if self.address6_cidr:
+                lines.append(f"  address: {self.address6_cidr}")
+            if self.ipv6_extra:
+                lines += self.ipv6_extra.rstrip("\n").split("\n")
         lines += ["api:", f"  socket: {self.socket_path}",
                   "log:", f"  level: {self.log_level}"]
         text = "\n".join(lines) + "\n"
@@ -317,6 +343,35 @@ class Daemon:
     def _tap_up(self):
         r = _ip("-n", self.ns, "-o", "link", "show", "dev", self.tap, check=False)
         return r.returncode == 0 and re.search(r"<[^>]*\bUP\b", r.stdout) is not None
+
+    @property
+    def link_local6(self):
+        """The daemon's link-local address (modified EUI-64 of its MAC)."""
+        if self.mac:
+            mac = [int(x, 16) for x in self.mac.split(":")]
+        else:
+            octets = [int(x) for x in self.address.split(".")]
+            mac = [0x02, 0x74, 0x73] + octets[1:]
+        mac[0] ^= 0x02
+        iid = bytes(mac[:3]) + b"\xff\xfe" + bytes(mac[3:])
+        return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + iid))
+
+    def wait_ping6(self, dest=None, timeout=10.0):
+        """Waits until `dest` (default: address6) answers ping -6, i.e. the
+        daemon's DAD has passed and the host's addresses are usable."""
+        dest = dest or self.address6
+        deadline = time.monotonic() + timeout
+        while True:
+            cmd = ["ping", "-6", "-n", "-c", "1", "-W", "1"]
+            if dest.startswith("fe80:"):
+                cmd += ["-I", self.tap]
+            r = self.run(cmd + [dest], check=False, timeout=5)
+            if r.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{dest} does not answer ping -6 after {timeout}s:\n"
+                                     f"{(r.stdout or b'').decode()}{(r.stderr or b'').decode()}")
+            time.sleep(0.2)
 
     @property
     def pid(self):

@@ -49,6 +49,7 @@ import time
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 from scapy.layers.inet import ICMP, IP, TCP  # noqa: E402
+from scapy.layers.inet6 import IPv6  # noqa: E402
 from scapy.layers.l2 import ARP, Ether  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
@@ -260,6 +261,13 @@ def summarize(frame):
                 c = p[ICMP]
                 return s + f"ICMP type={c.type} code={c.code} id={c.id} seq={c.seq} len={len(bytes(c.payload))}"
             return s + f"proto={ip.proto} payload={len(bytes(ip.payload))}"
+        if IPv6 in p:
+            ip6 = p[IPv6]
+            s = head + f"IPv6 {ip6.src}>{ip6.dst} hlim={ip6.hlim} nh={ip6.nh} plen={ip6.plen} "
+            if ip6.nh == 58 and hasattr(ip6.payload, "code"):
+                icmp6 = ip6.payload
+                return s + f"ICMPv6 {icmp6.name} type={icmp6.type} code={icmp6.code}"
+            return s + f"payload={len(bytes(ip6.payload))}"
         return head + f"ethertype=0x{p.type:04x} len={len(bytes(p))}"
     except Exception as e:  # a summary must never hide the frame
         return f"unparsable frame ({e}): {bytes(frame)[:64].hex()}"

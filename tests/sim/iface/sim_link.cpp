@@ -118,7 +118,13 @@ RawStation::RawStation(Hub& hub, wire::MacAddress m, wire::Ipv4Address ip)
 void RawStation::deliver(Instant /*now*/, std::span<const std::uint8_t> frame) {
     sniffed_.emplace_back(frame.begin(), frame.end());
     auto eth = wire::EthernetView::check(frame);
+    if (eth && ip6_ && eth->ethertype() == wire::ethertype::kIpv6 && eth->dst().is_multicast()) {
+        received_.emplace_back(frame.begin(), frame.end());
+        answer_solicitation(frame);
+        return;
+    }
     if (!eth || (eth->dst() != mac_ && !eth->dst().is_broadcast())) return;
+    if (ip6_ && eth->ethertype() == wire::ethertype::kIpv6) answer_solicitation(frame);
     if (eth->ethertype() != wire::ethertype::kArp) {
         received_.emplace_back(frame.begin(), frame.end());
         return;
@@ -129,6 +135,32 @@ void RawStation::deliver(Instant /*now*/, std::span<const std::uint8_t> frame) {
     auto a = wire::ArpRepr::parse(*view);
     if (!a || !answer_arp || a->operation != wire::ArpOperation::kRequest || a->target_ip != ip_) return;
     send(arp_frame(a->sender_mac, wire::ArpRepr{wire::ArpOperation::kReply, mac_, ip_, a->sender_mac, a->sender_ip}));
+}
+
+void RawStation::answer_solicitation(std::span<const std::uint8_t> frame) {
+    auto eth = wire::EthernetView::check(frame);
+    auto ip = wire::Ipv6View::check(eth->payload());
+    if (!answer_nd || !ip || ip->next_header() != wire::next_header::kIcmpv6 || ip->src().is_unspecified()) return;
+    auto icmp = wire::Icmpv6View::check(ip->payload());
+    if (!icmp || icmp->type() != wire::icmpv6_type::kNeighborSolicitation) return;
+    auto ns = wire::NdpRepr::parse(*icmp, ip->src(), ip->dst());
+    const wire::Ipv6Address link_local = wire::Ipv6Address::link_local_from_mac(mac_);
+    if (!ns || (ns->target != *ip6_ && ns->target != link_local)) return;
+    wire::NdpRepr na;
+    na.type = wire::icmpv6_type::kNeighborAdvertisement;
+    na.target = ns->target;
+    na.solicited = true;
+    na.override_ = true;
+    na.options.target_link_address = mac_;
+    Frame msg(na.buffer_len());
+    na.emit(msg, ns->target, ip->src());
+    wire::Ipv6Repr h;
+    h.src = ns->target;
+    h.dst = ip->src();
+    h.next_header = wire::next_header::kIcmpv6;
+    h.hop_limit = 255;
+    ++nd_answered;
+    send(ipv6_frame(eth->src(), mac_, h, msg));
 }
 
 wire::MacAddress mac(std::uint8_t last) { return wire::MacAddress{{0x02, 0x00, 0x00, 0x00, 0x00, last}}; }
@@ -153,6 +185,15 @@ Frame ipv4_frame(wire::MacAddress dst_mac, wire::MacAddress src_mac, wire::Ipv4R
     header.emit(p);
     std::copy(payload.begin(), payload.end(), p.begin() + static_cast<std::ptrdiff_t>(header.header_len()));
     return ethernet(dst_mac, src_mac, wire::ethertype::kIpv4, p);
+}
+
+Frame ipv6_frame(wire::MacAddress dst_mac, wire::MacAddress src_mac, wire::Ipv6Repr header,
+                 std::span<const std::uint8_t> payload) {
+    header.payload_len = static_cast<std::uint16_t>(payload.size());
+    Frame p(header.buffer_len());
+    header.emit(p);
+    std::copy(payload.begin(), payload.end(), p.begin() + 40);
+    return ethernet(dst_mac, src_mac, wire::ethertype::kIpv6, p);
 }
 
 Frame echo_message(std::uint8_t type, std::uint16_t ident, std::uint16_t seq, std::span<const std::uint8_t> data) {

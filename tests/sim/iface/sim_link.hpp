@@ -31,6 +31,8 @@
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/icmp.hpp"
 #include "stack/wire/ipv4.hpp"
+#include "stack/wire/ipv6.hpp"
+#include "stack/wire/ndp.hpp"
 
 namespace sim {
 
@@ -109,7 +111,10 @@ private:
 
 // A host the test drives by hand: it answers ARP for its own address (so
 // interfaces can reach it), records every frame addressed to it, and sends
-// whatever frames the test builds.
+// whatever frames the test builds. With set_ipv6() it also answers
+// neighbour solicitations for its IPv6 addresses (the given one and the
+// link-local one of its MAC) and records IPv6 frames sent to any
+// multicast group too.
 class RawStation final : public Station {
 public:
     RawStation(Hub& hub, wire::MacAddress mac, wire::Ipv4Address ip);
@@ -122,13 +127,18 @@ public:
     std::vector<Frame>& sniffed() { return sniffed_; }
     wire::MacAddress mac() const { return mac_; }
     wire::Ipv4Address ip() const { return ip_; }
+    void set_ipv6(const wire::Ipv6Address& address) { ip6_ = address; }
     bool answer_arp = true;
+    bool answer_nd = true;
+    std::size_t nd_answered = 0;  // neighbour advertisements sent in answer
 
 private:
     Hub& hub_;
     std::size_t port_;
     wire::MacAddress mac_;
     wire::Ipv4Address ip_;
+    std::optional<wire::Ipv6Address> ip6_;
+    void answer_solicitation(std::span<const std::uint8_t> frame);
     std::vector<Frame> received_;
     std::vector<Frame> arp_received_;
     std::vector<Frame> sniffed_;
@@ -140,6 +150,9 @@ Frame ethernet(wire::MacAddress dst, wire::MacAddress src, std::uint16_t type, s
 Frame arp_frame(wire::MacAddress eth_dst, const wire::ArpRepr& arp);
 // One IPv4 datagram (unfragmented) with the given payload.
 Frame ipv4_frame(wire::MacAddress dst_mac, wire::MacAddress src_mac, wire::Ipv4Repr header,
+                 std::span<const std::uint8_t> payload);
+// One IPv6 packet (payload: extension headers and upper layer, as given).
+Frame ipv6_frame(wire::MacAddress dst_mac, wire::MacAddress src_mac, wire::Ipv6Repr header,
                  std::span<const std::uint8_t> payload);
 // An echo request's ICMP message.
 Frame echo_message(std::uint8_t type, std::uint16_t ident, std::uint16_t seq, std::span<const std::uint8_t> data);

@@ -70,6 +70,12 @@ TEST_CASE("the shipped config/tapstack.yaml loads with the documented values") {
     CHECK(c.api.request_timeout_ms == 10000);
     CHECK(c.api.drain_timeout_ms == 5000);
     CHECK(c.log_level == "info");
+    CHECK(c.iface.ipv6.enabled);
+    REQUIRE(c.iface.ipv6.addresses.size() == 1);
+    CHECK(c.iface.ipv6.addresses[0] == *tapstack::wire::Ipv6Cidr::parse("fd3e:dfa0:4efb:77::2/64"));
+    CHECK(c.iface.ipv6.gateway == tapstack::wire::Ipv6Address::parse("fd3e:dfa0:4efb:77::1"));
+    CHECK(c.tap.host_address6 == tapstack::wire::Ipv6Cidr::parse("fd3e:dfa0:4efb:77::1/64"));
+    CHECK_FALSE(c.iface.ipv6.accept_ra);
 }
 
 TEST_CASE("the shipped config states the defaults: it loads to what leaving every optional key out gives") {
@@ -95,6 +101,21 @@ TEST_CASE("the shipped config states the defaults: it loads to what leaving ever
     CHECK(a.iface.arp_max_retries == b.iface.arp_max_retries);
     CHECK(a.iface.arp_queue_per_host == b.iface.arp_queue_per_host);
     CHECK(a.iface.arp_cache_size == b.iface.arp_cache_size);
+    const auto& v = a.iface.ipv6;
+    const auto& w = b.iface.ipv6;
+    CHECK(v.enabled == w.enabled);
+    CHECK(v.accept_ra == w.accept_ra);
+    CHECK(v.hop_limit == w.hop_limit);
+    CHECK(v.reassembly_timeout == w.reassembly_timeout);
+    CHECK(v.reassembly_max_bytes == w.reassembly_max_bytes);
+    CHECK(v.reassembly_max_datagrams == w.reassembly_max_datagrams);
+    CHECK(v.icmp_error_rate_per_sec == w.icmp_error_rate_per_sec);
+    CHECK(v.nd_reachable_time == w.nd_reachable_time);
+    CHECK(v.nd_retrans_timer == w.nd_retrans_timer);
+    CHECK(v.nd_max_solicit == w.nd_max_solicit);
+    CHECK(v.nd_queue_per_host == w.nd_queue_per_host);
+    CHECK(v.nd_cache_size == w.nd_cache_size);
+    CHECK(v.dad_transmits == w.dad_transmits);
     const auto& t = a.iface.tcp;
     const auto& u = b.iface.tcp;
     CHECK(t.send_buffer == u.send_buffer);
@@ -294,13 +315,13 @@ TEST_CASE("fault_injection: every key applied, percentages checked, whole-stage 
 }
 
 TEST_CASE("unknown key at the top level names the key, its position and the allowed keys") {
-    CHECK(only_error(minimal("ipv6:\n  address: ::1\n")) ==
-          "t.yaml:5:1: ipv6: unknown key (allowed: interface, ipv4, arp, tcp, api, log, fault_injection, security)");
+    CHECK(only_error(minimal("ipv5:\n  address: 10.0.0.2/24\n")) ==
+          "t.yaml:5:1: ipv5: unknown key (allowed: interface, ipv4, ipv6, arp, nd, tcp, api, log, fault_injection, security)");
 }
 
 TEST_CASE("unknown key inside a section is reported with its full path") {
     CHECK(only_error("interface:\n  name: tap0\n  nmae: tap1\nipv4:\n  address: 10.0.0.2/24\n") ==
-          "t.yaml:3:3: interface.nmae: unknown key (allowed: name, mtu, mac, host_address, queue_size, rx_budget, offloads)");
+          "t.yaml:3:3: interface.nmae: unknown key (allowed: name, mtu, mac, host_address, host_address6, queue_size, rx_budget, offloads)");
 }
 
 TEST_CASE("bad IPv4 address: the message of the issue, at the value's line and column") {
@@ -697,9 +718,9 @@ TEST_CASE("YAML syntax errors carry yaml-cpp's position") {
 TEST_CASE("an empty file, a scalar document and a second document") {
     CHECK(only_error("") ==
           "t.yaml:1:1: the file has no settings "
-          "(expected a mapping with sections interface, ipv4, arp, tcp, api, log, fault_injection, security)");
+          "(expected a mapping with sections interface, ipv4, ipv6, arp, nd, tcp, api, log, fault_injection, security)");
     CHECK(only_error("tap0\n") ==
-          "t.yaml:1:1: top level: \"tap0\" is not a mapping (allowed: keys interface, ipv4, arp, tcp, api, log, fault_injection, security)");
+          "t.yaml:1:1: top level: \"tap0\" is not a mapping (allowed: keys interface, ipv4, ipv6, arp, nd, tcp, api, log, fault_injection, security)");
     // The error points at the "---" that starts the second document.
     CHECK(only_error(minimal("---\nlog:\n  level: debug\n")) ==
           "t.yaml:5:1: a second YAML document is not allowed (allowed: one document)");
@@ -770,4 +791,115 @@ TEST_CASE("log.level takes spdlog's short spellings warn and err as warning and 
     CHECK(only_error(minimal("log:\n  level: warnings\n")) ==
           "t.yaml:6:10: log.level: \"warnings\" is not a log level "
           "(allowed: trace, debug, info, warning (or warn), error (or err), critical, off)");
+}
+
+TEST_CASE("ipv6 and nd: every key applied; one address or a list; IPv6 is on even without ipv6.address") {
+    using tapstack::wire::Ipv6Address;
+    using tapstack::wire::Ipv6Cidr;
+    auto bare = load_config_text(minimal(), "t.yaml");
+    REQUIRE(bare.ok());
+    CHECK(bare.config.iface.ipv6.enabled);
+    CHECK(bare.config.iface.ipv6.addresses.empty());
+    CHECK(bare.config.iface.ipv6.dad_transmits == 1);
+    CHECK(bare.config.iface.ipv6.reassembly_timeout == 60s);
+    auto r = load_config_text(with_iface("  host_address6: fd00:1::1/64\n") +
+                                  "ipv6:\n  address: [fd00:1::2/64, fd00:2::2/56]\n  gateway: fe80::1\n"
+                                  "  accept_ra: true\n  hop_limit: 17\n  reassembly_timeout: 5s\n"
+                                  "  reassembly_max_bytes: 1MiB\n  reassembly_max_datagrams: 9\n  icmp_error_rate: 7\n"
+                                  "nd:\n  entry_lifetime: 20s\n  retry_interval: 250ms\n  max_retries: 5\n"
+                                  "  queue_per_host: 3\n  cache_size: 77\n  dad_transmits: 0\n",
+                              "t.yaml");
+    for (const auto& e : r.errors) MESSAGE(e);
+    REQUIRE(r.ok());
+    const auto& v = r.config.iface.ipv6;
+    REQUIRE(v.addresses.size() == 2);
+    CHECK(v.addresses[0] == *Ipv6Cidr::parse("fd00:1::2/64"));
+    CHECK(v.addresses[1] == *Ipv6Cidr::parse("fd00:2::2/56"));
+    CHECK(v.gateway == Ipv6Address::parse("fe80::1"));
+    CHECK(v.accept_ra);
+    CHECK(v.hop_limit == 17);
+    CHECK(v.reassembly_timeout == 5s);
+    CHECK(v.reassembly_max_bytes == 1024u * 1024);
+    CHECK(v.reassembly_max_datagrams == 9);
+    CHECK(v.icmp_error_rate_per_sec == 7);
+    CHECK(v.nd_reachable_time == 20s);
+    CHECK(v.nd_retrans_timer == 250ms);
+    CHECK(v.nd_max_solicit == 5);
+    CHECK(v.nd_queue_per_host == 3);
+    CHECK(v.nd_cache_size == 77);
+    CHECK(v.dad_transmits == 0);
+    CHECK(r.config.tap.host_address6 == Ipv6Cidr::parse("fd00:1::1/64"));
+    auto block = load_config_text(minimal("ipv6:\n  address:\n    - fd00:1::2/64\n    - fd00:2::2/64\n"), "t.yaml");
+    REQUIRE(block.ok());
+    CHECK(block.config.iface.ipv6.addresses.size() == 2);
+}
+
+TEST_CASE("ipv6.address: each bad entry is reported at its own position") {
+    CHECK(only_error(minimal("ipv6:\n  address: fd00::2\n")) ==
+          "t.yaml:6:12: ipv6.address: \"fd00::2\" is not an IPv6 address with prefix length "
+          "(allowed: e.g. fd3e:dfa0:4efb:77::2/64)");
+    CHECK(only_error(minimal("ipv6:\n  address: fd00::2/129\n")) ==
+          "t.yaml:6:12: ipv6.address: \"fd00::2/129\" is not an IPv6 address with prefix length "
+          "(allowed: e.g. fd3e:dfa0:4efb:77::2/64)");
+    CHECK(only_error(minimal("ipv6:\n  address: [fd00::2/64, fe80::5/64]\n")) ==
+          "t.yaml:6:25: ipv6.address: \"fe80::5/64\" is not a usable IPv6 host address (allowed: a unicast "
+          "address, not ::, ::1, multicast (ff00::/8), link-local (fe80::/10, derived from the MAC) or IPv4-mapped)");
+    CHECK(only_error(minimal("ipv6:\n  address: ff02::1/64\n")).find("is not a usable IPv6 host address") !=
+          std::string::npos);
+    CHECK(only_error(minimal("ipv6:\n  address: fd00::2/0\n")) ==
+          "t.yaml:6:12: ipv6.address: \"fd00::2/0\" is not an IPv6 address with a usable prefix length "
+          "(allowed: /1 to /128)");
+    CHECK(only_error(minimal("ipv6:\n  address:\n    - fd00::2/64\n    - fd00::2/64\n")) ==
+          "t.yaml:8:7: ipv6.address: \"fd00::2/64\" is given twice (first at line 7)");
+    CHECK(only_error(minimal("ipv6:\n  address: []\n")) ==
+          "t.yaml:6:12: ipv6.address: a list is not an IPv6 address with prefix length or a list of them "
+          "(allowed: e.g. fd3e:dfa0:4efb:77::2/64)");
+    auto two = load_config_text(minimal("ipv6:\n  address: [10.0.0.2/24, fd00::1/200]\n"), "t.yaml");
+    CHECK(two.errors.size() == 2);
+}
+
+TEST_CASE("ipv6.gateway must be link-local or on-link and not ours") {
+    CHECK(load_config_text(minimal("ipv6:\n  address: fd00::2/64\n  gateway: fd00::1\n"), "t.yaml").ok());
+    CHECK(load_config_text(minimal("ipv6:\n  gateway: fe80::1\n"), "t.yaml").ok());
+    CHECK(only_error(minimal("ipv6:\n  address: fd00::2/64\n  gateway: fd01::1\n")) ==
+          "t.yaml:7:12: ipv6.gateway: \"fd01::1\" is not a gateway on the link (allowed: a link-local address, or "
+          "an address in a prefix of ipv6.address other than ours: fd00::/64)");
+    CHECK(only_error(minimal("ipv6:\n  address: fd00::2/64\n  gateway: fd00::2\n")).find("is not a gateway on the link") !=
+          std::string::npos);
+    CHECK(only_error(minimal("ipv6:\n  gateway: ff02::2\n")) ==
+          "t.yaml:6:12: ipv6.gateway: \"ff02::2\" is not a unicast IPv6 address "
+          "(allowed: a link-local or on-link unicast address, e.g. fe80::1)");
+    CHECK(only_error(minimal("ipv6:\n  gateway: 10.0.0.1\n")) ==
+          "t.yaml:6:12: ipv6.gateway: \"10.0.0.1\" is not an IPv6 address "
+          "(allowed: a link-local or on-link unicast address, e.g. fe80::1)");
+}
+
+TEST_CASE("interface.host_address6 must be another address in a prefix of ipv6.address, same length") {
+    CHECK(only_error(with_iface("  host_address6: fd00::1/64\n")) ==
+          "t.yaml:3:18: interface.host_address6: \"fd00::1/64\" is not a host address beside ipv6.address "
+          "(allowed: another address in a prefix of ipv6.address, which is not set)");
+    const std::string v6 = "ipv6:\n  address: fd00::2/64\n";
+    CHECK(only_error(with_iface("  host_address6: fd00::1/48\n") + v6) ==
+          "t.yaml:3:18: interface.host_address6: \"fd00::1/48\" is not a host address beside ipv6.address "
+          "(allowed: another address in fd00::/64, written with the same prefix length)");
+    CHECK(only_error(with_iface("  host_address6: fd00::2/64\n") + v6).find("is not a host address beside") !=
+          std::string::npos);
+    CHECK(only_error(with_iface("  host_address6: fd01::1/64\n") + v6).find("is not a host address beside") !=
+          std::string::npos);
+    CHECK(load_config_text(with_iface("  host_address6: fd00::1/64\n") + v6, "t.yaml").ok());
+}
+
+TEST_CASE("ipv6 and nd values out of range") {
+    CHECK(only_error(minimal("ipv6:\n  hop_limit: 0\n")) ==
+          "t.yaml:6:14: ipv6.hop_limit: \"0\" is not an integer (allowed: 1..255)");
+    CHECK(only_error(minimal("ipv6:\n  accept_ra: yes\n")) ==
+          "t.yaml:6:14: ipv6.accept_ra: \"yes\" is not a boolean (allowed: true, false)");
+    CHECK(only_error(minimal("nd:\n  dad_transmits: 11\n")) ==
+          "t.yaml:6:18: nd.dad_transmits: \"11\" is not an integer (allowed: 0..10)");
+    CHECK(only_error(minimal("nd:\n  retry_interval: 50ms\n")) ==
+          "t.yaml:6:19: nd.retry_interval: \"50ms\" is not a duration (allowed: from 100ms to 60s with unit ms, s "
+          "or m, e.g. 30s)");
+    CHECK(only_error(minimal("nd:\n  reachable: 5s\n")) ==
+          "t.yaml:6:3: nd.reachable: unknown key (allowed: entry_lifetime, retry_interval, max_retries, "
+          "queue_per_host, cache_size, dad_transmits)");
 }
