@@ -23,6 +23,8 @@
 
 #include <array>
 
+#include "daemon/sandbox/sanitizer.hpp"
+
 namespace tapstack::daemon {
 
 namespace {
@@ -82,6 +84,13 @@ constexpr std::array kAllowed = {
     AllowedSyscall{"getpid"},
     AllowedSyscall{"tgkill", ArgRule::kOwnProcess},
     AllowedSyscall{"exit_group"},
+#ifdef TAPSTACK_SANITIZED
+    // ---- Sanitizer builds only ---------------------------------------------
+    // ASan checks the signal stack before every call that does not return
+    // (exit, _exit, throw) and names the thread in its reports.
+    AllowedSyscall{"sigaltstack"},
+    AllowedSyscall{"gettid"},
+#endif
 };
 
 constexpr std::array kIoctls = {
