@@ -16,6 +16,14 @@ AddressPrefix AddressPrefix::ipv4(wire::Ipv4Address address, std::uint8_t length
     return p;
 }
 
+AddressPrefix AddressPrefix::ipv6(const wire::Ipv6Address& address, std::uint8_t length) {
+    AddressPrefix p;
+    p.family = Family::kIpv6;
+    p.length = length;
+    p.bytes = address.bytes;
+    return p;
+}
+
 bool AddressPrefix::contains(Family address_family, const std::uint8_t* address) const {
     if (address_family != family) {
         return false;
@@ -32,12 +40,13 @@ bool AddressPrefix::contains(Family address_family, const std::uint8_t* address)
     return true;
 }
 
-bool AddressPrefix::contains(wire::Ipv4Address address) const {
-    const AddressPrefix a = ipv4(address, 32);
+bool AddressPrefix::contains(const wire::IpAddress& address) const {
+    if (address.is_ipv6()) return contains(Family::kIpv6, address.ipv6().bytes.data());
+    const AddressPrefix a = ipv4(address.ipv4(), 32);
     return contains(Family::kIpv4, a.bytes.data());
 }
 
-bool ConnectRule::matches(const wire::Ipv4Endpoint& endpoint) const {
+bool ConnectRule::matches(const wire::IpEndpoint& endpoint) const {
     return prefix.contains(endpoint.address) && ports.contains(endpoint.port);
 }
 
@@ -46,16 +55,36 @@ std::variant<ConnectRule, std::string> parse_connect_rule(std::string_view text)
     if (text.empty()) {
         return std::string("an empty rule");
     }
-    if (text.front() == '[' || text.find("::") != std::string_view::npos ||
-        text.find(':') != text.rfind(':')) {
-        return quoted + " looks like IPv6, which the stack does not speak yet";
-    }
     ConnectRule rule;
     rule.text = std::string(text);
     std::string_view address_part = text;
-    if (const std::size_t colon = text.find(':'); colon != std::string_view::npos) {
+    std::string_view ports;
+    bool has_ports = false;
+    bool v6 = false;
+    if (text.front() == '[') {
+        // [ADDRESS[/PREFIX]]:PORT[-PORT] (or no port after the bracket)
+        const std::size_t close = text.find(']');
+        if (close == std::string_view::npos) {
+            return quoted + " has '[' without ']'";
+        }
+        address_part = text.substr(1, close - 1);
+        const std::string_view after = text.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':' || after.size() < 2) {
+                return quoted + ": after ']' comes :PORT or :PORT-PORT";
+            }
+            ports = after.substr(1);
+            has_ports = true;
+        }
+        v6 = true;
+    } else if (text.find(':') != text.rfind(':')) {
+        v6 = true;  // a bare IPv6 prefix: every port
+    } else if (const std::size_t colon = text.find(':'); colon != std::string_view::npos) {
         address_part = text.substr(0, colon);
-        const std::string_view ports = text.substr(colon + 1);
+        ports = text.substr(colon + 1);
+        has_ports = true;
+    }
+    if (has_ports) {
         if (ports.find('-') != std::string_view::npos) {
             auto range = parse_port_range(ports);
             if (!range) {
@@ -71,15 +100,29 @@ std::variant<ConnectRule, std::string> parse_connect_rule(std::string_view text)
         }
     }
     std::string_view address_text = address_part;
-    std::uint8_t length = 32;
+    const unsigned max_length = v6 ? 128 : 32;
+    auto length = static_cast<std::uint8_t>(max_length);
     if (const std::size_t slash = address_part.find('/'); slash != std::string_view::npos) {
         address_text = address_part.substr(0, slash);
         const std::string_view len_text = address_part.substr(slash + 1);
-        auto len = len_text.size() <= 2 ? parse_uint(len_text, 0, 32) : std::nullopt;
+        auto len = len_text.size() <= 3 ? parse_uint(len_text, 0, max_length) : std::nullopt;
         if (!len) {
-            return "\"" + std::string(len_text) + "\" is not a prefix length 0..32";
+            return "\"" + std::string(len_text) + "\" is not a prefix length 0.." + std::to_string(max_length);
         }
         length = static_cast<std::uint8_t>(*len);
+    }
+    if (v6) {
+        auto address6 = wire::Ipv6Address::parse(address_text);
+        if (!address6) {
+            return "\"" + std::string(address_text) + "\" is not an IPv6 address";
+        }
+        const wire::Ipv6Cidr cidr6{*address6, length};
+        if (cidr6.network() != *address6) {
+            return quoted + " has address bits set beyond /" + std::to_string(length) + " (" +
+                   cidr6.network().to_string() + "/" + std::to_string(length) + " would match)";
+        }
+        rule.prefix = AddressPrefix::ipv6(*address6, length);
+        return rule;
     }
     auto address = wire::Ipv4Address::parse(address_text);
     if (!address) {
@@ -94,7 +137,7 @@ std::variant<ConnectRule, std::string> parse_connect_rule(std::string_view text)
     return rule;
 }
 
-ConnectRules::Verdict ConnectRules::check(const wire::Ipv4Endpoint& endpoint) const {
+ConnectRules::Verdict ConnectRules::check(const wire::IpEndpoint& endpoint) const {
     for (const ConnectRule& r : deny) {
         if (r.matches(endpoint)) {
             return Verdict{false, &r};
@@ -110,6 +153,10 @@ ConnectRules::Verdict ConnectRules::check(const wire::Ipv4Endpoint& endpoint) co
 
 ConnectRule ConnectRules::everything() {
     return ConnectRule{AddressPrefix::ipv4(wire::Ipv4Address::any(), 0), PortRange{}, "0.0.0.0/0"};
+}
+
+ConnectRule ConnectRules::everything6() {
+    return ConnectRule{AddressPrefix::ipv6(wire::Ipv6Address::unspecified(), 0), PortRange{}, "::/0"};
 }
 
 std::string describe_refusal(const ConnectRules::Verdict& verdict) {

@@ -8,18 +8,19 @@
 //   198.19.77.1/32:22     one port of one address
 //   0.0.0.0/0:1-1023      the privileged ports of every address
 //   198.19.77.1           a bare address is a /32
+//   fd00::/8              every port of an IPv6 prefix (a bare one: a /128)
+//   [2001:db8::/32]:443   with a port (range), in brackets (RFC 5952 6)
 // A CONNECT to an endpoint is allowed when no deny rule matches it and some
-// allow rule does: deny wins, whatever the order of the lists. The default
-// is one allow rule for everything (0.0.0.0/0) and no deny rule.
+// allow rule does: deny wins, whatever the order of the lists. A rule
+// matches only its own family. The default is two allow rules for
+// everything (0.0.0.0/0 and ::/0) and no deny rule.
 //
 // Why it matters: a CONNECT leaves from the daemon's address, not from the
 // calling user, so a host firewall that filters by uid (nftables `meta
 // skuid`) never sees who asked. These rules are that filter for the API.
 //
-// IPv6: AddressPrefix holds a family and 16 address bytes in network order
-// (IPv4 in the first four), so IPv6 prefixes ("[2001:db8::/32]:443") fit
-// the same rule type once the stack speaks IPv6; today the parser refuses
-// them with a clear reason.
+// AddressPrefix holds a family and 16 address bytes in network order
+// (IPv4 in the first four).
 //
 // Pure code: no I/O, unit-tested on strings (tests/unit/config).
 #pragma once
@@ -42,9 +43,10 @@ struct AddressPrefix {
     std::uint8_t length = 0;               // prefix length in bits
 
     static AddressPrefix ipv4(wire::Ipv4Address address, std::uint8_t length);
+    static AddressPrefix ipv6(const wire::Ipv6Address& address, std::uint8_t length);
     // True when `address` (of `family`, network order) starts with this prefix.
     bool contains(Family address_family, const std::uint8_t* address) const;
-    bool contains(wire::Ipv4Address address) const;
+    bool contains(const wire::IpAddress& address) const;
     friend bool operator==(const AddressPrefix&, const AddressPrefix&) = default;
 };
 
@@ -60,7 +62,7 @@ struct ConnectRule {
     PortRange ports;   // every port when the rule names none
     std::string text;  // as written in the config, for messages
 
-    bool matches(const wire::Ipv4Endpoint& endpoint) const;
+    bool matches(const wire::IpEndpoint& endpoint) const;
 };
 
 // One rule from its text, or the reason it is not one (one line, e.g.
@@ -69,10 +71,11 @@ std::variant<ConnectRule, std::string> parse_connect_rule(std::string_view text)
 
 // The syntax, for the "allowed: ..." part of config errors.
 inline constexpr std::string_view kConnectRuleSyntax =
-    "an IPv4 ADDRESS[/PREFIX][:PORT[-PORT]], e.g. 10.0.0.0/8, 198.19.77.1/32:22, 0.0.0.0/0:1-1023";
+    "an IPv4 ADDRESS[/PREFIX][:PORT[-PORT]] or IPv6 ADDRESS[/PREFIX] or [ADDRESS[/PREFIX]]:PORT[-PORT], e.g. "
+    "10.0.0.0/8, 198.19.77.1/32:22, 0.0.0.0/0:1-1023, fd00::/8, [2001:db8::/32]:443";
 
 struct ConnectRules {
-    std::vector<ConnectRule> allow = {everything()};
+    std::vector<ConnectRule> allow = {everything(), everything6()};
     std::vector<ConnectRule> deny;
 
     struct Verdict {
@@ -81,10 +84,11 @@ struct ConnectRules {
         // nullptr when refused because no allow rule matched.
         const ConnectRule* rule = nullptr;
     };
-    Verdict check(const wire::Ipv4Endpoint& endpoint) const;
+    Verdict check(const wire::IpEndpoint& endpoint) const;
 
-    // 0.0.0.0/0, every port: the default allow rule.
+    // 0.0.0.0/0 and ::/0, every port: the default allow rules.
     static ConnectRule everything();
+    static ConnectRule everything6();
 };
 
 // "denied by api.connect_deny rule \"0.0.0.0/0:1-1023\"" or "not allowed by

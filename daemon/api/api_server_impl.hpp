@@ -350,7 +350,9 @@ struct ApiServer::Impl {
     void handle(Client* c, const api::CaptureRequest& r);
     void handle(Client* c, const api::HelloRequest& r);
     void apply_stream_options(tcp::ConnId conn, const api::StreamOptions& o);
-    Listener* find_or_open_listener(Client* c, std::uint16_t port, std::uint32_t backlog);
+    // `family` applies when this call opens the listener (a LISTEN's family=).
+    Listener* find_or_open_listener(Client* c, std::uint16_t port, std::uint32_t backlog,
+                                    tcp::ListenFamily family = tcp::ListenFamily::kBoth);
     void close_listener(std::map<std::uint16_t, Listener>::iterator it);
     void release_listener_if_unused(std::uint16_t port);
     void detach_from_listener(Client* c);

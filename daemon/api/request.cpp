@@ -233,11 +233,13 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
     if (verb == "CONNECT") {
         if (args.size() < 2) {
             return ParseError{
-                "usage: CONNECT <ipv4-address> <port> [timeout=<seconds>] [nodelay[=on|off]] [keepalive[=on|off]]"};
+                "usage: CONNECT <address> <port> [timeout=<seconds>] [nodelay[=on|off]] [keepalive[=on|off]]"};
         }
-        auto address = wire::Ipv4Address::parse(args[0]);
+        std::string_view text = args[0];
+        if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+        auto address = wire::IpAddress::parse(text);
         if (!address) {
-            return ParseError{quote(args[0]) + " is not an IPv4 address"};
+            return ParseError{quote(args[0]) + " is not an IPv4 or IPv6 address"};
         }
         if (auto why = connect_target_error(*address, 1)) {
             return ParseError{*why};
@@ -255,7 +257,7 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
     if (verb == "LISTEN" || verb == "ACCEPT") {
         const bool listen = verb == "LISTEN";
         if (args.empty()) {
-            return ParseError{listen ? "usage: LISTEN <port> [backlog=<n>]"
+            return ParseError{listen ? "usage: LISTEN <port> [backlog=<n>] [family=4|6]"
                                      : "usage: ACCEPT <port> [timeout=<seconds>] [nodelay[=on|off]] "
                                        "[keepalive[=on|off]]"};
         }
@@ -266,12 +268,28 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
         Options options;
         // Stream options belong to the connection ACCEPT hands out, not to
         // the listener a LISTEN holds.
+        auto rest = args.subspan(1);
+        tcp::ListenFamily family = tcp::ListenFamily::kBoth;
+        std::vector<std::string_view> others;
+        for (std::string_view a : rest) {
+            if (listen && a.starts_with("family=")) {
+                if (a == "family=4") {
+                    family = tcp::ListenFamily::kIpv4;
+                } else if (a == "family=6") {
+                    family = tcp::ListenFamily::kIpv6;
+                } else {
+                    return ParseError{quote(a) + ": family is 4 or 6"};
+                }
+            } else {
+                others.push_back(a);
+            }
+        }
         const Allowed allowed = listen ? Allowed{.backlog = true} : Allowed{.timeout = true, .stream = true};
-        if (auto err = parse_options(args.subspan(1), allowed, &options)) {
+        if (auto err = parse_options(others, allowed, &options)) {
             return *err;
         }
         if (listen) {
-            return Request{ListenRequest{*port, options.backlog.value_or(0)}};
+            return Request{ListenRequest{*port, options.backlog.value_or(0), family}};
         }
         return Request{AcceptRequest{*port, options.timeout_s.value_or(0), options.stream}};
     }
@@ -327,8 +345,9 @@ std::variant<Request, ParseError> parse_request(std::string_view line) {
     return ParseError{"unknown request " + quote(fields[0]) + " " + std::string(kExpected)};
 }
 
-std::optional<std::string> connect_target_error(wire::Ipv4Address address, std::uint16_t port) {
-    if (address.is_unspecified() || address.is_limited_broadcast() || address.is_multicast()) {
+std::optional<std::string> connect_target_error(const wire::IpAddress& address, std::uint16_t port) {
+    if (address.is_unspecified() || address.is_limited_broadcast() || address.is_multicast() ||
+        (address.is_ipv6() && (address.ipv6().is_loopback() || address.ipv6().is_ipv4_mapped()))) {
         return "cannot connect to " + address.to_string();
     }
     if (port == 0) {
@@ -337,11 +356,11 @@ std::optional<std::string> connect_target_error(wire::Ipv4Address address, std::
     return std::nullopt;
 }
 
-std::string format_stream_ok(const wire::Ipv4Endpoint& local, const wire::Ipv4Endpoint& remote, std::uint64_t id) {
+std::string format_stream_ok(const wire::IpEndpoint& local, const wire::IpEndpoint& remote, std::uint64_t id) {
     return "OK " + local.to_string() + " " + remote.to_string() + " id=" + std::to_string(id) + "\n";
 }
 
-std::string format_listen_ok(const wire::Ipv4Endpoint& local) {
+std::string format_listen_ok(const wire::IpEndpoint& local) {
     return "OK " + local.to_string() + " listening\n";
 }
 

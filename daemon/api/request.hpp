@@ -1,8 +1,8 @@
 // Request lines of the Unix-socket API: parsing and the reply lines.
 //
 // A client sends exactly one request line (see daemon/api/PROTOCOL.md):
-//   CONNECT <ipv4> <port> [timeout=<seconds>] [nodelay[=on|off]] [keepalive[=on|off]]
-//   LISTEN <port> [backlog=<n>]
+//   CONNECT <address> <port> [timeout=<seconds>] [nodelay[=on|off]] [keepalive[=on|off]]
+//   LISTEN <port> [backlog=<n>] [family=4|6]
 //   ACCEPT <port> [timeout=<seconds>] [nodelay[=on|off]] [keepalive[=on|off]]
 //   STATUS <id>
 //   INFO <id>
@@ -42,7 +42,7 @@ struct StreamOptions {
 };
 
 struct ConnectRequest {
-    wire::Ipv4Address address;
+    wire::IpAddress address;  // IPv4 or IPv6 ("fd00::1" or "[fd00::1]" on the line)
     std::uint16_t port = 0;
     std::uint32_t timeout_s = 0;  // 0: the TCP stack's own SYN retries decide
     StreamOptions options;
@@ -51,6 +51,7 @@ struct ConnectRequest {
 struct ListenRequest {
     std::uint16_t port = 0;
     std::uint32_t backlog = 0;  // 0: the stack's default
+    tcp::ListenFamily family = tcp::ListenFamily::kBoth;  // family=4|6
 };
 
 struct AcceptRequest {
@@ -100,9 +101,9 @@ struct ParseError {
 std::variant<Request, ParseError> parse_request(std::string_view line);
 
 // Why no CONNECT may go to `address`:`port` (0.0.0.0, the limited
-// broadcast, multicast, port 0), or nullopt. CONNECT lines and SOCKS5
-// requests are both held to it.
-std::optional<std::string> connect_target_error(wire::Ipv4Address address, std::uint16_t port);
+// broadcast, multicast, ::, ::1, IPv4-mapped IPv6, port 0), or nullopt.
+// CONNECT lines and SOCKS5 requests are both held to it.
+std::optional<std::string> connect_target_error(const wire::IpAddress& address, std::uint16_t port);
 
 // Upper bounds on the optional fields (larger values are bad requests).
 inline constexpr std::uint32_t kMaxTimeoutSeconds = 3600;
@@ -112,8 +113,9 @@ inline constexpr std::uint32_t kMinCaptureBuffer = 64 * 1024;
 inline constexpr std::uint32_t kMaxCaptureBuffer = 64 * 1024 * 1024;
 
 // Reply lines, newline included.
-std::string format_stream_ok(const wire::Ipv4Endpoint& local, const wire::Ipv4Endpoint& remote, std::uint64_t id);
-std::string format_listen_ok(const wire::Ipv4Endpoint& local);
+// Endpoints print as "10.0.0.2:80" or "[fd00::2]:80" (RFC 5952 6).
+std::string format_stream_ok(const wire::IpEndpoint& local, const wire::IpEndpoint& remote, std::uint64_t id);
+std::string format_listen_ok(const wire::IpEndpoint& local);
 // Every STATUS, INFO and CONNECTIONS line ends with the stream owner's `uid=`;
 // `undelivered` > 0 adds `undelivered=<n>` before it: acknowledged bytes the
 // application never took.

@@ -50,7 +50,7 @@ void ApiServer::Impl::dispatch(Client* c) {
 }
 
 void ApiServer::Impl::handle(Client* c, const api::ConnectRequest& r) {
-    const wire::Ipv4Endpoint remote{r.address, r.port};
+    const wire::IpEndpoint remote{r.address, r.port};
     if (const auto verdict = config.access.connect.check(remote); !verdict.allowed) {
         ++counters.connect_denied;
         const std::string why = "connect " + remote.to_string() + ": " + describe_refusal(verdict);
@@ -58,10 +58,16 @@ void ApiServer::Impl::handle(Client* c, const api::ConnectRequest& r) {
         reply_error(c, ErrorCode::kPermission, why);
         return;
     }
-    if (!iface.has_route(r.address)) {
+    if (r.address.is_ipv4() && !iface.has_route(r.address.ipv4())) {
         // Said at once rather than after a SYN that cannot leave.
         reply_failure(c, ErrorCode::kUnreachable, socks::Reply::kNetworkUnreachable,
                       "connect " + remote.to_string() + ": network unreachable (not on the link and no ipv4.gateway)");
+        return;
+    }
+    if (r.address.is_ipv6() && !iface.ipv6_source_for(r.address.ipv6())) {
+        reply_failure(c, ErrorCode::kUnreachable, socks::Reply::kNetworkUnreachable,
+                      "connect " + remote.to_string() +
+                          ": network unreachable (no usable IPv6 source address: ipv6 off or not yet past DAD)");
         return;
     }
     if (!admit_stream(c)) {
@@ -106,7 +112,7 @@ void ApiServer::Impl::handle(Client* c, const api::ListenRequest& r) {
     if (!may_take_port(c, "listen", r.port)) {
         return;
     }
-    Listener* l = find_or_open_listener(c, r.port, r.backlog);
+    Listener* l = find_or_open_listener(c, r.port, r.backlog, r.family);
     if (!l) {
         return;
     }
@@ -125,7 +131,16 @@ void ApiServer::Impl::handle(Client* c, const api::ListenRequest& r) {
     c->port = r.port;
     c->phase = Phase::kHolding;
     c->in_ready = true;  // anything pipelined is read away and ignored
-    send_control(c, api::format_listen_ok(wire::Ipv4Endpoint{iface.config().address.address, r.port}));
+    // The IPv4 endpoint, or with family=6 the IPv6 one (the first global
+    // address, else the link-local one).
+    wire::IpEndpoint bound{iface.config().address.address, r.port};
+    if (r.family == tcp::ListenFamily::kIpv6) {
+        for (const auto& a : iface.ipv6_addresses()) {
+            if (bound.address.is_ipv4() || (bound.address.ipv6().is_link_local() && !a.cidr.address.is_link_local()))
+                bound.address = a.cidr.address;
+        }
+    }
+    send_control(c, api::format_listen_ok(bound));
     step_holding(c);
 }
 
@@ -251,7 +266,7 @@ void ApiServer::Impl::handle(Client* c, const api::HelloRequest&) {
 // ---- listeners ---------------------------------------------------------------------
 
 ApiServer::Impl::Listener* ApiServer::Impl::find_or_open_listener(Client* c, std::uint16_t port,
-                                                                  std::uint32_t backlog) {
+                                                                  std::uint32_t backlog, tcp::ListenFamily family) {
     if (auto it = listeners.find(port); it != listeners.end()) {
         return &it->second;
     }
@@ -267,7 +282,7 @@ ApiServer::Impl::Listener* ApiServer::Impl::find_or_open_listener(Client* c, std
         return nullptr;
     }
     tcp::ListenerId id;
-    tcp::Error e = tcp().listen(port, backlog, &id);
+    tcp::Error e = tcp().listen(port, backlog, &id, family);
     if (e != tcp::Error::kNone) {
         users.remove_listener(c->peer_uid);
         reply_error(c, api::error_code_for(e), "listen on port " + std::to_string(port) + ": " + api::message_for(e));

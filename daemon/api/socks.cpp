@@ -100,8 +100,16 @@ std::string method_selection(std::uint8_t method) {
     return std::string{static_cast<char>(kVersion), static_cast<char>(method)};
 }
 
-std::string encode_reply(Reply reply, const wire::Ipv4Endpoint& bound) {
-    const std::uint32_t a = bound.address.value;
+std::string encode_reply(Reply reply, const wire::IpEndpoint& bound) {
+    if (bound.address.is_ipv6()) {
+        std::string out{static_cast<char>(kVersion), static_cast<char>(reply), 0,
+                        static_cast<char>(AddressType::kIpv6)};
+        for (std::uint8_t b : bound.address.ipv6().bytes) out.push_back(static_cast<char>(b));
+        out.push_back(static_cast<char>(bound.port >> 8));
+        out.push_back(static_cast<char>(bound.port & 0xff));
+        return out;
+    }
+    const std::uint32_t a = bound.address.ipv4().value;
     const std::uint8_t out[10] = {
         kVersion,
         static_cast<std::uint8_t>(reply),

@@ -94,9 +94,10 @@ std::variant<Need, Request, Refusal> parse_request(std::span<const std::uint8_t>
 
 // VER METHOD.
 std::string method_selection(std::uint8_t method);
-// VER REP RSV ATYP BND.ADDR BND.PORT with an IPv4 bound address (0.0.0.0:0
-// for failures, which RFC 1928 leaves unspecified).
-std::string encode_reply(Reply reply, const wire::Ipv4Endpoint& bound = {});
+// VER REP RSV ATYP BND.ADDR BND.PORT: ATYP 1 with an IPv4 bound address
+// (0.0.0.0:0 for failures, which RFC 1928 leaves unspecified), ATYP 4 with
+// an IPv6 one.
+std::string encode_reply(Reply reply, const wire::IpEndpoint& bound = {});
 
 // The reply for an API error code (the API's CONNECT path reports failures
 // as error codes; see PROTOCOL.md's SOCKS5 section for the table).

@@ -121,12 +121,15 @@ void ApiServer::Impl::socks_request(Client* c, const socks::Request& r) {
         socks_refuse(c, socks::Reply::kCommandNotSupported);  // BIND, UDP ASSOCIATE
         return;
     }
-    if (r.address_type != socks::AddressType::kIpv4) {
+    if (r.address_type == socks::AddressType::kDomainName) {
         ++counters.socks_refused;
-        socks_refuse(c, socks::Reply::kAddressTypeNotSupported);  // no resolver, no IPv6 yet
+        socks_refuse(c, socks::Reply::kAddressTypeNotSupported);  // no resolver
         return;
     }
-    if (api::connect_target_error(r.ipv4, r.port)) {
+    const wire::IpAddress target = r.address_type == socks::AddressType::kIpv6
+                                       ? wire::IpAddress(wire::Ipv6Address{r.ipv6.bytes})
+                                       : wire::IpAddress(r.ipv4);
+    if (api::connect_target_error(target, r.port)) {
         // What a CONNECT line is refused for as a bad request.
         ++counters.socks_refused;
         socks_refuse(c, socks::Reply::kGeneralFailure);
@@ -134,7 +137,7 @@ void ApiServer::Impl::socks_request(Client* c, const socks::Request& r) {
     }
     // The API's CONNECT without options: the config's TCP defaults, TCP's
     // own SYN retries as the limit.
-    c->request = api::Request{api::ConnectRequest{r.ipv4, r.port, 0, {}}};
+    c->request = api::Request{api::ConnectRequest{target, r.port, 0, {}}};
     c->request_deadline = 0;
     wake(c);
 }

@@ -38,7 +38,9 @@ Interface::Impl::Impl(const InterfaceConfig& c, FrameSink& s, const tcp::Secret&
       icmp_errors(c.icmp_error_rate_per_sec),
       ip_ids(secret),
       ip6(c.ipv6, c.mac, c.mtu, *this, secret),
-      tcp(tcp_config_for(c), *this, secret) {}
+      tcp(tcp_config_for(c), *this, secret) {
+    ip6.set_transport(wire::ip_protocol::kTcp, &tcp6);
+}
 
 void Interface::Impl::flush_unreachable(Instant now) {
     if (unreachable.empty()) return;

@@ -150,6 +150,15 @@ struct NextHop {
 };
 
 struct Interface::Impl final : tcp::SegmentSink, LinkTx {
+    // TCP as the IPv6 layer's transport for next header 6 (tcp6_glue.cpp).
+    struct Tcp6Glue final : Ipv6Transport {
+        explicit Tcp6Glue(Impl& impl) : m(impl) {}
+        void receive(Instant now, const Ipv6Delivery& packet) override;
+        void unreachable(Instant now, const wire::Ipv6Address& dst) override;
+        void path_mtu_lowered(Instant now, const wire::Ipv6Address& dst, std::uint16_t mtu, wire::Bytes quoted) override;
+        Impl& m;
+    };
+
     using Bytes = wire::Bytes;
     using Ipv4Address = wire::Ipv4Address;
     using MacAddress = wire::MacAddress;
@@ -167,6 +176,7 @@ struct Interface::Impl final : tcp::SegmentSink, LinkTx {
     Instant now_for_tcp{};
     InterfaceStats st;
     Ipv6Layer ip6;      // IPv6 beside IPv4 (ipv6_layer.hpp); frames leave through transmit_frame_parts()
+    Tcp6Glue tcp6{*this};
     tcp::TcpStack tcp;  // last: it may call send_segment() as soon as it exists
 
     Ipv4Address our_ip() const { return config.address.address; }
@@ -201,11 +211,15 @@ struct Interface::Impl final : tcp::SegmentSink, LinkTx {
     bool emit_fragments(MacAddress dst, const wire::Ipv4Repr& header, Bytes payload);
     void send_ipv4_frame(MacAddress dst, const wire::Ipv4Repr& header, std::span<const Bytes> payload_parts,
                          const wire::TxOffload& offload);
-    void send_segment(Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) override;
-    void send_segment_offload(Ipv4Address src, Ipv4Address dst, std::span<std::uint8_t> segment,
+    void send_segment(const wire::IpAddress& src, const wire::IpAddress& dst,
+                      std::span<const std::uint8_t> segment) override;
+    void send_segment_offload(const wire::IpAddress& src, const wire::IpAddress& dst, std::span<std::uint8_t> segment,
                               const wire::TxOffload& offload) override;
-    void send_segment_parts(Ipv4Address src, Ipv4Address dst, tcp::SegmentSink::Parts parts,
+    void send_segment_parts(const wire::IpAddress& src, const wire::IpAddress& dst, tcp::SegmentSink::Parts parts,
                             const wire::TxOffload& offload) override;
+    std::optional<wire::Ipv6Address> source_for(const wire::Ipv6Address& dst) override { return ip6.source_for(dst); }
+    // tcp6_glue.cpp: a TCP segment in an IPv6 datagram.
+    void send_segment6(const wire::Ipv6Address& src, const wire::Ipv6Address& dst, std::span<const std::uint8_t> segment);
     wire::Ipv4Repr tcp_datagram_header(Ipv4Address src, Ipv4Address dst, std::size_t segment_len,
                                        const wire::TxOffload& offload);
     // interface_counters.cpp

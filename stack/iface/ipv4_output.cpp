@@ -94,19 +94,32 @@ bool Interface::Impl::emit_fragments(MacAddress dst, const wire::Ipv4Repr& heade
     return true;
 }
 
-// tcp::SegmentSink: TCP's output, in IPv4 with DF (we do PMTU by MSS).
-void Interface::Impl::send_segment(Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) {
+// tcp::SegmentSink: TCP's output, in IPv4 with DF (we do PMTU by MSS);
+// IPv6 segments go to the IPv6 layer (tcp6_glue.cpp).
+void Interface::Impl::send_segment(const wire::IpAddress& src, const wire::IpAddress& dst,
+                                   std::span<const std::uint8_t> segment) {
+    if (src.is_ipv6()) {
+        send_segment6(src.ipv6(), dst.ipv6(), segment);
+        return;
+    }
     wire::Ipv4Repr out;
-    out.src = src;
-    out.dst = dst;
+    out.src = src.ipv4();
+    out.dst = dst.ipv4();
     out.protocol = wire::ip_protocol::kTcp;
     out.ttl = config.ttl;
     out.dont_fragment = true;
     send_ipv4(now_for_tcp, out, segment);
 }
 
-void Interface::Impl::send_segment_offload(Ipv4Address src, Ipv4Address dst, std::span<std::uint8_t> segment,
-                                           const wire::TxOffload& offload) {
+void Interface::Impl::send_segment_offload(const wire::IpAddress& src_ip, const wire::IpAddress& dst_ip,
+                                           std::span<std::uint8_t> segment, const wire::TxOffload& offload) {
+    if (src_ip.is_ipv6()) {  // TCP hands IPv6 no offload; complete it anyway
+        wire::complete_partial_checksum(segment, offload);
+        send_segment(src_ip, dst_ip, segment);
+        return;
+    }
+    const Ipv4Address src = src_ip.ipv4();
+    const Ipv4Address dst = dst_ip.ipv4();
     const auto hop = route(dst);
     if (offload.gso == wire::GsoType::kNone || !hop || hop->broadcast || segment.size() > 65535 - 20) {
         // Nothing to segment, or nowhere to send it: the ordinary path counts.
@@ -153,8 +166,14 @@ wire::Ipv4Repr Interface::Impl::tcp_datagram_header(Ipv4Address src, Ipv4Address
 // once as one frame (no route, broadcast, next hop unresolved, or larger
 // than the MTU without TSO) is joined and takes send_segment() /
 // send_segment_offload(), which count, queue for ARP or drop.
-void Interface::Impl::send_segment_parts(Ipv4Address src, Ipv4Address dst, tcp::SegmentSink::Parts parts,
-                                         const wire::TxOffload& offload) {
+void Interface::Impl::send_segment_parts(const wire::IpAddress& src_ip, const wire::IpAddress& dst_ip,
+                                         tcp::SegmentSink::Parts parts, const wire::TxOffload& offload) {
+    if (src_ip.is_ipv6()) {  // joined, then as send_segment()
+        tcp::SegmentSink::send_segment_parts(src_ip, dst_ip, parts, offload);
+        return;
+    }
+    const Ipv4Address src = src_ip.ipv4();
+    const Ipv4Address dst = dst_ip.ipv4();
     std::size_t len = 0;
     for (const auto& p : parts) len += p.size();
     const bool gso = offload.gso != wire::GsoType::kNone;

@@ -105,6 +105,8 @@ public:
     bool send(Instant now, wire::Ipv6Repr header, wire::Bytes payload, bool neighbor_discovery = false);
 
     std::uint16_t link_mtu() const { return link_mtu_; }
+    // The hop limit of the datagrams we originate (config, or a router's RA).
+    std::uint8_t hop_limit() const { return hop_limit_; }
     std::uint16_t path_mtu(Instant now, const wire::Ipv6Address& dst) const { return pmtu_.get(now, dst, link_mtu_); }
     std::optional<wire::Ipv6Address> source_for(const wire::Ipv6Address& dst) const {
         return addresses_.source_for(dst);

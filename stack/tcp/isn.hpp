@@ -17,6 +17,7 @@
 // hash of (local address, remote endpoint) picks where in the configured
 // range the search starts, and a counter moves on after each use.
 // Each use has its own key derived from the 128-bit Secret (siphash.hpp).
+// Addresses of either family are hashed as hash_input.hpp writes them.
 #pragma once
 
 #include <cstdint>
@@ -32,11 +33,11 @@ class IsnGenerator {
 public:
     explicit IsnGenerator(const Secret& secret);
 
-    SeqNum isn(Instant now, wire::Ipv4Endpoint local, wire::Ipv4Endpoint remote) const;
+    SeqNum isn(Instant now, const wire::IpEndpoint& local, const wire::IpEndpoint& remote) const;
     // RFC 7323 5.4: offset of our timestamp clock toward `remote`.
-    std::uint32_t ts_offset(wire::Ipv4Address local, wire::Ipv4Address remote) const;
+    std::uint32_t ts_offset(const wire::IpAddress& local, const wire::IpAddress& remote) const;
     // RFC 6056 algorithm 3: F(local address, remote endpoint, secret).
-    std::uint32_t port_offset(wire::Ipv4Address local, wire::Ipv4Endpoint remote) const;
+    std::uint32_t port_offset(const wire::IpAddress& local, const wire::IpEndpoint& remote) const;
 
 private:
     SipKey isn_key_;

@@ -5,12 +5,14 @@
 
 namespace tapstack::tcp {
 
-void PathMtu::start(MtuProbing mode, std::uint16_t ceiling, std::uint16_t cached_path_mtu) {
+void PathMtu::start(MtuProbing mode, std::uint16_t ceiling, std::uint16_t cached_path_mtu, bool ipv6) {
     mode_ = mode;
+    headers_ = ipv6 ? kHeaders6 : kHeaders;
+    min_icmp_mtu_ = ipv6 ? kMinIcmpMtu6 : kMinIcmpMtu;
     ceiling_ = ceiling;
     mss_ = ceiling;
     if (cached_path_mtu > 0) {
-        const auto cached = static_cast<std::uint16_t>(std::max(cached_path_mtu, kMinIcmpMtu) - kHeaders);
+        const auto cached = static_cast<std::uint16_t>(std::max(cached_path_mtu, min_icmp_mtu_) - headers_);
         mss_ = std::min(mss_, cached);
     }
     searching_ = false;
@@ -25,7 +27,7 @@ void PathMtu::start(MtuProbing mode, std::uint16_t ceiling, std::uint16_t cached
 }
 
 bool PathMtu::on_packet_too_big(std::uint16_t mtu) {
-    const auto m = static_cast<std::uint16_t>(std::max(mtu, kMinIcmpMtu) - kHeaders);
+    const auto m = static_cast<std::uint16_t>(std::max(mtu, min_icmp_mtu_) - headers_);
     if (m >= mss_) return false;  // ICMP never raises the size
     mss_ = m;
     if (searching_) {
@@ -89,8 +91,8 @@ bool PathMtu::on_retransmit(SeqNum begin, SeqNum end, Instant /*now*/) {
     return true;
 }
 
-void PathMtuCache::lower(Ipv4Address dst, std::uint16_t mtu, Instant now) {
-    auto it = entries_.find(dst.value);
+void PathMtuCache::lower(const IpAddress& dst, std::uint16_t mtu, Instant now) {
+    auto it = entries_.find(dst);
     if (it != entries_.end()) {
         if (it->second.expires > now) mtu = std::min(mtu, it->second.mtu);
         it->second = Entry{mtu, now + kLifetime};
@@ -106,11 +108,11 @@ void PathMtuCache::lower(Ipv4Address dst, std::uint16_t mtu, Instant now) {
             entries_.erase(oldest);
         }
     }
-    entries_.emplace(dst.value, Entry{mtu, now + kLifetime});
+    entries_.emplace(dst, Entry{mtu, now + kLifetime});
 }
 
-std::uint16_t PathMtuCache::lookup(Ipv4Address dst, Instant now) const {
-    auto it = entries_.find(dst.value);
+std::uint16_t PathMtuCache::lookup(const IpAddress& dst, Instant now) const {
+    auto it = entries_.find(dst);
     return it != entries_.end() && it->second.expires > now ? it->second.mtu : 0;
 }
 

@@ -6,7 +6,9 @@
 // -------------------
 // Every size here is an MSS as TCB.snd_mss holds it: the largest segment
 // payload plus per-segment options, i.e. the path MTU less 40 bytes of
-// IPv4 and TCP headers. `ceiling` is what the handshake allows (the peer's
+// IPv4 and TCP headers (60 bytes of IPv6 and TCP headers over IPv6, where
+// ICMPv6 Packet Too Big never goes below 1280). `ceiling` is what the
+// handshake allows (the peer's
 // MSS option, our own MTU); `mss()` is what we send now, never above it.
 //   * RFC 1191: an ICMP "fragmentation needed" (already checked by the
 //     caller against RFC 5927: it quotes a sequence number in flight)
@@ -33,7 +35,7 @@
 #pragma once
 
 #include <cstdint>
-#include <unordered_map>
+#include <map>
 
 #include "stack/tcp/seq_num.hpp"
 #include "stack/tcp/tcp_stack.hpp"
@@ -44,15 +46,18 @@ namespace tapstack::tcp {
 class PathMtu {
 public:
     static constexpr std::uint16_t kHeaders = 40;        // IPv4 + TCP without options
+    static constexpr std::uint16_t kHeaders6 = 60;       // IPv6 + TCP without options
     static constexpr std::uint16_t kBaseMss = 1024;      // RFC 4821 7.2 initial search_low
     static constexpr std::uint16_t kFloorMss = 256;      // black holes never take us below this
     static constexpr std::uint16_t kMinIcmpMtu = 552;    // ICMP never takes the path MTU below this
+    static constexpr std::uint16_t kMinIcmpMtu6 = 1280;  // nor, over IPv6, below its minimum link MTU (RFC 8200 5)
     static constexpr std::uint16_t kSearchDone = 8;      // bytes: close enough (Linux tcp_probe_threshold)
     static constexpr Duration kReprobeInterval = std::chrono::minutes(10);
 
     // At the handshake: the largest MSS the peer and our MTU allow, and the
     // path MTU the destination cache holds (0: none).
-    void start(MtuProbing mode, std::uint16_t ceiling, std::uint16_t cached_path_mtu);
+    // `ipv6`: sizes count 60 bytes of headers and ICMP's floor is 1280.
+    void start(MtuProbing mode, std::uint16_t ceiling, std::uint16_t cached_path_mtu, bool ipv6 = false);
     std::uint16_t mss() const { return mss_; }
 
     // RFC 1191: the path takes at most `mtu`; true when mss() shrank.
@@ -77,6 +82,8 @@ private:
     void search_done_check(Instant now);
 
     MtuProbing mode_ = MtuProbing::kOff;
+    std::uint16_t headers_ = kHeaders;
+    std::uint16_t min_icmp_mtu_ = kMinIcmpMtu;
     std::uint16_t ceiling_ = 0;
     std::uint16_t mss_ = 0;
     bool searching_ = false;      // RFC 4821 search active (black hole seen, or mode "always")
@@ -95,16 +102,16 @@ public:
     static constexpr std::size_t kMaxEntries = 1024;
     static constexpr Duration kLifetime = std::chrono::minutes(10);
 
-    void lower(Ipv4Address dst, std::uint16_t mtu, Instant now);
+    void lower(const IpAddress& dst, std::uint16_t mtu, Instant now);
     // The cached path MTU toward `dst`, or 0.
-    std::uint16_t lookup(Ipv4Address dst, Instant now) const;
+    std::uint16_t lookup(const IpAddress& dst, Instant now) const;
 
 private:
     struct Entry {
         std::uint16_t mtu;
         Instant expires;
     };
-    std::unordered_map<std::uint32_t, Entry> entries_;
+    std::map<IpAddress, Entry> entries_;
 };
 
 }  // namespace tapstack::tcp

@@ -1,7 +1,7 @@
 // SynCookies: the cookie arithmetic; syn_cookie.hpp explains the encoding.
 #include "stack/tcp/syn_cookie.hpp"
 
-#include "stack/wire/byte_order.hpp"
+#include "stack/tcp/hash_input.hpp"
 
 namespace tapstack::tcp {
 
@@ -21,16 +21,10 @@ std::uint32_t SynCookies::count_at(Instant now) {
     return static_cast<std::uint32_t>(to_ns(now) / std::chrono::duration_cast<nanoseconds>(kTick).count());
 }
 
-std::uint32_t SynCookies::hash(wire::Ipv4Endpoint local, wire::Ipv4Endpoint remote, std::uint32_t count,
+std::uint32_t SynCookies::hash(const wire::IpEndpoint& local, const wire::IpEndpoint& remote, std::uint32_t count,
                                std::uint8_t which) const {
-    std::array<std::uint8_t, 17> b{};
-    wire::store_be32(b.data(), local.address.value);
-    wire::store_be16(b.data() + 4, local.port);
-    wire::store_be32(b.data() + 6, remote.address.value);
-    wire::store_be16(b.data() + 10, remote.port);
-    wire::store_be32(b.data() + 12, count);
-    b[16] = which;
-    return static_cast<std::uint32_t>(siphash24(key_, b));
+    return static_cast<std::uint32_t>(
+        siphash24(key_, HashInput().endpoint(local).endpoint(remote).u32(count).u8(which).bytes()));
 }
 
 std::uint32_t SynCookies::mss_index(std::uint16_t peer_mss) {
@@ -39,14 +33,14 @@ std::uint32_t SynCookies::mss_index(std::uint16_t peer_mss) {
     return i;
 }
 
-SeqNum SynCookies::make(Instant now, wire::Ipv4Endpoint local, wire::Ipv4Endpoint remote, SeqNum peer_isn,
+SeqNum SynCookies::make(Instant now, const wire::IpEndpoint& local, const wire::IpEndpoint& remote, SeqNum peer_isn,
                         std::uint32_t mss_index) const {
     const std::uint32_t count = count_at(now);
     return SeqNum(hash(local, remote, 0, 0) + peer_isn.raw() + (count << kCookieBits) +
                   ((hash(local, remote, count, 1) + mss_index) & kCookieMask));
 }
 
-std::optional<std::uint16_t> SynCookies::check(Instant now, wire::Ipv4Endpoint local, wire::Ipv4Endpoint remote,
+std::optional<std::uint16_t> SynCookies::check(Instant now, const wire::IpEndpoint& local, const wire::IpEndpoint& remote,
                                                SeqNum peer_isn, SeqNum cookie) const {
     const std::uint32_t count = count_at(now);
     const std::uint32_t c = cookie.raw() - (hash(local, remote, 0, 0) + peer_isn.raw());

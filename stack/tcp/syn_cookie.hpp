@@ -27,7 +27,11 @@
 // the connection's later TSvals (same clock, the IsnGenerator's ts_offset()
 // of the address pair) never go backwards for the peer's PAWS.
 //
-// Non-goals: TCP Fast Open, IPv6. ECN is carried but tapstack does not
+// The tuple is hashed as hash_input.hpp writes it, so cookies work the
+// same for IPv6 (a peer on a 1500-byte link offers 1440 there, a table
+// value; the MSS a cookie restores is clamped to our own as for any SYN).
+//
+// Non-goals: TCP Fast Open. ECN is carried but tapstack does not
 // negotiate ECN, so it is always off.
 #pragma once
 
@@ -63,11 +67,11 @@ public:
     // Index of the largest table MSS not above `peer_mss`.
     static std::uint32_t mss_index(std::uint16_t peer_mss);
 
-    SeqNum make(Instant now, wire::Ipv4Endpoint local, wire::Ipv4Endpoint remote, SeqNum peer_isn,
+    SeqNum make(Instant now, const wire::IpEndpoint& local, const wire::IpEndpoint& remote, SeqNum peer_isn,
                 std::uint32_t mss_index) const;
     // The MSS the cookie was made with, or nothing: forged, for another
     // tuple or another ISN, or older than kMaxAge ticks.
-    std::optional<std::uint16_t> check(Instant now, wire::Ipv4Endpoint local, wire::Ipv4Endpoint remote,
+    std::optional<std::uint16_t> check(Instant now, const wire::IpEndpoint& local, const wire::IpEndpoint& remote,
                                        SeqNum peer_isn, SeqNum cookie) const;
 
     // The SYN-ACK's TSval for the clock value `ts_now` (Linux
@@ -77,7 +81,7 @@ public:
 
 
 private:
-    std::uint32_t hash(wire::Ipv4Endpoint local, wire::Ipv4Endpoint remote, std::uint32_t count,
+    std::uint32_t hash(const wire::IpEndpoint& local, const wire::IpEndpoint& remote, std::uint32_t count,
                        std::uint8_t which) const;
     static std::uint32_t count_at(Instant now);
 

@@ -32,8 +32,8 @@
 
 namespace tapstack::tcp {
 
-bool TcpStack::Impl::admit_syn(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local,
-                               Ipv4Endpoint remote) {
+bool TcpStack::Impl::admit_syn(Instant now, std::uint32_t li, const Segment& seg, IpEndpoint local,
+                               IpEndpoint remote) {
     const Listener& l = listeners[li];
     if (l.accept_queue.size() >= l.backlog) {
         counters.inc(Counter::rx_backlog_full);
@@ -57,8 +57,8 @@ bool TcpStack::Impl::admit_syn(Instant now, std::uint32_t li, const Segment& seg
     return true;
 }
 
-void TcpStack::Impl::queue_cookie_synack(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local,
-                                         Ipv4Endpoint remote) {
+void TcpStack::Impl::queue_cookie_synack(Instant now, std::uint32_t li, const Segment& seg, IpEndpoint local,
+                                         IpEndpoint remote) {
     if (cookie_synacks_.size() >= kMaxPendingCookies) {
         counters.inc(Counter::syncookies_unsent);
         return;
@@ -72,7 +72,7 @@ void TcpStack::Impl::queue_cookie_synack(Instant now, std::uint32_t li, const Se
     // The window in a SYN is never scaled (RFC 7323 2.2); what a fresh TCB
     // would offer.
     p.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(config.receive_buffer, 65535));
-    p.options.mss = our_mss();
+    p.options.mss = our_mss(remote.address);
     // Window scale and SACK only where the cookie can carry them: in the
     // TSval, so only when the peer offered timestamps.
     if (config.timestamps && seg.options.timestamps) {
@@ -113,8 +113,8 @@ void TcpStack::Impl::flush_cookie_synacks() {
     cookie_synacks_.clear();
 }
 
-bool TcpStack::Impl::cookie_ack(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local,
-                                Ipv4Endpoint remote) {
+bool TcpStack::Impl::cookie_ack(Instant now, std::uint32_t li, const Segment& seg, IpEndpoint local,
+                                IpEndpoint remote) {
     if (config.syncookies == SynCookieMode::kOff || seg.syn || seg.rst || !seg.ack_flag) return false;
     Listener& l = listeners[li];
     if (l.last_cookie_sent == kNever || now - l.last_cookie_sent > SynCookies::kLifetime) return false;

@@ -76,8 +76,8 @@ struct Tcb {
     // --- identity and lifecycle ---
     State state = State::kClosed;
     Error error = Error::kNone;
-    Ipv4Endpoint local;
-    Ipv4Endpoint remote;
+    IpEndpoint local;
+    IpEndpoint remote;
     bool app_owned = false;
     Error soft_error = Error::kNone;  // RFC 1122 4.2.3.9: reported if the connection times out
     bool orphaned = false;

@@ -29,14 +29,15 @@ std::uint16_t plateau_below(std::uint16_t length) {
 }  // namespace
 
 void TcpStack::Impl::icmp_error(Instant now, const IcmpErrorReport& r) {
-    if (r.tcp.size() < 8 || r.src != config.local_address) {
+    if (r.tcp.size() < 8 || r.src.family() != r.dst.family() ||
+        (r.src.is_ipv4() && r.src != IpAddress(config.local_address))) {
         counters.inc(Counter::icmp_unmatched);
         return;
     }
     const std::uint16_t local_port = wire::load_be16(r.tcp.data());
     const std::uint16_t remote_port = wire::load_be16(r.tcp.data() + 2);
     const SeqNum seq(wire::load_be32(r.tcp.data() + 4));
-    const std::uint32_t index = lookup(TupleKey{r.src.value, r.dst.value, local_port, remote_port});
+    const std::uint32_t index = lookup(TupleKey{r.src, r.dst, local_port, remote_port});
     if (index == kNoListener) {
         counters.inc(Counter::icmp_unmatched);
         return;
@@ -49,7 +50,8 @@ void TcpStack::Impl::icmp_error(Instant now, const IcmpErrorReport& r) {
     if (r.type == wire::icmp_type::kDestUnreachable && r.code == wire::icmp_code::kFragmentationNeeded) {
         const std::uint16_t mtu = r.next_hop_mtu != 0 ? r.next_hop_mtu : plateau_below(r.quoted_length);
         if (mtu == 0) return;
-        pmtu_cache.lower(t.remote.address, std::max(mtu, PathMtu::kMinIcmpMtu), now);
+        const std::uint16_t floor = t.remote.address.is_ipv6() ? PathMtu::kMinIcmpMtu6 : PathMtu::kMinIcmpMtu;
+        pmtu_cache.lower(t.remote.address, std::max(mtu, floor), now);
         if (!t.pmtu.on_packet_too_big(mtu)) return;
         counters.inc(Counter::pmtu_lowered);
         t.snd_mss = t.pmtu.mss();

@@ -19,9 +19,13 @@ namespace {
 
 bool receives_text(State s) { return s == State::kEstablished || s == State::kFinWait1 || s == State::kFinWait2; }
 
+bool listener_accepts(ListenFamily f, const IpAddress& dst) {
+    return f == ListenFamily::kBoth || (f == ListenFamily::kIpv4) == dst.is_ipv4();
+}
+
 }  // namespace
 
-void TcpStack::Impl::segment_arrives(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst,
+void TcpStack::Impl::segment_arrives(Instant now, const IpAddress& src, const IpAddress& dst,
                                      const wire::TcpRepr& repr) {
     if (src.is_unspecified() || src.is_limited_broadcast() || src.is_multicast() || repr.src_port == 0 ||
         repr.dst_port == 0) {
@@ -38,10 +42,10 @@ void TcpStack::Impl::segment_arrives(Instant now, wire::Ipv4Address src, wire::I
     seg.window = repr.window;
     seg.options = repr.options;
     seg.payload = repr.payload;
-    const Ipv4Endpoint local{dst, repr.dst_port};
-    const Ipv4Endpoint remote{src, repr.src_port};
+    const IpEndpoint local{dst, repr.dst_port};
+    const IpEndpoint remote{src, repr.src_port};
 
-    const std::uint32_t index = lookup(TupleKey{dst.value, src.value, repr.dst_port, repr.src_port});
+    const std::uint32_t index = lookup(TupleKey{dst, src, repr.dst_port, repr.src_port});
     std::optional<SeqNum> prior_snd_max;  // a TIME-WAIT incarnation gave way (RFC 6191)
     if (index != kNoListener) {
         bool done = true;
@@ -54,7 +58,7 @@ void TcpStack::Impl::segment_arrives(Instant now, wire::Ipv4Address src, wire::I
         if (done) return;
     }
     auto li = listener_by_port.find(repr.dst_port);
-    if (li != listener_by_port.end()) {
+    if (li != listener_by_port.end() && listener_accepts(listeners[li->second].family, dst)) {
         listen_state(now, li->second, seg, local, remote, prior_snd_max);
     } else {
         closed_state(seg, local, remote);
@@ -62,7 +66,7 @@ void TcpStack::Impl::segment_arrives(Instant now, wire::Ipv4Address src, wire::I
 }
 
 // RFC 9293 3.10.7.1: no TCB. An RST answers everything but an RST.
-void TcpStack::Impl::closed_state(const Segment& seg, Ipv4Endpoint local, Ipv4Endpoint remote) {
+void TcpStack::Impl::closed_state(const Segment& seg, IpEndpoint local, IpEndpoint remote) {
     counters.inc(Counter::rx_no_listener);
     if (seg.rst) return;
     if (seg.ack_flag) {
@@ -74,8 +78,8 @@ void TcpStack::Impl::closed_state(const Segment& seg, Ipv4Endpoint local, Ipv4En
 }
 
 // RFC 9293 3.10.7.2
-void TcpStack::Impl::listen_state(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local,
-                                  Ipv4Endpoint remote, std::optional<SeqNum> prior_snd_max) {
+void TcpStack::Impl::listen_state(Instant now, std::uint32_t li, const Segment& seg, IpEndpoint local,
+                                  IpEndpoint remote, std::optional<SeqNum> prior_snd_max) {
     if (seg.rst) return;  // first: an RST to a listener is ignored
     if (seg.ack_flag) {   // second: any ACK is bad here, unless it returns a SYN cookie
         if (cookie_ack(now, li, seg, local, remote)) return;
@@ -124,10 +128,10 @@ void TcpStack::Impl::apply_peer_syn_options(Tcb& t, const Segment& seg, bool we_
     // RFC 9293 3.7.1: 536 when absent; tiny values are raised so that a
     // hostile MSS cannot make us crawl (or divide by zero).
     std::uint16_t mss = seg.options.mss.value_or(kDefaultMss);
-    mss = std::clamp<std::uint16_t>(mss, kMinMss, our_mss());
+    mss = std::clamp<std::uint16_t>(mss, kMinMss, our_mss(t.remote.address));
     // What the path allows, as far as ICMP told us (RFC 1191) or probing
     // finds out (RFC 4821): path_mtu.hpp.
-    t.pmtu.start(t.cfg->mtu_probing, mss, pmtu_cache.lookup(t.remote.address, last_now_));
+    t.pmtu.start(t.cfg->mtu_probing, mss, pmtu_cache.lookup(t.remote.address, last_now_), t.remote.address.is_ipv6());
     t.snd_mss = t.pmtu.mss();
     // RFC 7323 2.2/2.3: scaling only when both sides offered it; shift > 14 is 14.
     if (we_offered_wscale && seg.options.window_scale) {
@@ -695,7 +699,7 @@ bool TcpStack::Impl::step7_text(Instant now, std::uint32_t index, const Segment&
         return false;
     }
     t.rcv_mss = std::max<std::uint32_t>(
-        t.rcv_mss, std::min<std::uint32_t>(static_cast<std::uint32_t>(seg.payload.size()), our_mss()));
+        t.rcv_mss, std::min<std::uint32_t>(static_cast<std::uint32_t>(seg.payload.size()), our_mss(t.remote.address)));
     measure_rcv_rtt(now, t, seg);
     const std::size_t offset = SeqNum::distance(seg.seq, t.rcv_nxt);
     if (!memory_admit_rx(index, offset, seg.payload.size())) {

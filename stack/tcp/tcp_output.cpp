@@ -134,8 +134,8 @@ std::uint32_t TcpStack::Impl::segment_payload_room(const Tcb& t) const {
     return t.eff_mss() > opt + 1 ? t.eff_mss() - opt : 1;
 }
 
-std::uint32_t TcpStack::Impl::max_send_len(std::uint32_t room) const {
-    if (!config.tso || room == 0) return room;
+std::uint32_t TcpStack::Impl::max_send_len(const Tcb& t, std::uint32_t room) const {
+    if (!tso(t) || room == 0) return room;
     // The super-segment's IPv4 total length must fit 16 bits (20 bytes of
     // IPv4 header, at most 60 of TCP header).
     constexpr std::uint32_t kMaxPayload = 65535 - 20 - 60;
@@ -190,7 +190,7 @@ void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<cons
     const std::array<std::span<const std::uint8_t>, 2> data{payload, payload_tail};
     const std::span<const std::span<const std::uint8_t>> data_parts(data.data(), payload_tail.empty() ? 1 : 2);
     wire::TxOffload offload;
-    if (config.tso) {
+    if (tso(t)) {
         offload.partial_csum = true;
         offload.csum_start = 0;
         offload.csum_offset = 16;  // the TCP checksum field (RFC 9293 3.1)
@@ -212,7 +212,7 @@ void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<cons
 
 void TcpStack::Impl::send_syn(Instant now, Tcb& t) {
     wire::TcpOptions o;
-    o.mss = our_mss();  // RFC 9293 3.7.1: MSS only in SYN segments
+    o.mss = our_mss(t.remote.address);  // RFC 9293 3.7.1: MSS only in SYN segments
     const bool active = t.state == State::kSynSent;
     const bool offer_ws = active ? t.cfg->window_scaling : t.wscale_ok;
     if (offer_ws) o.window_scale = t.rcv_wscale;
@@ -303,7 +303,7 @@ bool TcpStack::Impl::send_one(Instant now, Tcb& t, SeqNum cwnd_edge) {
         std::uint32_t avail = SeqNum::distance(end, t.snd_nxt);
         const bool again = t.snd_nxt < t.snd_max;
         if (again) avail = std::min(avail, SeqNum::distance(t.recovery.next_sacked(t.snd_nxt, end), t.snd_nxt));
-        std::uint32_t len = std::min({max_send_len(mss), avail, room});
+        std::uint32_t len = std::min({max_send_len(t, mss), avail, room});
         if (len == 0) return false;
         // A TSO super-segment holds whole segments unless it ends the data;
         // the remainder then goes as a short segment would (SWS, Nagle).

@@ -180,7 +180,7 @@ bool TcpStack::Impl::recycle_time_wait() {
 }
 
 TupleKey TcpStack::Impl::key_of(const Tcb& t) {
-    return TupleKey{t.local.address.value, t.remote.address.value, t.local.port, t.remote.port};
+    return TupleKey{t.local.address, t.remote.address, t.local.port, t.remote.port};
 }
 
 void TcpStack::Impl::table_insert(std::uint32_t index) { table[key_of(*tcbs[index])] = index; }
@@ -230,17 +230,19 @@ std::uint8_t TcpStack::Impl::our_wscale() const {
     return s;
 }
 
-std::uint16_t TcpStack::Impl::our_mss() const { return static_cast<std::uint16_t>(config.mtu - 40); }
+std::uint16_t TcpStack::Impl::our_mss(const IpAddress& family) const {
+    return static_cast<std::uint16_t>(config.mtu - (family.is_ipv6() ? PathMtu::kHeaders6 : PathMtu::kHeaders));
+}
 
-bool TcpStack::Impl::choose_ephemeral_port(Ipv4Endpoint remote, std::uint16_t* port) {
+bool TcpStack::Impl::choose_ephemeral_port(const IpAddress& local, IpEndpoint remote, std::uint16_t* port) {
     // RFC 6056 3.3.3 (algorithm 3).
     const std::uint32_t min = config.ephemeral_port_min;
     const std::uint32_t num = std::uint32_t{config.ephemeral_port_max} - min + 1;
-    const std::uint32_t offset = isn.port_offset(config.local_address, remote);
+    const std::uint32_t offset = isn.port_offset(local, remote);
     for (std::uint32_t count = 0; count < num; ++count) {
         const auto candidate = static_cast<std::uint16_t>(min + (port_counter + offset) % num);
         ++port_counter;  // next_ephemeral++
-        const TupleKey key{config.local_address.value, remote.address.value, candidate, remote.port};
+        const TupleKey key{local, remote.address, candidate, remote.port};
         if (lookup(key) == kNoListener && !listener_by_port.contains(candidate)) {
             *port = candidate;
             return true;
@@ -429,7 +431,7 @@ void TcpStack::Impl::established(std::uint32_t index, Instant now) {
     counters.inc(Counter::conn_established);
     if (!t.cc) t.cc = make_congestion_control(t, t.eff_mss());
     if (t.syn_timed_out) t.rtt.reinitialize_after_syn_timeout();
-    t.rcv_mss = std::min<std::uint32_t>(t.rcv_mss, our_mss());
+    t.rcv_mss = std::min<std::uint32_t>(t.rcv_mss, our_mss(t.remote.address));
     t.rcvq_time = now;
     t.rcv_space = 10 * t.rcv_mss;
     note_peer_alive(now, t);
@@ -472,7 +474,7 @@ const TcpConfig& TcpStack::config() const { return impl_->config; }
 
 TcpStack::~TcpStack() = default;
 
-Error TcpStack::listen(std::uint16_t port, std::uint32_t backlog, ListenerId* out) {
+Error TcpStack::listen(std::uint16_t port, std::uint32_t backlog, ListenerId* out, ListenFamily family) {
     Impl& m = *impl_;
     if (port == 0) return Error::kInvalidArgument;
     if (m.listener_by_port.contains(port)) return Error::kAddressInUse;
@@ -484,6 +486,7 @@ Error TcpStack::listen(std::uint16_t port, std::uint32_t backlog, ListenerId* ou
     if (l.generation == 0) l.generation = 1;
     l.in_use = true;
     l.port = port;
+    l.family = family;
     l.backlog = backlog == 0 ? m.config.default_backlog : backlog;
     l.backlog = std::max<std::uint32_t>(l.backlog, 1);
     l.accept_queue.clear();
@@ -539,17 +542,24 @@ void TcpStack::close_listener(ListenerId listener) {
     if (l->generation == 0) l->generation = 1;
 }
 
-Error TcpStack::connect(Instant now, Ipv4Endpoint remote, std::uint16_t local_port, ConnId* out) {
+Error TcpStack::connect(Instant now, IpEndpoint remote, std::uint16_t local_port, ConnId* out) {
     Impl& m = *impl_;
     m.last_now_ = std::max(m.last_now_, now);
     const auto a = remote.address;
     if (remote.port == 0 || a.is_unspecified() || a.is_limited_broadcast() || a.is_multicast() ||
-        a == m.config.local_address)
+        a == IpAddress(m.config.local_address) || (a.is_ipv6() && (a.ipv6().is_ipv4_mapped() || a.ipv6().is_loopback())))
         return Error::kInvalidArgument;
+    IpAddress local = m.config.local_address;
+    if (a.is_ipv6()) {
+        const auto source = m.sink.source_for(a.ipv6());
+        if (!source) return Error::kHostUnreachable;
+        if (*source == a.ipv6()) return Error::kInvalidArgument;  // ourselves
+        local = *source;
+    }
     std::uint16_t port = local_port;
     if (port == 0) {
-        if (!m.choose_ephemeral_port(remote, &port)) return Error::kNoResources;
-    } else if (m.lookup(TupleKey{m.config.local_address.value, a.value, port, remote.port}) != kNoListener) {
+        if (!m.choose_ephemeral_port(local, remote, &port)) return Error::kNoResources;
+    } else if (m.lookup(TupleKey{local, a, port, remote.port}) != kNoListener) {
         return Error::kAddressInUse;
     }
     if (!m.memory_admit_connection()) {
@@ -559,7 +569,7 @@ Error TcpStack::connect(Instant now, Ipv4Endpoint remote, std::uint16_t local_po
     const std::uint32_t index = m.alloc_tcb();
     if (index == kNoListener) return Error::kNoResources;
     Tcb& t = *m.tcbs[index];
-    t.local = Ipv4Endpoint{m.config.local_address, port};
+    t.local = IpEndpoint{local, port};
     t.remote = remote;
     t.app_owned = true;
     t.state = State::kSynSent;
@@ -772,11 +782,11 @@ void TcpStack::set_keepalive(ConnId conn, bool on) {
     m.reschedule(conn.index);
 }
 
-void TcpStack::receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) {
+void TcpStack::receive(Instant now, const IpAddress& src, const IpAddress& dst, std::span<const std::uint8_t> segment) {
     receive(now, src, dst, segment, RxChecksum::kVerify);
 }
 
-void TcpStack::receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment,
+void TcpStack::receive(Instant now, const IpAddress& src, const IpAddress& dst, std::span<const std::uint8_t> segment,
                        RxChecksum checksum) {
     Impl& m = *impl_;
     m.last_now_ = std::max(m.last_now_, now);
@@ -790,7 +800,11 @@ void TcpStack::receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<
         }
         return;
     }
-    if (dst != m.config.local_address) {
+    // IPv4: our one address. IPv6: the layer below delivers only what is
+    // addressed to one of ours; a multicast destination (a group we joined)
+    // or a family mix is never TCP's.
+    if (dst.family() != src.family() || dst.is_multicast() ||
+        (dst.is_ipv4() && dst != IpAddress(m.config.local_address))) {
         m.counters.inc(Counter::rx_not_our_address);
         return;
     }
@@ -804,11 +818,11 @@ void TcpStack::receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<
         // TCB can have been armed; a TCB marked dirty is rescheduled again
         // after its output at poll().
         m.armed_ = false;
-        m.reschedule(m.lookup(TupleKey{dst.value, src.value, repr.dst_port, repr.src_port}));
+        m.reschedule(m.lookup(TupleKey{dst, src, repr.dst_port, repr.src_port}));
     }
 }
 
-void TcpStack::host_unreachable(Instant now, Ipv4Address dst) {
+void TcpStack::host_unreachable(Instant now, const IpAddress& dst) {
     Impl& m = *impl_;
     m.last_now_ = std::max(m.last_now_, now);
     for (std::uint32_t i = 0; i < m.tcbs.size(); ++i) {

@@ -4,8 +4,8 @@
 // -------------------
 // The stack is a pure state machine driven from outside (see stack/time.hpp):
 //   * `receive()` is called with every TCP segment the IP layer accepted for
-//     us (already known to be addressed to our IPv4 address; TCP checks its
-//     own checksum with the pseudo-header);
+//     us (already known to be addressed to one of our addresses, IPv4 or
+//     IPv6; TCP checks its own checksum with that family's pseudo-header);
 //   * `poll(now)` runs due timers and emits whatever output is pending
 //     (data the window allows, ACKs, window updates, FIN, RST);
 //   * `poll_at()` tells the caller when `poll()` must next be called.
@@ -90,6 +90,17 @@
 //   * Path MTU: icmp_error() (below) and RFC 4821 probing (mtu_probing)
 //     shrink, and probing grows, a connection's segments (path_mtu.hpp).
 //
+// Both families (RFC 9293 over IPv4, and over IPv6 with RFC 8200 8): one
+// table, one state machine. A connection's endpoints are IpEndpoints of
+// one family; the tuple key, ISN, timestamp offset, ephemeral port and SYN
+// cookie hash the addresses of that family (hash_input.hpp), our MSS is the
+// MTU less 40 (IPv4) or 60 (IPv6) bytes, and ICMPv6 Packet Too Big feeds
+// the path MTU as "fragmentation needed" does (icmp_error(), RFC 5927 checks
+// alike, never below 1280). A listener serves both families unless its
+// ListenFamily says one. connect() to an IPv6 address takes its source from
+// SegmentSink::source_for() (the interface's RFC 6724 choice). TSO
+// super-segments are IPv4 only: IPv6 connections send MSS-sized segments.
+//
 // Loss recovery and flow control (issue 4):
 //   * RFC 7323 timestamps and RFC 2018 SACK are offered on our SYN (config
 //     `timestamps`, `sack`) and on a SYN-ACK only in answer to the peer's
@@ -137,6 +148,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -150,8 +162,10 @@
 
 namespace tapstack::tcp {
 
+using wire::IpAddress;
+using wire::IpEndpoint;
 using wire::Ipv4Address;
-using wire::Ipv4Endpoint;
+using wire::Ipv6Address;
 
 // Why a call failed or a connection ended.
 enum class Error : std::uint8_t {
@@ -204,8 +218,8 @@ enum class SynCookieMode : std::uint8_t {
 };
 
 struct TcpConfig {
-    Ipv4Address local_address;               // the interface's address
-    std::uint16_t mtu = 1500;                // our MSS = mtu - 40
+    Ipv4Address local_address;               // the interface's IPv4 address (IPv6 ones: those segments arrive for)
+    std::uint16_t mtu = 1500;                // our MSS = mtu - 40 (IPv4), mtu - 60 (IPv6)
     std::uint32_t send_buffer = 256 * 1024;  // bytes queued per connection toward the peer
     std::uint32_t receive_buffer = 256 * 1024;  // bytes held for the application; bounds rcv.wnd
     std::uint16_t ephemeral_port_min = 49152;
@@ -278,15 +292,18 @@ struct TcpConfig {
 };
 
 // What an ICMP error says about a datagram we sent; the interface decodes
-// it and hands it over (RFC 1122 4.2.3.9, RFC 1191, RFC 5927).
+// it and hands it over (RFC 1122 4.2.3.9, RFC 1191, RFC 5927). An ICMPv6
+// Packet Too Big arrives as type kDestUnreachable, code
+// kFragmentationNeeded with its MTU in next_hop_mtu (RFC 8201: the same
+// meaning); other ICMPv6 errors are not handed to TCP.
 struct IcmpErrorReport {
     std::uint8_t type = 0;             // wire::icmp_type: destination unreachable, time exceeded
     std::uint8_t code = 0;
     std::uint16_t next_hop_mtu = 0;    // "fragmentation needed" (RFC 1191); 0 from routers that predate it
-    Ipv4Address src;                   // the quoted datagram's source (ours) and destination
-    Ipv4Address dst;
-    std::uint16_t quoted_length = 0;   // its IPv4 total length
-    std::span<const std::uint8_t> tcp; // what follows its IPv4 header: at least 8 bytes (ports, sequence number)
+    IpAddress src;                     // the quoted datagram's source (ours) and destination
+    IpAddress dst;                     // (both IPv6 for an ICMPv6 error)
+    std::uint16_t quoted_length = 0;   // its IPv4 total length (unused for ICMPv6)
+    std::span<const std::uint8_t> tcp; // what follows its IP header(s): at least 8 bytes (ports, sequence number)
 };
 
 // True for the names TcpConfig::congestion_control accepts.
@@ -326,15 +343,19 @@ struct ConnStats {
 };
 
 // Where TCP's output goes: one complete TCP segment (header, options and
-// payload, checksum filled in) to be carried in an IPv4 datagram.
+// payload, checksum filled in) to be carried in an IP datagram of the
+// family of `src` and `dst` (always the same).
 class SegmentSink {
 public:
     virtual ~SegmentSink() = default;
-    virtual void send_segment(Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment) = 0;
+    virtual void send_segment(const IpAddress& src, const IpAddress& dst, std::span<const std::uint8_t> segment) = 0;
+    // Our source address toward an IPv6 destination (RFC 6724), for
+    // connect(); nullopt when none is usable (none configured, DAD not done).
+    virtual std::optional<Ipv6Address> source_for(const Ipv6Address& /*dst*/) { return std::nullopt; }
     // Adds (issue 5): a segment with offload metadata (offsets from the TCP
     // header); only with TcpConfig::tso. The default completes the checksum
     // in software and hands the (possibly oversized) segment to send_segment().
-    virtual void send_segment_offload(Ipv4Address src, Ipv4Address dst, std::span<std::uint8_t> segment,
+    virtual void send_segment_offload(const IpAddress& src, const IpAddress& dst, std::span<std::uint8_t> segment,
                                       const wire::TxOffload& offload) {
         wire::complete_partial_checksum(segment, offload);
         send_segment(src, dst, std::span<const std::uint8_t>(segment));
@@ -346,7 +367,7 @@ public:
     // call. The default joins the parts and uses the calls above; the
     // Interface frames them without joining (one copy, into the device).
     using Parts = std::span<const std::span<const std::uint8_t>>;
-    virtual void send_segment_parts(Ipv4Address src, Ipv4Address dst, Parts parts, const wire::TxOffload& offload) {
+    virtual void send_segment_parts(const IpAddress& src, const IpAddress& dst, Parts parts, const wire::TxOffload& offload) {
         std::vector<std::uint8_t> segment;
         for (const auto& p : parts) segment.insert(segment.end(), p.begin(), p.end());
         if (offload.none()) {
@@ -361,6 +382,9 @@ public:
 // when the device verified it (virtio DATA_VALID) or the segment came from
 // the local kernel with a partial checksum (NEEDS_CSUM), never otherwise.
 enum class RxChecksum : std::uint8_t { kVerify, kTrusted };
+
+// Which families a listener accepts.
+enum class ListenFamily : std::uint8_t { kBoth, kIpv4, kIpv6 };
 
 struct ConnId {
     std::uint32_t index = 0;
@@ -380,8 +404,8 @@ struct ListenerId {
 struct ConnInfo {
     State state = State::kClosed;
     Error error = Error::kNone;   // set once the connection ended abnormally
-    Ipv4Endpoint local;
-    Ipv4Endpoint remote;
+    IpEndpoint local;
+    IpEndpoint remote;
     std::size_t recv_available = 0;  // bytes recv() would return now
     std::size_t send_free = 0;       // bytes send() would accept now
     std::size_t send_queued = 0;     // bytes in the send buffer not yet acknowledged
@@ -422,17 +446,20 @@ public:
 
     // --- User calls (RFC 9293 3.10.1-3.10.6) ---
 
-    // Passive OPEN on our address. backlog 0 means config.default_backlog.
-    Error listen(std::uint16_t port, std::uint32_t backlog, ListenerId* out);
+    // Passive OPEN on our addresses. backlog 0 means config.default_backlog.
+    // `family` limits it to IPv4 or IPv6 SYNs (those of the other family get
+    // RST as for a closed port); one listener per port.
+    Error listen(std::uint16_t port, std::uint32_t backlog, ListenerId* out, ListenFamily family = ListenFamily::kBoth);
     // Takes the oldest fully established connection of the listener, if any.
     ConnId accept(ListenerId listener);
     // Stops listening; connections not yet accepted are reset.
     void close_listener(ListenerId listener);
 
     // Active OPEN: sends SYN at the next poll(). local_port 0 picks an
-    // ephemeral port. The result arrives as an event: state kEstablished, or
+    // ephemeral port. Over IPv6 the source is SegmentSink::source_for();
+    // without one the call fails with kHostUnreachable. The result arrives as an event: state kEstablished, or
     // kClosed with error kRefused / kTimedOut / kHostUnreachable.
-    Error connect(Instant now, Ipv4Endpoint remote, std::uint16_t local_port, ConnId* out);
+    Error connect(Instant now, IpEndpoint remote, std::uint16_t local_port, ConnId* out);
 
     // SEND: copies as much as the send buffer has room for; returns that count
     // (0 when full or when sending is no longer allowed).
@@ -481,12 +508,12 @@ public:
 
     // --- Driven by the interface ---
 
-    void receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment);
-    void receive(Instant now, Ipv4Address src, Ipv4Address dst, std::span<const std::uint8_t> segment,
+    void receive(Instant now, const IpAddress& src, const IpAddress& dst, std::span<const std::uint8_t> segment);
+    void receive(Instant now, const IpAddress& src, const IpAddress& dst, std::span<const std::uint8_t> segment,
                  RxChecksum checksum);
     // The interface gave up resolving `dst`: connections still in SYN-SENT
     // toward it fail with kHostUnreachable.
-    void host_unreachable(Instant now, Ipv4Address dst);
+    void host_unreachable(Instant now, const IpAddress& dst);
     // An ICMP error quoting one of our segments. It changes a connection
     // only when the quoted sequence number is in flight (SND.UNA <= SEQ <
     // SND.MAX, RFC 5927 4.1), matched by the quoted 4-tuple: "fragmentation

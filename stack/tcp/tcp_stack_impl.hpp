@@ -65,17 +65,26 @@ struct Segment {
     }
 };
 
+// The 4-tuple of either family (both addresses of one family).
 struct TupleKey {
-    std::uint32_t local_addr = 0;
-    std::uint32_t remote_addr = 0;
+    IpAddress local_addr;
+    IpAddress remote_addr;
     std::uint16_t local_port = 0;
     std::uint16_t remote_port = 0;
     friend bool operator==(const TupleKey&, const TupleKey&) = default;
 };
 
 struct TupleHash {
+    // An IPv6 address folds to 64 bits first; a peer can choose many
+    // remote addresses, but the table is bounded (max_connections).
+    static std::uint64_t fold(const IpAddress& a) {
+        if (a.is_ipv4()) return a.ipv4().value;
+        std::uint64_t h = 0x6a09e667f3bcc909ull;
+        for (std::uint8_t b : a.ipv6().bytes) h = (h ^ b) * 0x100000001b3ull;
+        return h;
+    }
     std::size_t operator()(const TupleKey& k) const {
-        std::uint64_t x = (std::uint64_t{k.local_addr} << 32) ^ k.remote_addr;
+        std::uint64_t x = (fold(k.local_addr) << 32) ^ (fold(k.local_addr) >> 32) ^ fold(k.remote_addr);
         x ^= (std::uint64_t{k.local_port} << 16 | k.remote_port) * 0x9e3779b97f4a7c15ull;
         x ^= x >> 29;
         x *= 0xbf58476d1ce4e5b9ull;
@@ -88,6 +97,7 @@ struct Listener {
     std::uint32_t generation = 0;
     bool in_use = false;
     std::uint16_t port = 0;
+    ListenFamily family = ListenFamily::kBoth;
     std::uint32_t backlog = 0;
     std::deque<std::uint32_t> accept_queue;  // TCB indices, oldest first
     std::vector<std::uint32_t> embryonic;    // SYN-RECEIVED TCB indices, oldest first
@@ -97,8 +107,8 @@ struct Listener {
 
 // An RST for a segment that has no TCB (or whose TCB is already gone).
 struct PendingReset {
-    Ipv4Endpoint local;
-    Ipv4Endpoint remote;
+    IpEndpoint local;
+    IpEndpoint remote;
     SeqNum seq;
     SeqNum ack;
     bool with_ack = false;
@@ -106,8 +116,8 @@ struct PendingReset {
 
 // A stateless SYN-ACK carrying a SYN cookie, sent at the next poll().
 struct PendingSynAck {
-    Ipv4Endpoint local;
-    Ipv4Endpoint remote;
+    IpEndpoint local;
+    IpEndpoint remote;
     SeqNum iss;  // the cookie
     SeqNum ack;
     std::uint16_t window = 0;
@@ -137,11 +147,12 @@ struct TcpStack::Impl {
     Listener* get_listener(ListenerId id);
     void release_if_done(std::uint32_t index);
     void remove_from_listener(std::uint32_t index);
-    bool choose_ephemeral_port(Ipv4Endpoint remote, std::uint16_t* port);
+    bool choose_ephemeral_port(const IpAddress& local, IpEndpoint remote, std::uint16_t* port);
     // `prior_snd_max`: SND.MAX of the TIME-WAIT incarnation this one replaces.
     void init_send_side(Tcb& t, Instant now, std::optional<SeqNum> prior_snd_max = std::nullopt);
     std::uint8_t our_wscale() const;
-    std::uint16_t our_mss() const;
+    // MTU less the IP and TCP headers of that family (40 or 60 bytes).
+    std::uint16_t our_mss(const IpAddress& family) const;
 
     // ---- events ----
     void notify(std::uint32_t index);
@@ -167,10 +178,10 @@ struct TcpStack::Impl {
     void established(std::uint32_t index, Instant now);
 
     // ---- input (tcp_input.cpp) ----
-    void segment_arrives(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst, const wire::TcpRepr& repr);
-    void closed_state(const Segment& seg, Ipv4Endpoint local, Ipv4Endpoint remote);
-    void listen_state(Instant now, std::uint32_t listener_index, const Segment& seg, Ipv4Endpoint local,
-                      Ipv4Endpoint remote, std::optional<SeqNum> prior_snd_max = std::nullopt);
+    void segment_arrives(Instant now, const IpAddress& src, const IpAddress& dst, const wire::TcpRepr& repr);
+    void closed_state(const Segment& seg, IpEndpoint local, IpEndpoint remote);
+    void listen_state(Instant now, std::uint32_t listener_index, const Segment& seg, IpEndpoint local,
+                      IpEndpoint remote, std::optional<SeqNum> prior_snd_max = std::nullopt);
     void syn_sent_state(Instant now, std::uint32_t index, Segment& seg);
     // Returns false when the segment must be processed again by the listener
     // (a new SYN replacing a TIME-WAIT connection, whose SND.MAX is then
@@ -237,7 +248,9 @@ struct TcpStack::Impl {
               std::span<const std::uint8_t> payload_tail = {});
     // Largest payload send_one() may put in one segment: the payload room,
     // or with TcpConfig::tso a whole number of them up to 64 KiB of IPv4.
-    std::uint32_t max_send_len(std::uint32_t room) const;
+    std::uint32_t max_send_len(const Tcb& t, std::uint32_t room) const;
+    // TSO for this connection: TcpConfig::tso, IPv4 only.
+    bool tso(const Tcb& t) const { return config.tso && t.remote.address.is_ipv4(); }
     std::uint16_t window_field(Tcb& t);
     bool window_update_due(const Tcb& t) const;
     void flush_resets();
@@ -245,14 +258,14 @@ struct TcpStack::Impl {
     // ---- SYN cookies (syn_cookie_listen.cpp) ----
     // Whether a SYN to listener `li` gets a TCB in its SYN queue; if not,
     // it got a cookie SYN-ACK or was dropped (counted) here.
-    bool admit_syn(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local, Ipv4Endpoint remote);
+    bool admit_syn(Instant now, std::uint32_t li, const Segment& seg, IpEndpoint local, IpEndpoint remote);
     // An ACK to a listener: true when handled here (a valid cookie made the
     // connection, or the segment was dropped: no room, or data/FIN whose
     // cookie cannot be checked); false means "a bad ACK here" (RFC 9293
     // 3.10.7.2: RST).
-    bool cookie_ack(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local, Ipv4Endpoint remote);
-    void queue_cookie_synack(Instant now, std::uint32_t li, const Segment& seg, Ipv4Endpoint local,
-                             Ipv4Endpoint remote);
+    bool cookie_ack(Instant now, std::uint32_t li, const Segment& seg, IpEndpoint local, IpEndpoint remote);
+    void queue_cookie_synack(Instant now, std::uint32_t li, const Segment& seg, IpEndpoint local,
+                             IpEndpoint remote);
     void flush_cookie_synacks();
 
     // ---- orphans (orphans.cpp) ----
@@ -342,7 +355,7 @@ struct TcpStack::Impl::RecoveryPort final : LossRecovery::Host {
     std::uint32_t retransmit(Instant now, SeqNum from, SeqNum end) override { return m.retransmit_from(now, t, from, end); }
     bool send_new(Instant now, SeqNum cwnd_edge) override { return m.send_one(now, t, cwnd_edge); }
     std::uint32_t payload_room() const override { return m.segment_payload_room(t); }
-    bool tso() const override { return m.config.tso; }
+    bool tso() const override { return m.tso(t); }
     void arm(Instant& deadline, Instant when) override { m.arm(deadline, when); }
     void want_output() override { m.mark_dirty(index); }
     Counters& counters() override { return m.counters; }

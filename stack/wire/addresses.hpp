@@ -185,6 +185,7 @@ public:
     constexpr Ipv6Address ipv6() const { return is_ipv6() ? v6_ : Ipv6Address{}; }
     constexpr bool is_unspecified() const { return is_ipv4() ? v4_.is_unspecified() : v6_.is_unspecified(); }
     constexpr bool is_multicast() const { return is_ipv4() ? v4_.is_multicast() : v6_.is_multicast(); }
+    constexpr bool is_limited_broadcast() const { return is_ipv4() && v4_.is_limited_broadcast(); }
 
     // A dotted quad or any IPv6 text form (see the families' parse()).
     static std::optional<IpAddress> parse(std::string_view text);

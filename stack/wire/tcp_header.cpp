@@ -28,16 +28,16 @@ std::span<const std::uint8_t> TcpView::options() const {
 }
 std::span<const std::uint8_t> TcpView::payload() const { return bytes_.subspan(header_len()); }
 
-bool TcpView::verify_checksum(Ipv4Address src, Ipv4Address dst) const {
+bool TcpView::verify_checksum(const IpAddress& src, const IpAddress& dst) const {
     if (bytes_.size() > 0xffff) return false;
     ChecksumAccumulator acc;
-    add_ipv4_pseudo_header(acc, src, dst, kIpProtoTcp, static_cast<std::uint16_t>(bytes_.size()));
+    add_pseudo_header(acc, src, dst, kIpProtoTcp, static_cast<std::uint32_t>(bytes_.size()));
     acc.add(bytes_);
     return acc.checksum() == 0;
 }
 
-std::optional<TcpRepr::ParseError> TcpRepr::parse(std::span<const std::uint8_t> segment, Ipv4Address src,
-                                                  Ipv4Address dst, TcpRepr& out, bool skip_checksum) {
+std::optional<TcpRepr::ParseError> TcpRepr::parse(std::span<const std::uint8_t> segment, const IpAddress& src,
+                                                  const IpAddress& dst, TcpRepr& out, bool skip_checksum) {
     if (segment.size() < kTcpHeaderMinLen) return ParseError::kTruncated;
     const auto view = TcpView::check(segment);
     if (!view) return ParseError::kBadDataOffset;
@@ -54,23 +54,23 @@ std::optional<TcpRepr::ParseError> TcpRepr::parse(std::span<const std::uint8_t> 
     return std::nullopt;
 }
 
-void TcpRepr::emit(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst) const {
+void TcpRepr::emit(std::span<std::uint8_t> out, const IpAddress& src, const IpAddress& dst) const {
     emit_fields(out);
     const std::size_t total = buffer_len();
     ChecksumAccumulator acc;
-    add_ipv4_pseudo_header(acc, src, dst, kIpProtoTcp, static_cast<std::uint16_t>(total));
+    add_pseudo_header(acc, src, dst, kIpProtoTcp, static_cast<std::uint32_t>(total));
     acc.add(out.first(total));
     store_be16(out.data() + 16, acc.checksum());
 }
 
-void TcpRepr::emit_partial(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst) const {
+void TcpRepr::emit_partial(std::span<std::uint8_t> out, const IpAddress& src, const IpAddress& dst) const {
     emit_fields(out);
     ChecksumAccumulator acc;
-    add_ipv4_pseudo_header(acc, src, dst, kIpProtoTcp, static_cast<std::uint16_t>(buffer_len()));
+    add_pseudo_header(acc, src, dst, kIpProtoTcp, static_cast<std::uint32_t>(buffer_len()));
     store_be16(out.data() + 16, acc.folded_sum());
 }
 
-void TcpRepr::emit_header(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst,
+void TcpRepr::emit_header(std::span<std::uint8_t> out, const IpAddress& src, const IpAddress& dst,
                           std::span<const std::span<const std::uint8_t>> payload_parts, bool partial) const {
     TcpRepr header = *this;
     header.payload = {};
@@ -79,7 +79,7 @@ void TcpRepr::emit_header(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Addr
     std::size_t total = hlen;
     for (const auto& p : payload_parts) total += p.size();
     ChecksumAccumulator acc;
-    add_ipv4_pseudo_header(acc, src, dst, kIpProtoTcp, static_cast<std::uint16_t>(total));
+    add_pseudo_header(acc, src, dst, kIpProtoTcp, static_cast<std::uint32_t>(total));
     if (partial) {
         store_be16(out.data() + 16, acc.folded_sum());
         return;

@@ -8,7 +8,7 @@
 // After that the accessors cannot read out of bounds.
 // `TcpRepr::parse()` turns a checked view into a plain value (host-order
 // fields, parsed options, payload span still pointing into the input) and
-// verifies the checksum over the IPv4 pseudo-header. `TcpRepr::emit()` writes
+// verifies the checksum over the pseudo-header of either family (IPv4, or IPv6 per RFC 8200 8.1). `TcpRepr::emit()` writes
 // header, options and payload and fills in the checksum.
 //
 // Sequence numbers stay plain uint32 here: modular comparison belongs to
@@ -59,7 +59,7 @@ public:
     std::span<const std::uint8_t> options() const;
     std::span<const std::uint8_t> payload() const;
     // True when the checksum over pseudo-header + segment is correct.
-    bool verify_checksum(Ipv4Address src, Ipv4Address dst) const;
+    bool verify_checksum(const IpAddress& src, const IpAddress& dst) const;
 
 private:
     explicit TcpView(std::span<const std::uint8_t> s) : bytes_(s) {}
@@ -84,25 +84,25 @@ struct TcpRepr {
     // Validates (view check, checksum unless `skip_checksum`) and fills
     // `out`; on failure returns the reason and leaves `out` unspecified.
     // Illegal options do not fail it (out.options.malformed, tcp_options.hpp).
-    static std::optional<ParseError> parse(std::span<const std::uint8_t> segment, Ipv4Address src,
-                                           Ipv4Address dst, TcpRepr& out, bool skip_checksum = false);
+    static std::optional<ParseError> parse(std::span<const std::uint8_t> segment, const IpAddress& src,
+                                           const IpAddress& dst, TcpRepr& out, bool skip_checksum = false);
 
     std::size_t header_len() const { return kTcpHeaderMinLen + options.buffer_len(); }
     std::size_t buffer_len() const { return header_len() + payload.size(); }
     // Writes buffer_len() bytes into `out` with a correct checksum for the
     // given pseudo-header addresses.
-    void emit(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst) const;
+    void emit(std::span<std::uint8_t> out, const IpAddress& src, const IpAddress& dst) const;
     // Adds (issue 5, checksum offload): as emit(), but the checksum field
     // holds the folded pseudo-header sum, not complemented, as a device
     // with checksum offload expects (virtio 1.x 5.1.6.2, Linux
     // CHECKSUM_PARTIAL); the payload is not summed.
-    void emit_partial(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst) const;
+    void emit_partial(std::span<std::uint8_t> out, const IpAddress& src, const IpAddress& dst) const;
     // Adds (issue 5, copies): writes only the header (header_len() bytes)
     // of a segment whose payload is `payload_parts` (in order; `payload` is
     // ignored), so the payload can leave from where it lies. The checksum
     // covers header and parts, or with `partial` is the pseudo-header sum
     // as in emit_partial().
-    void emit_header(std::span<std::uint8_t> out, Ipv4Address src, Ipv4Address dst,
+    void emit_header(std::span<std::uint8_t> out, const IpAddress& src, const IpAddress& dst,
                      std::span<const std::span<const std::uint8_t>> payload_parts, bool partial) const;
 
 private:

@@ -237,7 +237,7 @@ private:
     }
 
     // ---- the stack's output ----
-    void send_segment(wire::Ipv4Address src, wire::Ipv4Address dst, std::span<const std::uint8_t> seg) override;
+    void send_segment(const wire::IpAddress& src, const wire::IpAddress& dst, std::span<const std::uint8_t> seg) override;
 
     // ---- the peer ----
     std::size_t tracker_for(std::uint16_t port) {
@@ -296,9 +296,9 @@ private:
     std::uint64_t polls_ = 0;
 };
 
-void Harness::send_segment(wire::Ipv4Address src, wire::Ipv4Address dst, std::span<const std::uint8_t> seg) {
+void Harness::send_segment(const wire::IpAddress& src, const wire::IpAddress& dst, std::span<const std::uint8_t> seg) {
     wire::TcpRepr r;
-    if (src != kUs || dst != kPeer || wire::TcpRepr::parse(seg, src, dst, r).has_value())
+    if (src != wire::IpAddress(kUs) || dst != wire::IpAddress(kPeer) || wire::TcpRepr::parse(seg, src, dst, r).has_value())
         violated("the stack emitted a segment that does not parse");
     trace_segment("<", r);
     const std::size_t ti = tracker_for(r.dst_port);

@@ -103,7 +103,7 @@ TEST_CASE("RFC 1122 2.3.2.2: after max retries the queued packets are dropped, c
 TEST_CASE("RFC 1122 2.3.2.2: giving up on a next hop fails TCP connections toward it with host unreachable") {
     Lan lan;
     tcp::ConnId conn;
-    REQUIRE(lan.a.iface().tcp().connect(lan.hub.now(), wire::Ipv4Endpoint{ip(99), 80}, 0, &conn) == tcp::Error::kNone);
+    REQUIRE(lan.a.iface().tcp().connect(lan.hub.now(), wire::IpEndpoint{ip(99), 80}, 0, &conn) == tcp::Error::kNone);
     lan.hub.run_for(seconds(10));
     CHECK(lan.a.counter("arp.resolve_failed") == 1);
     const tcp::ConnInfo info = lan.a.iface().tcp().info(conn);
@@ -121,7 +121,7 @@ TEST_CASE("RFC 826 / RFC 1122 2.3.2: two interfaces resolve each other under 30%
         ac.tcp.max_syn_retransmits = 10;
         Lan lan(seed, lossy, ac);
         tcp::ConnId conn;
-        REQUIRE(lan.a.iface().tcp().connect(lan.hub.now(), wire::Ipv4Endpoint{ip(2), 80}, 0, &conn) ==
+        REQUIRE(lan.a.iface().tcp().connect(lan.hub.now(), wire::IpEndpoint{ip(2), 80}, 0, &conn) ==
                 tcp::Error::kNone);
         // Nobody listens on b:80, so success is the RST coming back: the
         // connection is refused, not unreachable.

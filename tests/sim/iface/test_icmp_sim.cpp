@@ -128,7 +128,7 @@ TEST_CASE("RFC 1122 3.3.1: with no gateway, output to an off-link host is droppe
     Lan lan;
     tcp::ConnId conn;
     REQUIRE(lan.a.iface().tcp().connect(lan.hub.now(),
-                                        wire::Ipv4Endpoint{wire::Ipv4Address::from_octets(192, 0, 2, 1), 80}, 0,
+                                        wire::IpEndpoint{wire::Ipv4Address::from_octets(192, 0, 2, 1), 80}, 0,
                                         &conn) == tcp::Error::kNone);
     lan.hub.run_for(seconds(1));
     CHECK(lan.a.counter("ipv4.tx_no_route") >= 1);

@@ -253,11 +253,11 @@ TEST_CASE("RFC 8200 4.1: a chain of 8 destination options headers is processed; 
     CHECK(lan.b.counter("ipv6.rx_chain_too_long") == 1);
 }
 
-TEST_CASE("RFC 8200 4: an unrecognised next header (TCP while no transport is registered) gets code 1 at the naming byte") {
+TEST_CASE("RFC 8200 4: an unrecognised next header (UDP: no transport is registered) gets code 1 at the naming byte") {
     Lan6 lan;
     settle(lan);
-    std::vector<std::uint8_t> syn(20, 0);
-    send_all(lan, {frame6(ip6(3), ip6(2), nh::kTcp, syn)});
+    std::vector<std::uint8_t> datagram(8, 0);
+    send_all(lan, {frame6(ip6(3), ip6(2), nh::kUdp, datagram)});
     auto pp = problems(lan);
     REQUIRE(pp.size() == 1);
     CHECK(pp[0].code == wire::icmpv6_code::kUnrecognizedNextHeader);

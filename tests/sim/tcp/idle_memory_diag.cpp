@@ -26,7 +26,7 @@ constexpr auto kPeer = wire::Ipv4Address::from_octets(10, 0, 0, 2);
 
 struct LastSegment : tcp::SegmentSink {
     wire::TcpRepr last;
-    void send_segment(wire::Ipv4Address src, wire::Ipv4Address dst, std::span<const std::uint8_t> seg) override {
+    void send_segment(const wire::IpAddress& src, const wire::IpAddress& dst, std::span<const std::uint8_t> seg) override {
         if (!wire::TcpRepr::parse(seg, src, dst, last)) last.payload = {};
     }
 };

@@ -65,10 +65,11 @@ public:
     explicit ScriptedPeer(const tcp::TcpConfig& config = default_config(), std::uint64_t secret = 42)
         : stack(config, *this, secret) {}
 
-    void send_segment(wire::Ipv4Address src, wire::Ipv4Address dst, std::span<const std::uint8_t> seg) override {
+    void send_segment(const wire::IpAddress& src, const wire::IpAddress& dst,
+                      std::span<const std::uint8_t> seg) override {
         Out o;
-        REQUIRE(src == kUs);
-        REQUIRE(dst == kPeer);
+        REQUIRE(src == wire::IpAddress(kUs));
+        REQUIRE(dst == wire::IpAddress(kPeer));
         wire::TcpRepr r;
         REQUIRE_FALSE(wire::TcpRepr::parse(seg, src, dst, r).has_value());
         o.h = r;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
+#include <optional>
 #include <string>
 
 #include "stack/wire/byte_order.hpp"
@@ -11,8 +13,13 @@ namespace tapstack::sim {
 class SimNet::Sink : public tcp::SegmentSink {
 public:
     Sink(SimNet& net, bool from_a) : net_(net), from_a_(from_a) {}
-    void send_segment(wire::Ipv4Address src, wire::Ipv4Address dst, std::span<const std::uint8_t> seg) override {
+    void send_segment(const wire::IpAddress& src, const wire::IpAddress& dst,
+                      std::span<const std::uint8_t> seg) override {
         net_.enqueue(from_a_, Packet{src, dst, std::vector<std::uint8_t>(seg.begin(), seg.end())});
+    }
+    // Each stack has one IPv6 address on the link.
+    std::optional<wire::Ipv6Address> source_for(const wire::Ipv6Address& /*dst*/) override {
+        return from_a_ ? kAddr6A : kAddr6B;
     }
 
 private:
@@ -52,17 +59,29 @@ SimNet::~SimNet() {
 }
 
 void SimNet::capture(const Packet& p) {
-    // A minimal IPv4 header around the segment (checksum left 0).
-    std::uint8_t ip[20] = {0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0};
-    const auto total = static_cast<std::uint16_t>(20 + p.bytes.size());
-    wire::store_be16(ip + 2, total);
-    wire::store_be32(ip + 12, p.src.value);
-    wire::store_be32(ip + 16, p.dst.value);
+    // A minimal IP header around the segment (IPv4 checksum left 0).
+    std::uint8_t ip[40] = {0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0};
+    std::size_t hlen = 20;
+    if (p.src.is_ipv6()) {
+        hlen = 40;
+        std::fill(std::begin(ip), std::end(ip), std::uint8_t{0});
+        ip[0] = 0x60;
+        wire::store_be16(ip + 4, static_cast<std::uint16_t>(p.bytes.size()));
+        ip[6] = 6;
+        ip[7] = 64;
+        std::copy(p.src.ipv6().bytes.begin(), p.src.ipv6().bytes.end(), ip + 8);
+        std::copy(p.dst.ipv6().bytes.begin(), p.dst.ipv6().bytes.end(), ip + 24);
+    } else {
+        wire::store_be16(ip + 2, static_cast<std::uint16_t>(20 + p.bytes.size()));
+        wire::store_be32(ip + 12, p.src.ipv4().value);
+        wire::store_be32(ip + 16, p.dst.ipv4().value);
+    }
+    const auto total = static_cast<std::uint32_t>(hlen + p.bytes.size());
     const std::int64_t ns = to_ns(now_);
     const std::uint32_t rec[4] = {static_cast<std::uint32_t>(ns / 1'000'000'000),
                                   static_cast<std::uint32_t>((ns % 1'000'000'000) / 1000), total, total};
     std::fwrite(rec, sizeof rec, 1, pcap_);
-    std::fwrite(ip, sizeof ip, 1, pcap_);
+    std::fwrite(ip, hlen, 1, pcap_);
     std::fwrite(p.bytes.data(), 1, p.bytes.size(), pcap_);
 }
 

@@ -13,6 +13,8 @@
 // check prints the seed. With TAPSTACK_SIM_PCAP=DIR in the environment each
 // SimNet also writes DIR/sim-SEED-N.pcap (raw IPv4, virtual timestamps) of
 // every segment put on the wire, before faults, for Wireshark or tcpdump.
+// Both stacks have an IPv4 and an IPv6 address; a connection is of the
+// family its connect() names.
 #pragma once
 
 #include <cstdint>
@@ -49,8 +51,8 @@ public:
 class SimNet {
 public:
     struct Packet {
-        wire::Ipv4Address src;
-        wire::Ipv4Address dst;
+        wire::IpAddress src;  // both of one family
+        wire::IpAddress dst;
         std::vector<std::uint8_t> bytes;
     };
 
@@ -61,6 +63,10 @@ public:
     static tcp::TcpConfig default_config(wire::Ipv4Address addr);
     static constexpr wire::Ipv4Address kAddrA = wire::Ipv4Address::from_octets(10, 0, 0, 1);
     static constexpr wire::Ipv4Address kAddrB = wire::Ipv4Address::from_octets(10, 0, 0, 2);
+    // Each stack's IPv6 address too (SegmentSink::source_for() gives it to
+    // connect()); one link carries both families.
+    static constexpr wire::Ipv6Address kAddr6A = wire::Ipv6Address::from_groups({0xfd00, 0, 0, 0, 0, 0, 0, 1});
+    static constexpr wire::Ipv6Address kAddr6B = wire::Ipv6Address::from_groups({0xfd00, 0, 0, 0, 0, 0, 0, 2});
 
     tcp::TcpStack& a() { return *a_; }
     tcp::TcpStack& b() { return *b_; }

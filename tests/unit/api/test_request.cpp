@@ -159,8 +159,8 @@ TEST_CASE("control and non-ASCII bytes are refused and never echoed raw") {
 }
 
 TEST_CASE("reply lines: OK with endpoints and id, LISTEN OK, STATUS, ERR with a sanitized one-line message") {
-    wire::Ipv4Endpoint local{wire::Ipv4Address::from_octets(10, 0, 0, 2), 49152};
-    wire::Ipv4Endpoint remote{wire::Ipv4Address::from_octets(10, 0, 0, 1), 80};
+    wire::IpEndpoint local{wire::Ipv4Address::from_octets(10, 0, 0, 2), 49152};
+    wire::IpEndpoint remote{wire::Ipv4Address::from_octets(10, 0, 0, 1), 80};
     CHECK(format_stream_ok(local, remote, 17) == "OK 10.0.0.2:49152 10.0.0.1:80 id=17\n");
     CHECK(format_listen_ok({wire::Ipv4Address::from_octets(10, 0, 0, 2), 7}) == "OK 10.0.0.2:7 listening\n");
     CHECK(format_status_ok(17, "closed", client::Outcome::kReset, 1000) ==

@@ -136,7 +136,7 @@ TEST_CASE("RFC 1928 4/6: bad requests get their reply code as soon as the offend
 TEST_CASE("replies: the method selection and VER REP RSV ATYP BND.ADDR BND.PORT in network order") {
     CHECK(method_selection(kMethodNoAuthentication) == std::string("\x05\x00", 2));
     CHECK(method_selection(kMethodNoAcceptable) == std::string("\x05\xff", 2));
-    const wire::Ipv4Endpoint bound{wire::Ipv4Address::from_octets(198, 19, 77, 2), 49731};
+    const wire::IpEndpoint bound{wire::Ipv4Address::from_octets(198, 19, 77, 2), 49731};
     CHECK(encode_reply(Reply::kSucceeded, bound) == std::string("\x05\x00\x00\x01\xc6\x13\x4d\x02\xc2\x43", 10));
     CHECK(encode_reply(Reply::kConnectionRefused) == std::string("\x05\x05\x00\x01\x00\x00\x00\x00\x00\x00", 10));
 }

@@ -663,8 +663,9 @@ TEST_CASE("api.connect_allow/connect_deny: every bad rule reported at its own li
     REQUIRE(r.errors.size() == 4);
     CHECK(r.errors[0] ==
           "t.yaml:8:7: api.connect_deny[1]: \"10.0.0.300/8\" is not a connect rule: \"10.0.0.300\" is not an IPv4 "
-          "address (allowed: an IPv4 ADDRESS[/PREFIX][:PORT[-PORT]], e.g. 10.0.0.0/8, 198.19.77.1/32:22, "
-          "0.0.0.0/0:1-1023)");
+          "address (allowed: an IPv4 ADDRESS[/PREFIX][:PORT[-PORT]] or IPv6 ADDRESS[/PREFIX] or "
+          "[ADDRESS[/PREFIX]]:PORT[-PORT], e.g. 10.0.0.0/8, 198.19.77.1/32:22, 0.0.0.0/0:1-1023, fd00::/8, "
+          "[2001:db8::/32]:443)");
     CHECK(r.errors[1].starts_with("t.yaml:9:7: api.connect_deny[2]: \"198.19.77.1/32:0\" is not a connect rule: "
                                   "\"0\" is not a port 1..65535 (allowed: "));
     CHECK(r.errors[2].starts_with("t.yaml:10:19: api.connect_allow[0]: \"10.0.0.1/8\" is not a connect rule: "
@@ -676,6 +677,12 @@ TEST_CASE("api.connect_allow/connect_deny: every bad rule reported at its own li
     CHECK(only_error(minimal("api:\n  connect_deny: [[10.0.0.0/8]]\n")).starts_with(
         "t.yaml:6:18: api.connect_deny[0]: a list is not a connect rule"));
     // An empty value or [] is an empty list: no rule.
+    r = load_config_text(minimal("api:\n  connect_deny: [\"[fd00::/8]:1-1023\", 2001:db8::/32]\n"), "t.yaml");
+    REQUIRE(r.ok());
+    REQUIRE(r.config.api.access.connect.deny.size() == 2);
+    CHECK(r.config.api.access.connect.deny[1].text == "2001:db8::/32");
+    CHECK_FALSE(r.config.api.access.connect.check({*tapstack::wire::IpAddress::parse("fd00::1"), 80}).allowed);
+    CHECK(r.config.api.access.connect.check({*tapstack::wire::IpAddress::parse("fd00::1"), 8080}).allowed);
     r = load_config_text(minimal("api:\n  connect_deny:\n  connect_allow: []\n"), "t.yaml");
     REQUIRE(r.ok());
     CHECK(r.config.api.access.connect.deny.empty());

@@ -14,7 +14,7 @@ using tapstack::daemon::describe_refusal;
 using tapstack::daemon::parse_connect_rule;
 using tapstack::daemon::PortRange;
 using tapstack::wire::Ipv4Address;
-using tapstack::wire::Ipv4Endpoint;
+using tapstack::wire::IpEndpoint;
 
 namespace {
 
@@ -31,7 +31,7 @@ std::string reason(const std::string& text) {
     return std::get<std::string>(r);
 }
 
-Ipv4Endpoint ep(const char* address, std::uint16_t port) { return Ipv4Endpoint{*Ipv4Address::parse(address), port}; }
+IpEndpoint ep(const char* address, std::uint16_t port) { return IpEndpoint{*tapstack::wire::IpAddress::parse(address), port}; }
 
 }  // namespace
 
@@ -67,8 +67,32 @@ TEST_CASE("bad rules are refused with a reason naming the bad part") {
     CHECK(reason("10.0.0.0/8:1-").find("is not a port range") != std::string::npos);
     CHECK(reason(" 10.0.0.0/8").find("is not an IPv4 address") != std::string::npos);
     CHECK(reason("10.0.0.1/8") == "\"10.0.0.1/8\" has address bits set beyond /8 (10.0.0.0/8 would match)");
-    CHECK(reason("2001:db8::/32").find("IPv6") != std::string::npos);
-    CHECK(reason("[2001:db8::1]:443").find("IPv6") != std::string::npos);
+    CHECK(reason("2001:db8::/129").find("\"129\" is not a prefix length 0..128") != std::string::npos);
+    CHECK(reason("2001:db8::g/32").find("\"2001:db8::g\" is not an IPv6 address") != std::string::npos);
+    CHECK(reason("[2001:db8::1]443").find("after ']' comes :PORT") != std::string::npos);
+    CHECK(reason("[2001:db8::1").find("'[' without ']'") != std::string::npos);
+    CHECK(reason("[2001:db8::1]:0").find("is not a port") != std::string::npos);
+    CHECK(reason("2001:db8::1/32") ==
+          "\"2001:db8::1/32\" has address bits set beyond /32 (2001:db8::/32 would match)");
+}
+
+TEST_CASE("IPv6 rules: a bare prefix matches every port, brackets take a port range; families never mix") {
+    const auto bare = rule("fd00::/8");
+    CHECK(bare.matches(ep("fd3e::1", 1)));
+    CHECK(bare.matches(ep("fdff:ffff::ffff", 65535)));
+    CHECK_FALSE(bare.matches(ep("fe80::1", 80)));
+    CHECK_FALSE(bare.matches(ep("10.0.0.1", 80)));  // an IPv4 endpoint never matches an IPv6 prefix
+    const auto one = rule("2001:db8::1");  // a /128
+    CHECK(one.matches(ep("2001:db8::1", 443)));
+    CHECK_FALSE(one.matches(ep("2001:db8::2", 443)));
+    const auto ports = rule("[2001:db8::/32]:1000-2000");
+    CHECK(ports.matches(ep("2001:db8:ffff::1", 1000)));
+    CHECK_FALSE(ports.matches(ep("2001:db8::1", 2001)));
+    CHECK_FALSE(ports.matches(ep("2001:db9::1", 1500)));
+    const auto port = rule("[::/0]:22");
+    CHECK(port.matches(ep("::1", 22)));
+    CHECK_FALSE(port.matches(ep("::1", 23)));
+    CHECK_FALSE(rule("0.0.0.0/0").matches(ep("2001:db8::1", 80)));
 }
 
 TEST_CASE("a rule matches addresses inside its prefix and ports inside its range, nothing else") {
@@ -100,6 +124,7 @@ TEST_CASE("the default allows everything; deny wins over allow whatever the orde
     ConnectRules rules;
     auto v = rules.check(ep("198.19.77.1", 22));
     CHECK(v.allowed);
+    CHECK(rules.check(ep("fd00::1", 22)).allowed);  // ::/0 is allowed by default too
     rules.deny = {rule("0.0.0.0/0:1-1023"), rule("198.19.77.1/32")};
     rules.allow = {rule("198.19.77.0/24"), rule("10.0.0.0/8")};
     v = rules.check(ep("10.0.0.1", 22));

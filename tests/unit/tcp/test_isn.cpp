@@ -20,8 +20,8 @@ TEST_CASE("SipHash-2-4 matches the reference vectors of the paper") {
 }
 
 namespace {
-const wire::Ipv4Endpoint kLocal{wire::Ipv4Address::from_octets(10, 0, 0, 1), 80};
-const wire::Ipv4Endpoint kRemote{wire::Ipv4Address::from_octets(10, 0, 0, 2), 40000};
+const wire::IpEndpoint kLocal{wire::Ipv4Address::from_octets(10, 0, 0, 1), 80};
+const wire::IpEndpoint kRemote{wire::Ipv4Address::from_octets(10, 0, 0, 2), 40000};
 const Instant kT0 = instant_from_ns(1'000'000'000);
 }  // namespace
 

@@ -11,8 +11,8 @@ using namespace tapstack;
 using namespace tapstack::tcp;
 
 namespace {
-const wire::Ipv4Endpoint kLocal{wire::Ipv4Address::from_octets(10, 0, 0, 1), 80};
-const wire::Ipv4Endpoint kRemote{wire::Ipv4Address::from_octets(10, 0, 0, 2), 40000};
+const wire::IpEndpoint kLocal{wire::Ipv4Address::from_octets(10, 0, 0, 1), 80};
+const wire::IpEndpoint kRemote{wire::Ipv4Address::from_octets(10, 0, 0, 2), 40000};
 const Instant kT0 = instant_from_ns(1'000'000'000'000);  // 1000 s
 const SynCookies kCookies(derive_key(Secret(0x1234567890abcdefull), KeyUse::kSynCookie));
 }  // namespace

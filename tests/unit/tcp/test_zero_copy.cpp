@@ -21,15 +21,15 @@ constexpr auto kAddrA = wire::Ipv4Address::from_octets(10, 0, 0, 1);
 constexpr auto kAddrB = wire::Ipv4Address::from_octets(10, 0, 0, 2);
 
 struct Packet {
-    wire::Ipv4Address src;
-    wire::Ipv4Address dst;
+    wire::IpAddress src;
+    wire::IpAddress dst;
     std::vector<std::uint8_t> bytes;
 };
 
 struct QueueSink : tcp::SegmentSink {
     std::deque<Packet>* queue;
     explicit QueueSink(std::deque<Packet>* q) : queue(q) {}
-    void send_segment(wire::Ipv4Address src, wire::Ipv4Address dst, std::span<const std::uint8_t> s) override {
+    void send_segment(const wire::IpAddress& src, const wire::IpAddress& dst, std::span<const std::uint8_t> s) override {
         queue->push_back(Packet{src, dst, {s.begin(), s.end()}});
     }
 };
@@ -65,7 +65,7 @@ struct Pair {
     explicit Pair(std::uint32_t buffers) : a(config(kAddrA, buffers), sink_a, 1), b(config(kAddrB, buffers), sink_b, 2) {
         tcp::ListenerId l;
         REQUIRE(b.listen(80, 0, &l) == tcp::Error::kNone);
-        REQUIRE(a.connect(now, wire::Ipv4Endpoint{kAddrB, 80}, 0, &ca) == tcp::Error::kNone);
+        REQUIRE(a.connect(now, wire::IpEndpoint{kAddrB, 80}, 0, &ca) == tcp::Error::kNone);
         settle();
         cb = b.accept(l);
         REQUIRE(cb.valid());
