@@ -103,3 +103,26 @@ TEST_CASE("RFC 7323 5.4 / RFC 6191: the timestamp offset is per address pair, th
     CHECK(off != f);
     CHECK(off != f * 0x9e3779b1u);
 }
+
+TEST_CASE("RFC 6528 / RFC 6056 / RFC 7323 over IPv6: ISN, port offset and timestamp offset hash all 128 bits of each address") {
+    IsnGenerator g(0x5eed);
+    const wire::IpEndpoint local6{*wire::Ipv6Address::parse("fd00::1"), 80};
+    const wire::IpEndpoint remote6{*wire::Ipv6Address::parse("fd00::2"), 40000};
+    const SeqNum base = g.isn(kT0, local6, remote6);
+    const std::uint32_t ts = g.ts_offset(local6.address, remote6.address);
+    const std::uint32_t port = g.port_offset(local6.address, remote6);
+    // A remote differing in any one byte (the high ones included, which a
+    // 32-bit key would miss) gives other values.
+    for (std::size_t i = 0; i < 16; ++i) {
+        wire::Ipv6Address other = remote6.address.ipv6();
+        other.bytes[i] ^= 0x80;
+        CHECK(g.isn(kT0, local6, {other, 40000}) != base);
+        CHECK(g.ts_offset(local6.address, other) != ts);
+        CHECK(g.port_offset(local6.address, {other, 40000}) != port);
+    }
+    // An IPv4 tuple never collides with the IPv6 tuple of the same low bytes.
+    const wire::IpEndpoint local4{wire::Ipv4Address::from_octets(0, 0, 0, 1), 80};
+    const wire::IpEndpoint remote4{wire::Ipv4Address::from_octets(0, 0, 0, 2), 40000};
+    CHECK(g.isn(kT0, local4, remote4) != g.isn(kT0, {*wire::Ipv6Address::parse("::1"), 80},
+                                               {*wire::Ipv6Address::parse("::2"), 40000}));
+}

@@ -108,3 +108,18 @@ TEST_CASE("Linux cookie_init_timestamp: window scale, SACK and ECN ride in the T
     CHECK(SynCookies::decode_ts(ts) == all);
     CHECK(static_cast<std::int32_t>(3 - ts) >= 0);
 }
+
+TEST_CASE("RFC 4987 3.6 over IPv6: a cookie checks for its IPv6 tuple only (every address byte counts)") {
+    const wire::IpEndpoint local6{*wire::Ipv6Address::parse("fd00::1"), 80};
+    const wire::IpEndpoint remote6{*wire::Ipv6Address::parse("fd00::2"), 40000};
+    const SeqNum isn(0x11223344u);
+    const SeqNum cookie = kCookies.make(kT0, local6, remote6, isn, 2);
+    const auto mss = kCookies.check(kT0 + seconds(1), local6, remote6, isn, cookie);
+    REQUIRE(mss.has_value());
+    CHECK(*mss == 1440);
+    for (std::size_t i = 0; i < 16; ++i) {
+        wire::Ipv6Address other = remote6.address.ipv6();
+        other.bytes[i] ^= 0x01;
+        CHECK_FALSE(kCookies.check(kT0 + seconds(1), local6, {other, 40000}, isn, cookie).has_value());
+    }
+}

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "stack/wire/checksum.hpp"
 #include "stack/wire/tcp_header.hpp"
 
 using namespace tapstack::wire;
@@ -52,6 +53,42 @@ TEST_CASE("TcpRepr parses golden bytes and round-trips") {
     std::vector<std::uint8_t> again(r.buffer_len());
     r.emit(again, kSrc, kDst);
     CHECK(again == kGolden);
+}
+
+TEST_CASE("RFC 8200 8.1: over IPv6 the checksum covers the IPv6 pseudo-header (golden bytes from scapy)") {
+    const auto src = *Ipv6Address::parse("fd00::1");
+    const auto dst = *Ipv6Address::parse("fd00::2");
+    // IPv6(src="fd00::1", dst="fd00::2")/TCP(sport=0x1234, dport=80, seq=0x01020304, ack=0x05060708,
+    // flags="SA", window=0xffff, options=[("MSS",1440),("NOP",None),("WScale",7)])/b"hello"
+    const std::vector<std::uint8_t> golden6 = {
+        0x12, 0x34, 0x00, 0x50, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x70, 0x12, 0xff, 0xff, 0x23,
+        0xa9, 0x00, 0x00, 0x02, 0x04, 0x05, 0xa0, 0x01, 0x03, 0x03, 0x07, 0x68, 0x65, 0x6c, 0x6c, 0x6f};
+    const std::uint8_t payload[] = {'h', 'e', 'l', 'l', 'o'};
+    TcpRepr r;
+    r.src_port = 0x1234;
+    r.dst_port = 80;
+    r.seq = 0x01020304;
+    r.ack = 0x05060708;
+    r.flags = tcp_flag::kSyn | tcp_flag::kAck;
+    r.window = 0xffff;
+    r.options.mss = 1440;
+    r.options.window_scale = 7;
+    r.payload = payload;
+    std::vector<std::uint8_t> out(r.buffer_len());
+    r.emit(out, src, dst);
+    CHECK(out == golden6);
+    TcpRepr back;
+    CHECK_FALSE(TcpRepr::parse(golden6, src, dst, back).has_value());
+    CHECK(back.options.mss == 1440);
+    // The same bytes under the IPv4 pseudo-header, or other IPv6 addresses, fail.
+    CHECK(TcpRepr::parse(golden6, kSrc, kDst, back) == TcpRepr::ParseError::kBadChecksum);
+    CHECK(TcpRepr::parse(golden6, src, *Ipv6Address::parse("fd00::3"), back) == TcpRepr::ParseError::kBadChecksum);
+    // The partial checksum (offload) is the folded pseudo-header sum: completing it gives the golden field.
+    std::vector<std::uint8_t> partial(r.buffer_len());
+    r.emit_partial(partial, src, dst);
+    ChecksumAccumulator acc;
+    acc.add(partial);
+    CHECK(acc.checksum() == 0x23a9);
 }
 
 TEST_CASE("TcpView::check rejects short segments, data offset < 5 and offset beyond the segment") {
