@@ -52,12 +52,18 @@ bool parse_u64(std::string_view text, std::uint64_t* out) {
     return ec == std::errc() && ptr == text.data() + text.size();
 }
 
-// "a.b.c.d:port": enough shape to catch a confused reply.
+// "a.b.c.d:port" or "[IPv6]:port": enough shape to catch a confused reply.
 bool looks_like_endpoint(std::string_view text) {
     auto colon = text.rfind(':');
     std::uint64_t port = 0;
-    return colon != std::string_view::npos && colon > 0 && text.substr(0, colon).find('.') != std::string_view::npos &&
-           parse_u64(text.substr(colon + 1), &port) && port <= 65535;
+    if (colon == std::string_view::npos || colon == 0 || !parse_u64(text.substr(colon + 1), &port) || port > 65535) {
+        return false;
+    }
+    const std::string_view host = text.substr(0, colon);
+    if (host.front() == '[') {
+        return host.size() > 2 && host.back() == ']' && host.find(':') != std::string_view::npos;
+    }
+    return host.find('.') != std::string_view::npos;
 }
 
 // `ERR <code> <message>` -> the daemon's error; nullopt for other lines.

@@ -227,7 +227,7 @@ def test_malformed_and_unsupported_handshakes_get_their_reply_then_eof():
             ("UDP ASSOCIATE", [GREETING, ipv4_request(d.host_address, 80, command=3)], failure(0x07)),
             ("unknown command", [GREETING, b"\x05\x09\x00\x01"], failure(0x07)),
             ("domain name", [GREETING, b"\x05\x01\x00\x03\x0bexample.org\x00\x50"], failure(0x08)),
-            ("IPv6", [GREETING, b"\x05\x01\x00\x04" + bytes(15) + b"\x01\x00\x50"], failure(0x08)),
+            ("IPv6 loopback", [GREETING, b"\x05\x01\x00\x04" + bytes(15) + b"\x01\x00\x50"], failure(0x01)),
             ("unknown address type", [GREETING, b"\x05\x01\x00\x07"], failure(0x08)),
             ("reserved byte set", [GREETING, b"\x05\x01\x01\x01"], failure(0x01)),
             ("request version 4", [GREETING, b"\x04\x01\x00\x01"], failure(0x01)),

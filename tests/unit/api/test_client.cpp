@@ -163,6 +163,15 @@ TEST_CASE("reply parsers accept exactly the documented shapes") {
     CHECK_FALSE(parse_stream_reply("OK 10.0.0.2:1 10.0.0.1:80 id=17 more").ok());
     CHECK(parse_listen_reply("OK 10.0.0.2:7 listening").value() == "10.0.0.2:7");
     CHECK_FALSE(parse_listen_reply("OK 10.0.0.2:7").ok());
+    // IPv6 endpoints in brackets (RFC 5952 6).
+    const auto six = parse_stream_reply("OK [fd00::2]:49152 [fd3e:dfa0:4efb:1::1]:80 id=5");
+    REQUIRE(six.ok());
+    CHECK(six->local == "[fd00::2]:49152");
+    CHECK(six->remote == "[fd3e:dfa0:4efb:1::1]:80");
+    CHECK(parse_listen_reply("OK [fd00::2]:7 listening").value() == "[fd00::2]:7");
+    CHECK_FALSE(parse_stream_reply("OK fd00::2:49152 10.0.0.1:80 id=5").ok());  // no brackets
+    CHECK_FALSE(parse_stream_reply("OK [fd00::2:49152 10.0.0.1:80 id=5").ok());
+    CHECK_FALSE(parse_stream_reply("OK []:49152 10.0.0.1:80 id=5").ok());
     CHECK_FALSE(parse_status_reply("OK outcome=orderly").ok());
     CHECK(parse_status_reply("OK id=3 outcome=reset state=x").value().undelivered == 0);
     CHECK(parse_status_reply("OK id=3 outcome=reset state=x undelivered=512").value().undelivered == 512);

@@ -343,3 +343,28 @@ TEST_CASE("connect targets: CONNECT lines and SOCKS5 requests are held to the sa
     CHECK(connect_target_error(Ipv4Address::from_octets(10, 0, 0, 1), 0));
     CHECK(err("CONNECT 239.1.2.3 80") == "cannot connect to 239.1.2.3");
 }
+
+TEST_CASE("CONNECT takes an IPv6 address, bare or in brackets; LISTEN takes family=4|6") {
+    auto r = std::get<ConnectRequest>(ok("CONNECT fd00::1 80"));
+    CHECK(r.address == wire::IpAddress(*wire::Ipv6Address::parse("fd00::1")));
+    CHECK(r.port == 80);
+    CHECK(std::get<ConnectRequest>(ok("CONNECT [fd3e:dfa0:4efb:1::1] 443 timeout=3")).address.to_string() ==
+          "fd3e:dfa0:4efb:1::1");
+    CHECK(std::get<ConnectRequest>(ok("CONNECT fe80::1 22")).address.is_ipv6());
+    CHECK(err("CONNECT fd00::g 80") == "\"fd00::g\" is not an IPv4 or IPv6 address");
+    for (const char* line : {"CONNECT :: 80", "CONNECT ::1 80", "CONNECT ff02::1 80", "CONNECT ::ffff:10.0.0.1 80",
+                             "CONNECT [fd00::1 80", "CONNECT [fd00::1]:80 80", "CONNECT fd00::1%eth0 80"}) {
+        err(line);
+    }
+    CHECK(err("CONNECT ff02::1 80") == "cannot connect to ff02::1");
+    CHECK(std::get<ListenRequest>(ok("LISTEN 7")).family == tcp::ListenFamily::kBoth);
+    CHECK(std::get<ListenRequest>(ok("LISTEN 7 family=6")).family == tcp::ListenFamily::kIpv6);
+    auto l = std::get<ListenRequest>(ok("LISTEN 7 family=4 backlog=3"));
+    CHECK(l.family == tcp::ListenFamily::kIpv4);
+    CHECK(l.backlog == 3);
+    CHECK(err("LISTEN 7 family=5") == "\"family=5\": family is 4 or 6");
+    err("ACCEPT 7 family=6");  // a LISTEN option only
+    CHECK(format_stream_ok({*wire::Ipv6Address::parse("fd00::2"), 49152}, {*wire::Ipv6Address::parse("fd00::1"), 80},
+                           3) == "OK [fd00::2]:49152 [fd00::1]:80 id=3\n");
+    CHECK(format_listen_ok({*wire::Ipv6Address::parse("fd00::2"), 7}) == "OK [fd00::2]:7 listening\n");
+}

@@ -139,6 +139,10 @@ TEST_CASE("replies: the method selection and VER REP RSV ATYP BND.ADDR BND.PORT 
     const wire::IpEndpoint bound{wire::Ipv4Address::from_octets(198, 19, 77, 2), 49731};
     CHECK(encode_reply(Reply::kSucceeded, bound) == std::string("\x05\x00\x00\x01\xc6\x13\x4d\x02\xc2\x43", 10));
     CHECK(encode_reply(Reply::kConnectionRefused) == std::string("\x05\x05\x00\x01\x00\x00\x00\x00\x00\x00", 10));
+    // ATYP 4: a 16-byte IPv6 BND.ADDR.
+    const wire::IpEndpoint bound6{*wire::Ipv6Address::parse("fd00::2"), 0xc243};
+    CHECK(encode_reply(Reply::kSucceeded, bound6) ==
+          std::string("\x05\x00\x00\x04\xfd\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\xc2\x43", 22));
 }
 
 TEST_CASE("API error codes map to RFC 1928 replies: refused 5, unreachable 4, timed out 6, permission 2, else 1") {
