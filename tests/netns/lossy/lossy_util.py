@@ -69,11 +69,27 @@ SINK = "tsloss0"       # veth pair, kept down: where diverted packets vanish
 SINK_PEER = "tsloss1"
 
 
-def loss_ruleset(iface, permille):
+def loss_ruleset(iface, permille, family="ipv4"):
     """nft script: drop `permille`/1000 of the IPv4 packets arriving on
-    `iface` and, silently for the local TCP, of those leaving by it."""
+    `iface` and, silently for the local TCP, of those leaving by it. With
+    family="ipv6", of the IPv6 TCP packets (Neighbour Discovery is left
+    alone: the loss is TCP's to recover, not the link's to break)."""
     if not 0 <= permille <= 1000:
         raise ValueError(f"loss {permille} per mille is not within 0..1000")
+    if family == "ipv6":
+        return (f"table inet {TABLE} {{\n"
+                f"  chain input {{\n"
+                f"    type filter hook input priority 0; policy accept;\n"
+                f"    iifname \"{iface}\" meta nfproto ipv6 meta l4proto tcp numgen random mod 1000 < {permille} "
+                f"counter drop\n"
+                f"  }}\n"
+                f"}}\n"
+                f"table netdev {TABLE}_egress {{\n"
+                f"  chain egress {{\n"
+                f"    type filter hook egress device \"{iface}\" priority 0; policy accept;\n"
+                f"    meta protocol ip6 ip6 nexthdr tcp numgen random mod 1000 < {permille} counter fwd to \"{SINK}\"\n"
+                f"  }}\n"
+                f"}}\n")
     return (f"table inet {TABLE} {{\n"
             f"  chain input {{\n"
             f"    type filter hook input priority 0; policy accept;\n"
@@ -102,9 +118,10 @@ def one_frame_per_packet(ns, iface):
     ns_run(ns, ["ip", "link", "set", "dev", iface, "gso_max_segs", "1"])
 
 
-def apply_loss(ns, iface, permille, per_frame=True):
+def apply_loss(ns, iface, permille, per_frame=True, family="ipv4"):
     """Installs (or replaces) the loss rules for `iface` in namespace `ns`;
-    per_frame=False leaves GSO alone (a "packet" may then be a burst)."""
+    per_frame=False leaves GSO alone (a "packet" may then be a burst);
+    family="ipv6" drops IPv6 TCP packets instead of IPv4 ones."""
     remove_loss(ns)
     if per_frame:
         one_frame_per_packet(ns, iface)
@@ -114,7 +131,7 @@ def apply_loss(ns, iface, permille, per_frame=True):
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
     if r.returncode != 0:
         ns_run(ns, ["ip", "link", "add", SINK, "type", "veth", "peer", "name", SINK_PEER])
-    ns_run(ns, ["nft", "-f", "-"], input=loss_ruleset(iface, permille).encode())
+    ns_run(ns, ["nft", "-f", "-"], input=loss_ruleset(iface, permille, family).encode())
 
 
 def remove_loss(ns):

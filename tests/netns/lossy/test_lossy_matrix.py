@@ -14,13 +14,15 @@ Modes (first argument):
                   frames in each direction (seeded: $TAPSTACK_FAULT_SEED, or
                   a random seed printed at the start)
 Then optionally --big: instead of the matrix, 64 MiB one way (`--big to`
-or `--big from` the daemon side), with either side connecting; and sizes
-to override the matrix's.
+or `--big from` the daemon side), with either side connecting; --ipv6:
+every transfer over IPv6 (the loss rules then drop IPv6 TCP packets; loss 0
+is the plain matrix over IPv6); and sizes to override the matrix's.
 
 Usage: test_lossy_matrix.py loss 10
        test_lossy_matrix.py reorder 5
        test_lossy_matrix.py loss 10 --big to
        test_lossy_matrix.py loss 50 535 54240      (just these sizes)
+       test_lossy_matrix.py loss 50 --ipv6
 $TAPSTACKD and $TAPSTACK name the daemon and the CLI (meson sets them).
 """
 import os
@@ -38,6 +40,9 @@ BIG = 64 << 20
 
 
 def parse_args(argv):
+    global IPV6
+    IPV6 = "--ipv6" in argv
+    argv = [a for a in argv if a != "--ipv6"]
     if len(argv) < 2 or argv[0] not in ("loss", "reorder"):
         sys.exit(__doc__)
     mode, amount = argv[0], int(argv[1])
@@ -52,6 +57,9 @@ def parse_args(argv):
     return mode, amount, big, sizes
 
 
+IPV6 = False  # --ipv6: every transfer over IPv6 (and the loss rules drop IPv6 TCP)
+ADDRESS6 = "fd3e:dfa0:4efb:1::2/64"
+HOST_ADDRESS6 = "fd3e:dfa0:4efb:1::1/64"
 MODE, AMOUNT, BIG_DIRECTION, SIZES_ARG = parse_args(sys.argv[1:])
 
 
@@ -67,6 +75,9 @@ def daemon_for(mode, amount):
         keys = {"reorder": amount}
         yaml += lu.fault_yaml(fault_seed, rx=keys, tx=keys)
         label += f", seed {fault_seed}"
+    if IPV6:
+        return harness.Daemon(log_level="info", extra_yaml=yaml, address6=ADDRESS6,
+                              host_address6=HOST_ADDRESS6), label + ", IPv6"
     return harness.Daemon(log_level="info", extra_yaml=yaml), label
 
 
@@ -103,9 +114,12 @@ def test_lossy_link():
         combos = seed.COMBINATIONS
     with daemon as d:
         before = d.counters() if MODE == "reorder" else {}
-        lu.apply_loss(d.ns, d.tap, loss)
-        failures = lu.run_transfers(d, sizes, combos, loss, label)
-        check_hostility(d, before)
+        lu.apply_loss(d.ns, d.tap, loss, family="ipv6" if IPV6 else "ipv4")
+        if IPV6:
+            d.wait_ping6()
+        failures = lu.run_transfers(u.Ipv6View(d) if IPV6 else d, sizes, combos, loss, label)
+        if MODE == "reorder" or loss > 0:  # loss 0: the clean-link matrix (over IPv6)
+            check_hostility(d, before)
         lu.remove_loss(d.ns)
         try:
             u.wait_quiet(d, timeout=30)

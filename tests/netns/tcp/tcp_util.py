@@ -76,6 +76,22 @@ class FarHost:
         return self.ns.popen(cmd, **kwargs)
 
 
+class Ipv6View:
+    """The daemon `d` seen over IPv6: `address` and `host_address` are its
+    and the host side's IPv6 addresses (ipv6.address, interface.host_address6);
+    everything else is `d`'s. The seed-matrix transfer functions take it in
+    place of the daemon to run over IPv6 unchanged."""
+
+    def __init__(self, d):
+        assert d.address6 and d.host_address6, "the daemon needs address6 and host_address6"
+        self.daemon = d
+        self.address = d.address6
+        self.host_address = d.host_address6
+
+    def __getattr__(self, name):
+        return getattr(self.daemon, name)
+
+
 def tapstack_path():
     path = os.environ.get("TAPSTACK")
     if not path and len(sys.argv) > 2:

@@ -65,8 +65,9 @@ def daemon_connects_data_to_daemon(d, size, src, sha, port):
     # Not nc: nc stops sending once it reads EOF from the network, and the
     # CLI, whose stdin is empty, half-closes right after connecting. socat
     # -u only sends, then closes.
-    peer = d.popen(["socat", "-u", f"OPEN:{src}",
-                    f"TCP-LISTEN:{port},bind={d.host_address},reuseaddr"],
+    listen = (f"TCP6-LISTEN:{port},bind=[{d.host_address}],reuseaddr" if ":" in d.host_address
+              else f"TCP-LISTEN:{port},bind={d.host_address},reuseaddr")
+    peer = d.popen(["socat", "-u", f"OPEN:{src}", listen],
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     u.wait_host_listening(d, port)
     app = d.popen(u.cli(d, "connect", d.host_address, port), stdin=subprocess.DEVNULL, stdout=open(out, "wb"),
