@@ -80,7 +80,7 @@ private:
 struct Stream {
     int fd = -1;             // the TCP stream; the caller closes it
     std::uint64_t id = 0;    // for status()
-    std::string local;       // "10.0.0.2:49152"
+    std::string local;       // "10.0.0.2:49152", "[fd00::2]:49152"
     std::string remote;      // "10.0.0.1:80"
 };
 

@@ -83,8 +83,8 @@ enum tapstack_outcome {
 /* Filled by connect and accept (may be NULL). */
 struct tapstack_stream {
     uint64_t id;     /* for tapstack_status() */
-    char local[64];  /* "198.19.77.2:49152" */
-    char remote[64]; /* "198.19.77.1:80" */
+    char local[64];  /* "198.19.77.2:49152" or "[fd3e:dfa0:4efb:77::2]:49152" */
+    char remote[64]; /* "198.19.77.1:80" or "[fd3e:dfa0:4efb:77::1]:80" */
 };
 
 /* Options of connect and accept (NULL: all defaults). */

@@ -52,6 +52,18 @@ TEST_CASE("tapstack_connect: defaults without options, and NULL stream and error
     CHECK(d.requests().at(0) == "CONNECT 10.0.0.1 80");
 }
 
+TEST_CASE("tapstack_connect over IPv6: the address goes as given, the bracketed endpoints fill the stream's names") {
+    FakeDaemon d({"OK [fd3e:dfa0:4efb:77:ffff:ffff:ffff:2]:49152 [fd3e:dfa0:4efb:77:ffff:ffff:ffff:1]:65535 id=9\n"});
+    tapstack_stream stream{};
+    int fd = tapstack_connect(d.path().c_str(), "fd3e:dfa0:4efb:77:ffff:ffff:ffff:1", 65535, nullptr, &stream, nullptr);
+    REQUIRE(fd >= 0);
+    CHECK(std::string(stream.local) == "[fd3e:dfa0:4efb:77:ffff:ffff:ffff:2]:49152");
+    CHECK(std::string(stream.remote) == "[fd3e:dfa0:4efb:77:ffff:ffff:ffff:1]:65535");
+    ::close(fd);
+    d.join();
+    CHECK(d.requests().at(0) == "CONNECT fd3e:dfa0:4efb:77:ffff:ffff:ffff:1 65535");
+}
+
 TEST_CASE("errors: the daemon's code and message, an unreachable daemon with errno, bad arguments as usage") {
     FakeDaemon d({"ERR refused connect 10.0.0.1:9: connection refused\n", "ERR no-resources too many clients\n",
                   "something else\n"});
