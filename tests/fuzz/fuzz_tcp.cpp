@@ -4,7 +4,7 @@
 //
 // Theory of operation
 // -------------------
-// The stack (10.0.0.1) holds a listener on port 80, a connection the peer
+// The stack (10.0.0.1, or fd00::1 for an input of odd length) holds a listener on port 80, a connection the peer
 // opened to it (accepted) and one it opened to the peer (port 5000), both
 // through real handshakes whose options come from the input's two header
 // bytes (see Header). The rest of the input is a list of operations, each
@@ -63,8 +63,10 @@ namespace {
 using namespace tapstack;
 namespace flag = wire::tcp_flag;
 
-constexpr wire::Ipv4Address kUs = wire::Ipv4Address::from_octets(10, 0, 0, 1);
-constexpr wire::Ipv4Address kPeer = wire::Ipv4Address::from_octets(10, 0, 0, 2);
+constexpr wire::Ipv4Address kUs4 = wire::Ipv4Address::from_octets(10, 0, 0, 1);
+constexpr wire::Ipv4Address kPeer4 = wire::Ipv4Address::from_octets(10, 0, 0, 2);
+constexpr wire::Ipv6Address kUs6 = wire::Ipv6Address::from_groups({0xfd00, 0, 0, 0, 0, 0, 0, 1});
+constexpr wire::Ipv6Address kPeer6 = wire::Ipv6Address::from_groups({0xfd00, 0, 0, 0, 0, 0, 0, 2});
 constexpr std::uint16_t kListenPort = 80;
 constexpr std::int64_t kMaxTracked = 1 << 20;  // stream offsets followed per connection
 constexpr std::size_t kMaxTrackers = 24;
@@ -193,6 +195,10 @@ struct Header {
     //   send_buffer likewise, bit 4 auto-tuning to 1 MiB, bit 5 delayed
     //   ACK off, bit 6 NewReno, bit 7 the peer's ISS just below 2^32.
     std::uint8_t b0 = 0, b1 = 0;
+    // Not a header byte: the family, from the input's length (odd: IPv6),
+    // so every input keeps its meaning and a mutation that adds or drops a
+    // byte tries the other family.
+    bool ipv6 = false;
     bool peer_ts() const { return b0 & 1; }
     bool peer_sack() const { return b0 & 2; }
     bool peer_wscale() const { return b0 & 4; }
@@ -201,7 +207,12 @@ struct Header {
 
 class Harness final : public tcp::SegmentSink {
 public:
-    Harness(const Header& h) : hdr_(h), cfg_(make_config(h)), stack_(cfg_, *this, 7) {}
+    Harness(const Header& h)
+        : hdr_(h),
+          us_(h.ipv6 ? wire::IpAddress(kUs6) : wire::IpAddress(kUs4)),
+          peer_(h.ipv6 ? wire::IpAddress(kPeer6) : wire::IpAddress(kPeer4)),
+          cfg_(make_config(h)),
+          stack_(cfg_, *this, 7) {}
 
     void run(Input& in);
 
@@ -209,7 +220,7 @@ private:
     static tcp::TcpConfig make_config(const Header& h) {
         static constexpr std::uint32_t kSizes[] = {4096, 16384, 65536, 262144};
         tcp::TcpConfig c;
-        c.local_address = kUs;
+        c.local_address = kUs4;
         c.timestamps = h.b0 & 8;
         c.sack = h.b0 & 16;
         c.window_scaling = h.b0 & 32;
@@ -238,6 +249,7 @@ private:
 
     // ---- the stack's output ----
     void send_segment(const wire::IpAddress& src, const wire::IpAddress& dst, std::span<const std::uint8_t> seg) override;
+    std::optional<wire::Ipv6Address> source_for(const wire::Ipv6Address& /*dst*/) override { return kUs6; }
 
     // ---- the peer ----
     std::size_t tracker_for(std::uint16_t port) {
@@ -282,6 +294,8 @@ private:
     static constexpr std::size_t kNone = ~std::size_t{0};
 
     Header hdr_;
+    wire::IpAddress us_;    // the stack's address and the peer's, of the input's family
+    wire::IpAddress peer_;
     tcp::TcpConfig cfg_;
     tcp::TcpStack stack_;
     Instant now_ = instant_from_ns(5'000'000'000);
@@ -298,7 +312,7 @@ private:
 
 void Harness::send_segment(const wire::IpAddress& src, const wire::IpAddress& dst, std::span<const std::uint8_t> seg) {
     wire::TcpRepr r;
-    if (src != wire::IpAddress(kUs) || dst != wire::IpAddress(kPeer) || wire::TcpRepr::parse(seg, src, dst, r).has_value())
+    if (src != us_ || dst != peer_ || wire::TcpRepr::parse(seg, src, dst, r).has_value())
         violated("the stack emitted a segment that does not parse");
     trace_segment("<", r);
     const std::size_t ti = tracker_for(r.dst_port);
@@ -371,9 +385,9 @@ void Harness::inject(std::uint16_t sport, std::uint16_t dport, std::uint32_t seq
     r.options = options;
     r.payload = payload;
     scratch_.assign(r.buffer_len(), 0);
-    r.emit(scratch_, kPeer, kUs);
+    r.emit(scratch_, peer_, us_);
     trace_segment(">", r);
-    stack_.receive(now_, kPeer, kUs, scratch_);
+    stack_.receive(now_, peer_, us_, scratch_);
     poll();
 }
 
@@ -400,7 +414,7 @@ void Harness::active_open(std::uint8_t how) {
     if (trackers_.size() >= kMaxTrackers) return;
     const std::uint16_t port = next_active_port_++;
     tcp::ConnId c;
-    if (stack_.connect(now_, {kPeer, port}, 0, &c) != tcp::Error::kNone) return;
+    if (stack_.connect(now_, {peer_, port}, 0, &c) != tcp::Error::kNone) return;
     const std::size_t ti = new_tracker(port, false);
     apps_.push_back(App{c, ti, true, 0, false});
     poll();  // our SYN
@@ -527,7 +541,7 @@ void Harness::raw_options_op(Input& in) {
     seg[18] = seg[19] = 0;
     std::copy(bytes.begin(), bytes.end(), seg.begin() + 20);
     // No checksum: the device "verified" it, so the options reach parsing.
-    stack_.receive(now_, kPeer, kUs, seg, tcp::RxChecksum::kTrusted);
+    stack_.receive(now_, peer_, us_, seg, tcp::RxChecksum::kTrusted);
     poll();
 }
 
@@ -693,7 +707,7 @@ void Harness::run(Input& in) {
                 } else if (!listening_) {
                     if (stack_.listen(kListenPort, 2, &listener_) == tcp::Error::kNone) listening_ = true;
                 } else {
-                    stack_.host_unreachable(now_, kPeer);
+                    stack_.host_unreachable(now_, peer_);
                     poll();
                 }
                 break;
@@ -719,6 +733,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Header h;
     h.b0 = in.u8();
     h.b1 = in.u8();
+    h.ipv6 = (size & 1) != 0;
     Harness harness(h);
     harness.run(in);
     return 0;

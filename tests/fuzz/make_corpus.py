@@ -198,3 +198,18 @@ write("fuzz_wire", "icmpv6_ra.bin", b"\x07" + raw(ra6[IPv6].payload))
 write("fuzz_wire", "icmpv6_ptb.bin", b"\x07" + raw(ptb6[IPv6].payload))
 write("fuzz_wire", "address6.bin", b"\x08" + b"fd3e:dfa0:4efb:77::2/64")
 write("fuzz_wire", "address6_mapped.bin", b"\x08" + b"::ffff:198.19.77.2")
+
+# ---- TCP over IPv6 ----
+# fuzz_frame: a SYN to a closed port (RST over IPv6), data to no connection,
+# and a Packet Too Big quoting a TCP segment of ours.
+syn6 = eth6(IPv6(src=PEER6, dst=US6) / TCP(sport=40000, dport=80, flags="S", seq=1000, options=[("MSS", 1440)]))
+data6 = eth6(IPv6(src=PEER6, dst=US6) / TCP(sport=40000, dport=80, flags="PA", seq=1001, ack=5) / (b"z" * 100))
+ptb_tcp6 = eth6(IPv6(src="fd00::fe", dst=US6) / ICMPv6PacketTooBig(mtu=1280) /
+                IPv6(src=US6, dst=PEER6) / TCP(sport=80, dport=40000, flags="A", seq=5, ack=1001) / (b"q" * 1300))
+write("fuzz_frame", "tcp6_closed_port_and_ptb.bin", records(na_peer, syn6, data6, ptb_tcp6))
+# fuzz_tcp: the family is the input's length parity (odd: IPv6); the same
+# conversation as transfer_both_ways.bin over IPv6.
+both_ways = (bytes([0x3F, 0x05]) + seg(n=1400) + seg(n=1400, opts=0x11) + app_read() + app_write(0, 3000) +
+             advance(1, 5) + seg(n=0) + seg(flags=F_ACK | F_FIN, n=200) + app_read() + app_end(0, 0) +
+             advance(1, 10) + seg(seq_delta=0, n=0))
+write("fuzz_tcp", "transfer_both_ways6.bin", both_ways if len(both_ways) % 2 else both_ways + b"\x00")
