@@ -118,14 +118,40 @@ void raise_nofile_limit() {
 
 // ---- opening streams -------------------------------------------------------
 
-int kernel_connect(const Options& o, bool nodelay) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(o.port);
-    if (::inet_pton(AF_INET, o.address.c_str(), &sa.sin_addr) != 1) {
-        fail("not an IPv4 address: " + o.address);
+// An IPv4 or IPv6 socket address for `address`:`port`; fails on anything else.
+struct SockAddr {
+    sockaddr_storage storage{};
+    socklen_t len = 0;
+    int family = AF_INET;
+    const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }  // NOLINT: the sockets API
+};
+
+SockAddr socket_address(const std::string& address, std::uint16_t port) {
+    SockAddr a;
+    if (address.find(':') != std::string::npos) {
+        auto* sa6 = reinterpret_cast<sockaddr_in6*>(&a.storage);  // NOLINT: the sockets API
+        sa6->sin6_family = AF_INET6;
+        sa6->sin6_port = htons(port);
+        if (::inet_pton(AF_INET6, address.c_str(), &sa6->sin6_addr) != 1) {
+            fail("not an IPv6 address: " + address);
+        }
+        a.len = sizeof(sockaddr_in6);
+        a.family = AF_INET6;
+        return a;
     }
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    auto* sa = reinterpret_cast<sockaddr_in*>(&a.storage);  // NOLINT: the sockets API
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(port);
+    if (::inet_pton(AF_INET, address.c_str(), &sa->sin_addr) != 1) {
+        fail("not an IPv4 address: " + address);
+    }
+    a.len = sizeof(sockaddr_in);
+    return a;
+}
+
+int kernel_connect(const Options& o, bool nodelay) {
+    const SockAddr sa = socket_address(o.address, o.port);
+    int fd = ::socket(sa.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         fail(errno_text("socket"));
     }
@@ -133,7 +159,7 @@ int kernel_connect(const Options& o, bool nodelay) {
     if (nodelay) {
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {  // NOLINT: the sockets API
+    if (::connect(fd, sa.get(), sa.len) != 0) {
         std::string msg = errno_text("connect");
         ::close(fd);
         fail(msg + " (" + o.address + ":" + std::to_string(o.port) + ")");
@@ -480,16 +506,11 @@ void acceptor(const Options& o, int pipe_w) {
     int listen_fd = -1;
     tapstack::client::Listener holder;
     if (o.kernel) {
-        listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const SockAddr sa = socket_address(o.bind_address, o.port);
+        listen_fd = ::socket(sa.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         int one = 1;
         ::setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons(o.port);
-        if (::inet_pton(AF_INET, o.bind_address.c_str(), &sa.sin_addr) != 1) {
-            fail("not an IPv4 address: " + o.bind_address);
-        }
-        if (::bind(listen_fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 ||  // NOLINT
+        if (::bind(listen_fd, sa.get(), sa.len) != 0 ||
             ::listen(listen_fd, 4096) != 0) {
             fail(errno_text("bind/listen"));
         }

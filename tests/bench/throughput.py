@@ -99,7 +99,7 @@ def parse_args():
                    "0 to skip (default 5; 2 with --quick)")
     p.add_argument("--only", default="goodput,latency,crr,idle",
                    help="comma-separated sections to run (default %(default)s)")
-    p.add_argument("--systems", default="tapstack,tapstack-nooffload,pasta,linux",
+    p.add_argument("--systems", default="tapstack,tapstack-ipv6,tapstack-nooffload,pasta,linux",
                    help="comma-separated systems for goodput (default %(default)s)")
     p.add_argument("--extra-yaml", default="",
                    help="appended to every tapstackd config, \\n for newlines (e.g. a tcp: section)")
@@ -258,17 +258,25 @@ class BenchDaemon(harness.Daemon):
 
 
 class TapstackSystem:
-    def __init__(self, a, tapstackd, bench, nss, mtu, offloads=True, label=None, max_clients=None):
+    """tapstackd on its TAP; with ipv6=True every stream goes over IPv6
+    (fd3e:dfa0:4efb:1::2 and the host side's ::1; TSO is IPv4 only, so
+    IPv6 segments leave MSS-sized)."""
+
+    def __init__(self, a, tapstackd, bench, nss, mtu, offloads=True, label=None, max_clients=None, ipv6=False):
         self.label = label or "tapstack"
         self.bench, self.nss, self.mtu = bench, nss, mtu
+        v6 = {"address6": "fd3e:dfa0:4efb:1::2/64", "host_address6": "fd3e:dfa0:4efb:1::1/64"} if ipv6 else {}
         self.daemon = BenchDaemon(tapstackd, mtu=mtu, offloads=offloads, log_level="warning",
                                   address="10.0.0.2/24", host_address="10.0.0.1/24", max_clients=max_clients,
-                                  extra_yaml=a.extra_yaml.replace("\\n", "\n"))
+                                  extra_yaml=a.extra_yaml.replace("\\n", "\n"), **v6)
         self.d = self.daemon.__enter__()
         self.closed = False
         nss.closers.append(self.close)
+        self.host = self.d.host_address6 if ipv6 else self.d.host_address
         try:
-            self.servers = start_servers(nss, bench, self.d.ns, self.d.host_address, a.size)
+            if ipv6:
+                self.d.wait_ping6()
+            self.servers = start_servers(nss, bench, self.d.ns, self.host, a.size)
         except BaseException:
             self.close()
             raise
@@ -278,7 +286,7 @@ class TapstackSystem:
         return ns_exec(self.d.ns, [self.bench, "--socket", self.d.socket_path, *args])
 
     def target(self):
-        return self.d.host_address
+        return self.host
 
     def close(self):
         if not self.closed:
@@ -447,6 +455,8 @@ def goodput_section(a, tapstackd, bench, nss, res):
     for mtu in MTUS:
         systems = []
         makers = [("tapstack", lambda: TapstackSystem(a, tapstackd, bench, nss, mtu)),
+                  ("tapstack-ipv6", lambda: TapstackSystem(a, tapstackd, bench, nss, mtu, label="tapstack-ipv6",
+                                                           ipv6=True)),
                   ("tapstack-nooffload", lambda: TapstackSystem(a, tapstackd, bench, nss, mtu, offloads=False,
                                                                 label="tapstack-nooffload")),
                   ("pasta", lambda: PastaSystem(a, bench, nss, mtu)),
@@ -604,8 +614,8 @@ def goodput_tables(a, res, size, L):
                 f"{a.iperf3_seconds:g} s per run, not a fixed size." if a.iperf3_seconds > 0 else ""))
     L.append("")
     L.append("| MTU | streams | direction | tapstack | pasta | Linux (veth) | tapstack/pasta | tapstack/Linux "
-             "| tapstack, offloads off | pasta, iperf3 |")
-    L.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+             "| tapstack, offloads off | pasta, iperf3 | tapstack, IPv6 | IPv6/IPv4 |")
+    L.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for mtu in MTUS:
         for streams in STREAMS:
             for verb, label in DIRECTIONS:
@@ -614,7 +624,9 @@ def goodput_tables(a, res, size, L):
                 L.append(f"| {mtu} | {streams} | {label} | {res.text(k('tapstack'))} | {res.text(k('pasta'))} "
                          f"| {res.text(k('Linux'))} | {ratio(res.median(k('tapstack')), res.median(k('pasta')))} "
                          f"| {ratio(res.median(k('tapstack')), res.median(k('Linux')))} | {off} "
-                         f"| {res.text(k('pasta-iperf3')) if res.get(k('pasta-iperf3')) else ''} |")
+                         f"| {res.text(k('pasta-iperf3')) if res.get(k('pasta-iperf3')) else ''} "
+                         f"| {res.text(k('tapstack-ipv6'))} "
+                         f"| {ratio(res.median(k('tapstack-ipv6')), res.median(k('tapstack')))} |")
     L.append("")
     L.append("CPU seconds per GiB moved (median): the daemon (tapstackd or pasta), and the two ends "
              "(both tapstack_bench processes).")
