@@ -28,7 +28,7 @@ namespace tapstack::iface {
     X(ipv6, rx_not_for_us, kCounter, "Neither our address nor a group we joined")                               \
     X(ipv6, rx_to_tentative, kCounter, "To an address still in DAD, or found duplicate")                        \
     X(ipv6, rx_disabled, kCounter, "IPv6 off: our link-local address is a duplicate")                           \
-    X(ipv6, rx_bad_offload, kCounter, "Checksum or GSO metadata on an IPv6 frame: not supported")               \
+    X(ipv6, rx_bad_offload, kCounter, "GSO, or a partial checksum not naming TCP's field, on an IPv6 frame")               \
     X(ipv6, rx_hbh_not_first, kCounter, "Hop-by-hop options after another header (RFC 8200 4.1)")               \
     X(ipv6, rx_ext_truncated, kCounter, "An extension header runs past the packet")                             \
     X(ipv6, rx_bad_option, kCounter, "An option TLV runs past its header")                                      \

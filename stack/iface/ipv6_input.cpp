@@ -21,9 +21,15 @@
 // never forward; fragments as described at handle_fragment(); at most
 // kMaxExtensionHeaders headers, beyond which the packet is dropped
 // (counted; RFC 8504 5.3 lets a host limit them).
+//
+// Offloads: a DATA_VALID frame, or a NEEDS_CSUM one whose partial checksum
+// names the TCP checksum field of a whole packet, reaches TCP with its
+// checksum trusted; any other partial checksum, and every GSO frame (no
+// TSO6 is negotiated with the device), is counted and dropped.
 #include <algorithm>
 
 #include "stack/iface/ipv6_layer.hpp"
+#include "stack/wire/ethernet.hpp"
 #include "stack/wire/ipv6_ext.hpp"
 
 namespace tapstack::iface {
@@ -81,9 +87,9 @@ void Ipv6Layer::receive(Instant now, wire::Bytes packet, const RxFrameInfo& fram
         }
         return;
     }
-    if (frame.offload.csum_partial || frame.offload.gso != wire::GsoType::kNone) {
-        // Only IPv4 TCP takes offloaded frames today; guessing here could
-        // deliver a wrong checksum.
+    if (frame.offload.gso != wire::GsoType::kNone) {
+        // No TSO6 is negotiated with the device (TUN_F_TSO6): a super-frame
+        // here is not one we asked for.
         inc(Counter6::ipv6_rx_bad_offload);
         return;
     }
@@ -283,7 +289,21 @@ void Ipv6Layer::deliver(Instant now, const Packet& p, std::uint8_t nh, std::size
     d.dst = p.header.dst;
     d.hop_limit = p.header.hop_limit;
     d.traffic_class = p.header.traffic_class;
-    d.checksum_trusted = p.frame.offload.csum_valid && !p.fragmented;
+    // A partial checksum (NEEDS_CSUM: from the local kernel, nothing
+    // crossed a wire) vouches only for the TCP checksum field of a whole
+    // packet: csum_start at the TCP header, csum_offset 16; anything else
+    // is dropped rather than guessed at, as IPv4 does.
+    const wire::RxOffload& offload = p.frame.offload;
+    if (offload.csum_partial) {
+        const bool names_tcp_field = nh == wire::next_header::kTcp && !p.fragmented &&
+                                     offload.csum_start == wire::EthernetView::kHeaderLen + at &&
+                                     offload.csum_offset == 16;
+        if (!names_tcp_field) {
+            inc(Counter6::ipv6_rx_bad_offload);
+            return;
+        }
+    }
+    d.checksum_trusted = (offload.csum_valid || offload.csum_partial) && !p.fragmented;
     d.payload = p.bytes.subspan(at);
     transport->receive(now, d);
 }

@@ -174,3 +174,42 @@ TEST_CASE("RFC 8201 / RFC 5927: a Packet Too Big through the IPv6 layer lowers t
     }
     CHECK(next == first.tcp.seq + data.size());
 }
+
+TEST_CASE("virtio NEEDS_CSUM over IPv6: a partial checksum naming TCP's field is trusted; naming anything else is dropped") {
+    Lan6 lan;
+    lan.settle();
+    tcp::ListenerId l;
+    REQUIRE(lan.b.iface().tcp().listen(80, 0, &l) == tcp::Error::kNone);
+    // A SYN from fd00::3 whose checksum field holds only the pseudo-header
+    // sum, as the local kernel hands it over with offloads on.
+    wire::TcpRepr syn;
+    syn.src_port = 40000;
+    syn.dst_port = 80;
+    syn.seq = 77;
+    syn.flags = wire::tcp_flag::kSyn;
+    syn.window = 65535;
+    syn.options.mss = 1440;
+    std::vector<std::uint8_t> seg(syn.buffer_len());
+    syn.emit_partial(seg, ip6(3), ip6(2));
+    const Frame f = frame6(ip6(3), ip6(2), wire::ip_protocol::kTcp, seg);
+    wire::RxOffload wrong;
+    wrong.csum_partial = true;
+    wrong.csum_start = 14 + 40;
+    wrong.csum_offset = 6;  // not the TCP checksum field
+    lan.b.iface().receive_frame(lan.hub.now(), f, wrong);
+    CHECK(lan.b.counter("ipv6.rx_bad_offload") == 1);
+    CHECK(lan.b.counter("tcp.rx_segments") == 0);
+    // Without metadata the partial sum is a bad checksum.
+    lan.b.iface().receive_frame(lan.hub.now(), f);
+    CHECK(lan.b.counter("tcp.rx_bad_checksum") == 1);
+    wire::RxOffload right = wrong;
+    right.csum_offset = 16;
+    lan.b.iface().receive_frame(lan.hub.now(), f, right);
+    lan.hub.run_for(milliseconds(5));
+    CHECK(lan.b.counter("tcp.rx_bad_checksum") == 1);
+    CHECK(lan.b.counter("ipv6.rx_bad_offload") == 1);
+    const auto out = tcp6_segments(lan.raw.received());
+    REQUIRE(out.size() == 1);  // the SYN-ACK, with a full checksum over the IPv6 pseudo-header
+    CHECK(out[0].tcp.flags == (wire::tcp_flag::kSyn | wire::tcp_flag::kAck));
+    CHECK(out[0].tcp.ack == 78u);
+}
