@@ -105,7 +105,11 @@ std::variant<ConnectRule, std::string> parse_connect_rule(std::string_view text)
     if (const std::size_t slash = address_part.find('/'); slash != std::string_view::npos) {
         address_text = address_part.substr(0, slash);
         const std::string_view len_text = address_part.substr(slash + 1);
-        auto len = len_text.size() <= 3 ? parse_uint(len_text, 0, max_length) : std::nullopt;
+        // At most two digits for IPv4 ("008" is refused), three for IPv6
+        // where a leading zero is refused too ("064").
+        const bool plain = v6 ? (len_text.size() <= 3 && (len_text.size() <= 1 || len_text.front() != '0'))
+                              : len_text.size() <= 2;
+        auto len = plain ? parse_uint(len_text, 0, max_length) : std::nullopt;
         if (!len) {
             return "\"" + std::string(len_text) + "\" is not a prefix length 0.." + std::to_string(max_length);
         }

@@ -621,8 +621,9 @@ TEST_CASE("api per-user defaults: a quarter of max_clients, 256 listeners, 1GiB;
     CHECK(a.access.per_user.max_clients == a.max_clients / 4);
     CHECK(a.access.per_user.max_listeners == 256);
     CHECK(a.access.per_user.max_memory == std::uint64_t{1} << 30);
-    REQUIRE(a.access.connect.allow.size() == 1);
+    REQUIRE(a.access.connect.allow.size() == 2);
     CHECK(a.access.connect.allow[0].text == "0.0.0.0/0");
+    CHECK(a.access.connect.allow[1].text == "::/0");
     CHECK(a.access.connect.deny.empty());
     CHECK_FALSE(a.socket_gid.has_value());
 }

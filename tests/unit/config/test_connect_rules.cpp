@@ -68,6 +68,8 @@ TEST_CASE("bad rules are refused with a reason naming the bad part") {
     CHECK(reason(" 10.0.0.0/8").find("is not an IPv4 address") != std::string::npos);
     CHECK(reason("10.0.0.1/8") == "\"10.0.0.1/8\" has address bits set beyond /8 (10.0.0.0/8 would match)");
     CHECK(reason("2001:db8::/129").find("\"129\" is not a prefix length 0..128") != std::string::npos);
+    CHECK(reason("2001:db8::/064").find("\"064\" is not a prefix length 0..128") != std::string::npos);
+    CHECK(reason("2001:db8::/1280").find("is not a prefix length") != std::string::npos);
     CHECK(reason("2001:db8::g/32").find("\"2001:db8::g\" is not an IPv6 address") != std::string::npos);
     CHECK(reason("[2001:db8::1]443").find("after ']' comes :PORT") != std::string::npos);
     CHECK(reason("[2001:db8::1").find("'[' without ']'") != std::string::npos);
