@@ -23,6 +23,7 @@ from scapy.layers.inet6 import (ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6EchoRe
                                 ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, ICMPv6PacketTooBig,
                                 ICMPv6ParamProblem, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
                                 IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, HBHOptUnknown, PadN)
+from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
@@ -391,14 +392,22 @@ def hop_by_hop_not_first(env):
            "code 1, pointer 40", [(g[ICMPv6ParamProblem].code, g[ICMPv6ParamProblem].ptr) for g in probs])
 
 
-@suite.check("RFC 8200 4: TCP (no transport yet) and an unknown next header draw Parameter Problem code 1 at byte 6")
+@suite.check("RFC 8200 4: UDP (no transport) and an unknown next header draw Parameter Problem code 1 at byte 6; "
+             "TCP is delivered (a SYN to a closed port gets RST|ACK over IPv6)")
 def unknown_next_header(env):
     env.peer.drain()
-    send6(env, ip6(nh=6) / Raw(bytes(20)))
+    send6(env, ip6(nh=17) / Raw(bytes(8)))
     send6(env, ip6(nh=253) / Raw(bytes(8)))
     probs = problems(env, 1.0)
     expect(len(probs) == 2 and all((g[ICMPv6ParamProblem].code, g[ICMPv6ParamProblem].ptr) == (1, 6) for g in probs),
            "two problems, code 1, pointer 6", [(g[ICMPv6ParamProblem].code, g[ICMPv6ParamProblem].ptr) for g in probs])
+    env.peer.drain()
+    send6(env, ip6() / TCP(sport=40000, dport=9, flags="S", seq=1000))
+    seen = frames6(env.peer, 1.0, lambda q: TCP in q or ICMPv6ParamProblem in q)
+    rst = [q for q in seen if TCP in q and ICMPv6ParamProblem not in q]
+    expect(len(rst) == 1 and rst[0][TCP].flags == "RA" and rst[0][TCP].ack == 1001 and rst[0][TCP].sport == 9
+           and len(seen) == 1, "one RST|ACK acknowledging the SYN, no Parameter Problem",
+           [q.summary() for q in seen])
 
 
 # ---- fragments (RFC 8200 4.5, RFC 5722, RFC 6946, RFC 7112) -----------------------
