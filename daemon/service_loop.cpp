@@ -34,7 +34,7 @@ public:
     bool transmit_offload(std::span<std::uint8_t> frame, const wire::TxOffload& offload) override {
         return port_.transmit(frame, offload);
     }
-    // Every IPv4 frame (issue 5, copies): headers and payload go straight
+    // Every IPv4 frame: headers and payload go straight
     // into the TX virtqueue buffer, without being assembled first.
     bool transmit_parts(Parts parts, const wire::TxOffload& offload) override {
         return port_.transmit(parts, offload);

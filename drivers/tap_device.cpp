@@ -245,7 +245,7 @@ std::optional<TapDevice> open_tap_device(const TapDeviceConfig& config, std::str
         return fail(dev.name + ": cannot select little-endian virtio-net headers (TUNSETVNETLE): " +
                     errno_text(errno));
     }
-    // Checksum offload and TSO4 when asked for (issue 5): the kernel then
+    // Checksum offload and TSO4 when asked for: the kernel then
     // hands us TCP super-frames with partial checksums. A refusal (an old
     // kernel) is one warning; the daemon then runs without offloads.
     std::string refused;

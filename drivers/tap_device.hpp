@@ -21,7 +21,7 @@
 // Anything else that fails is an error: one line naming the device, the
 // operation and the cause, plus a hint where there is an obvious fix.
 //
-// Offloads (issue 5): with `offloads`, TUNSETOFFLOAD asks for TUN_F_CSUM |
+// Offloads: with `offloads`, TUNSETOFFLOAD asks for TUN_F_CSUM |
 // TUN_F_TSO4 instead of 0; a refusal is one warning (offloads_refused) and
 // the device is then set to no offloads, as without the switch. A kernel
 // that refuses TUNSETVNETHDRSZ keeps the 10-byte header IFF_VNET_HDR starts

@@ -15,7 +15,7 @@
 //  - RX device: pops posted buffers, read()s one frame from the TAP into
 //    each, pushes it used with the byte count.
 //  - TX driver: copies a frame (or the parts of one: headers, then TCP's
-//    segment, issue 5) behind its header into a free TX buffer and adds it
+//    segment) behind its header into a free TX buffer and adds it
 //    (device-readable); reaps used buffers onto tx_free_. That copy is the
 //    only one the port makes: the device half writev()s the buffer itself.
 //  - TX device: pops TX chains, write()s each to the TAP, pushes it used.
@@ -29,7 +29,7 @@
 // the chain at once and hands the copy to tx_fault, which writes it to the
 // TAP (or not, or later). Held frames live in the injectors' own pools.
 //
-// Offloads (config.offloads, issue 5): buffers hold a 64 KiB super-frame;
+// Offloads (config.offloads): buffers hold a 64 KiB super-frame;
 // RX keeps a frame's partial checksum and GSO fields for the stack when the
 // caller takes them (poll_rx_offload) and no fault stage runs, else
 // completes the checksum as before; TX writes the TxOffload into the

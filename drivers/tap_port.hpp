@@ -56,7 +56,7 @@ struct TapPortConfig {
     // of `mtu` and the device's; with `offloads`, room for a 64 KiB GSO
     // super-frame (12 + 14 + 4 + 65535, rounded up to 64).
     std::uint32_t buffer_size = 0;
-    // virtio-net offloads (issue 5). false: TUNSETOFFLOAD 0, GSO frames are
+    // virtio-net offloads. false: TUNSETOFFLOAD 0, GSO frames are
     // counted and dropped, every frame is handed over fully checksummed;
     // exactly the behaviour before offloads existed. true: asks the kernel
     // for TUN_F_CSUM | TUN_F_TSO4 (a refusal is one warning and counted in
@@ -148,7 +148,7 @@ public:
     std::size_t poll_rx(Instant now, const std::function<void(std::span<const std::uint8_t> frame)>& on_frame);
     std::size_t flush_tx(Instant now);
 
-    // Adds, offloads (issue 5; TapPortConfig::offloads). poll_rx() that hands
+    // Offloads (TapPortConfig::offloads). poll_rx() that hands
     // each frame up with its RxOffload: with offloads on and no fault stage,
     // a partial checksum (NEEDS_CSUM) is left for the stack (csum_partial),
     // DATA_VALID is passed on, and GSO TCPV4 super-frames come with
@@ -164,7 +164,7 @@ public:
     // the frame. A GSO frame without offloads on is refused and counted
     // (tap.tx_bad_vnet_hdr). An empty TxOffload is transmit(frame).
     bool transmit(std::span<const std::uint8_t> frame, const wire::TxOffload& offload);
-    // Adds (issue 5, copies): one frame given as consecutive parts (e.g. the
+    // Fewer copies: one frame given as consecutive parts (e.g. the
     // interface's Ethernet + IPv4 headers and TCP's segment, see
     // iface::FrameSink::transmit_parts), copied straight into the TX buffer
     // behind the virtio-net header: no frame is assembled anywhere else.

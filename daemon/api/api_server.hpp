@@ -61,7 +61,7 @@ struct ApiServerConfig : ApiLimits {
     // socket it was handed (the socket unit owns the file).
     int listen_fd = -1;
     std::uint32_t outcome_history = 1024; // ended streams STATUS remembers
-    // Adds (daemon engineer): figures of parts the server does not see,
+    // Figures of parts the server does not see,
     // reported by STATS before the interface's; tapstackd passes the TAP
     // port's (tap.*, and fault.* while fault injection is on).
     std::function<void(const MetricVisitor&)> extra_metrics;

@@ -5,14 +5,14 @@
 // TX virtqueue, a test's sink records it or feeds a simulated link. A sink
 // may copy the frame; the span is valid only during the call.
 //
-// Adds (issue 5): transmit_offload(), a frame with a wire::TxOffload for a
+// transmit_offload(): a frame with a wire::TxOffload for a
 // TCP segment that asks for checksum offload or TSO (offsets from the
 // Ethernet header). A sink that does not override it gets the frame
 // completed in software: the checksum is filled in and a TSO super-frame
 // goes out as one oversized frame, which a simulated link or another
 // Interface accepts as it is.
 //
-// Adds (issue 5, copies): transmit_parts(), one frame given as consecutive
+// Fewer copies: transmit_parts(), one frame given as consecutive
 // pieces (scatter/gather), so the interface puts the Ethernet and IPv4
 // headers it builds on its stack in front of TCP's segment without copying
 // the segment into a frame of its own. The interface sends every IPv4

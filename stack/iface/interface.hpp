@@ -47,7 +47,7 @@ struct InterfaceConfig {
     std::uint8_t ttl = 64;
     tcp::TcpConfig tcp;                         // local_address and mtu are filled from the above
     Ipv6Config ipv6;                            // IPv6 beside IPv4 (off unless enabled; see ipv6_config.hpp)
-    // tcp.tso (issue 5): TCP super-segments leave as one frame (no
+    // tcp.tso: TCP super-segments leave as one frame (no
     // fragmentation, beyond the MTU) through FrameSink::transmit_offload().
 };
 
@@ -60,7 +60,7 @@ public:
 
     // One Ethernet frame as received (no virtio-net header, no FCS).
     void receive_frame(Instant now, std::span<const std::uint8_t> frame);
-    // Adds (issue 5): a frame with the driver's offload metadata. A GSO
+    // A frame with the driver's offload metadata. A GSO
     // super-frame (IPv4 total length up to 64 KiB, beyond the MTU) is
     // processed as one large TCP segment; the TCP checksum is not verified
     // when it is partial (NEEDS_CSUM, and then only if it names the TCP

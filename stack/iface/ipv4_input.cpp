@@ -8,7 +8,7 @@
 // dropped (RFC 1122 3.2.1.3), as is a unicast datagram that came in a
 // link-layer broadcast (3.3.6).
 //
-// Offloads (issue 5): a frame's RxOffload can only vouch for the TCP
+// Offloads: a frame's RxOffload can only vouch for the TCP
 // checksum of an unfragmented TCP datagram; a partial checksum must name
 // exactly that field (csum_start at the TCP header, csum_offset 16), and a
 // GSO super-frame must be TCP. Anything else is counted and dropped rather

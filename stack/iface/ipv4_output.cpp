@@ -6,7 +6,7 @@
 // configured and on-link; otherwise "no route" is counted and TCP is told
 // (deferred, see interface_impl.hpp). TCP output carries DF (we size
 // segments by MSS); other datagrams larger than the MTU are fragmented.
-// A TSO super-segment (issue 5, send_segment_offload()) leaves as one frame
+// A TSO super-segment (send_segment_offload()) leaves as one frame
 // beyond the MTU for the device to cut; it is never fragmented nor queued
 // for ARP (a datagram held there is fragmented by the MTU when released):
 // with the next hop unresolved it is counted and dropped, and TCP's
@@ -160,7 +160,7 @@ wire::Ipv4Repr Interface::Impl::tcp_datagram_header(Ipv4Address src, Ipv4Address
     return header;
 }
 
-// TCP's data segments (issue 5, copies): framed from TCP's own parts (its
+// TCP's data segments: framed from TCP's own parts (its
 // header, then the payload where it lies in the send buffer), so the data is
 // copied once, by the sink into the device. A segment that cannot leave at
 // once as one frame (no route, broadcast, next hop unresolved, or larger

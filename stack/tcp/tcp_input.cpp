@@ -760,7 +760,7 @@ bool TcpStack::Impl::step7_text(Instant now, std::uint32_t index, const Segment&
     // from us); otherwise the delayed-ACK timer. All in-order data of one
     // batch (everything received between two poll()s) shares that one
     // cumulative ACK, a stretch ACK as with Linux GRO, so a burst costs one
-    // TAP write rather than one per two segments (issue 5).
+    // TAP write rather than one per two segments.
     if (t.ack_mark < t.rcv_acked) t.ack_mark = t.rcv_acked;
     if (SeqNum::distance(t.rcv_nxt, t.ack_mark) >= 2u * t.rcv_mss) t.ack_mark = t.rcv_nxt;
     if (filled_hole || !t.ooo.empty() || SeqNum::distance(t.rcv_nxt, t.rcv_acked) >= 2u * t.rcv_mss ||

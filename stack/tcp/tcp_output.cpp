@@ -15,7 +15,7 @@
 // emit() adds the per-segment options: timestamps once negotiated, SACK
 // blocks while out-of-order data is held.
 //
-// TSO (TcpConfig::tso, issue 5): send_one() may take several full segments'
+// TSO (TcpConfig::tso): send_one() may take several full segments'
 // worth at once (max_send_len()); emit() then hands one super-segment with a
 // partial checksum and gso_size = the payload room to the sink, and the
 // device cuts it into segments that carry the same options. Sequence space
@@ -183,7 +183,7 @@ void TcpStack::Impl::emit(Tcb& t, SeqNum seq, std::uint8_t flags, std::span<cons
         return;
     }
     // Data leaves from the send buffer itself: the header is built in
-    // tx_buf and the payload runs follow it as parts (issue 5, copies).
+    // tx_buf and the payload runs follow it as parts.
     // With TcpConfig::tso the device also takes the checksum (a partial
     // one, virtio 1.x 5.1.6.2) and cuts a super-segment.
     const std::size_t hlen = r.header_len();

@@ -101,7 +101,7 @@
 // SegmentSink::source_for() (the interface's RFC 6724 choice). TSO
 // super-segments are IPv4 only: IPv6 connections send MSS-sized segments.
 //
-// Loss recovery and flow control (issue 4):
+// Loss recovery and flow control:
 //   * RFC 7323 timestamps and RFC 2018 SACK are offered on our SYN (config
 //     `timestamps`, `sack`) and on a SYN-ACK only in answer to the peer's
 //     offer; once negotiated every segment carries timestamps (full segments
@@ -258,7 +258,7 @@ struct TcpConfig {
     // "cubic" (RFC 9438, default) or "newreno" (RFC 5681/6582); anything else
     // falls back to newreno (check with is_known_congestion_control()).
     std::string congestion_control = "cubic";
-    // TSO (issue 5, interface.offloads): when more than one full segment
+    // TSO (interface.offloads): when more than one full segment
     // may leave at once, send up to 64 KiB as one super-segment through
     // SegmentSink::send_segment_offload() with gso_size = the segment's
     // payload room and a partial checksum; the device cuts it. Sequence
@@ -352,7 +352,7 @@ public:
     // Our source address toward an IPv6 destination (RFC 6724), for
     // connect(); nullopt when none is usable (none configured, DAD not done).
     virtual std::optional<Ipv6Address> source_for(const Ipv6Address& /*dst*/) { return std::nullopt; }
-    // Adds (issue 5): a segment with offload metadata (offsets from the TCP
+    // A segment with offload metadata (offsets from the TCP
     // header); only with TcpConfig::tso. The default completes the checksum
     // in software and hands the (possibly oversized) segment to send_segment().
     virtual void send_segment_offload(const IpAddress& src, const IpAddress& dst, std::span<std::uint8_t> segment,
@@ -360,7 +360,7 @@ public:
         wire::complete_partial_checksum(segment, offload);
         send_segment(src, dst, std::span<const std::uint8_t>(segment));
     }
-    // Adds (issue 5, copies): a segment carrying data, as consecutive parts
+    // Fewer copies: a segment carrying data, as consecutive parts
     // (TCP header with options, then the payload straight from the send
     // buffer, one or two runs). `offload` as for send_segment_offload();
     // none() when the checksum is complete. Spans are valid only during the
@@ -378,7 +378,7 @@ public:
     }
 };
 
-// Adds (issue 5): whether receive() verifies the TCP checksum. kTrusted only
+// Whether receive() verifies the TCP checksum. kTrusted only
 // when the device verified it (virtio DATA_VALID) or the segment came from
 // the local kernel with a partial checksum (NEEDS_CSUM), never otherwise.
 enum class RxChecksum : std::uint8_t { kVerify, kTrusted };
@@ -467,7 +467,7 @@ public:
     // RECEIVE: copies up to data.size() in-order bytes out and frees that much
     // receive window (a window update follows at poll() when worth sending).
     std::size_t recv(Instant now, ConnId conn, std::span<std::uint8_t> data);
-    // Adds (issue 5): the same two calls without the copy, for scatter/gather
+    // The same two calls without the copy, for scatter/gather
     // I/O straight between a socket and TCP's buffers (readv()/writev()).
     // The spans stay valid until the next call into this TcpStack other than
     // send_spans()/recv_spans() (an ACK frees send space, recv_consume() may

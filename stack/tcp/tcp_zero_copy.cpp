@@ -1,4 +1,4 @@
-// TcpStack zero-copy calls (issue 5): send_spans()/send_commit() and
+// TcpStack zero-copy calls: send_spans()/send_commit() and
 // recv_spans()/recv_consume(), so the daemon can readv() from an
 // application's socket straight into a connection's send buffer and writev()
 // from its receive buffer straight to the socket.

@@ -1,5 +1,5 @@
 // Per-frame offload metadata between TCP, the interface and the driver
-// (issue 5: virtio-net checksum offload and TSO4/GSO).
+// (virtio-net checksum offload and TSO4/GSO).
 //
 // TxOffload travels with one outgoing buffer, downward: TCP fills it for a
 // segment (offsets from the TCP header), each layer that puts a header in

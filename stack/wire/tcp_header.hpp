@@ -92,12 +92,12 @@ struct TcpRepr {
     // Writes buffer_len() bytes into `out` with a correct checksum for the
     // given pseudo-header addresses.
     void emit(std::span<std::uint8_t> out, const IpAddress& src, const IpAddress& dst) const;
-    // Adds (issue 5, checksum offload): as emit(), but the checksum field
+    // Checksum offload: as emit(), but the checksum field
     // holds the folded pseudo-header sum, not complemented, as a device
     // with checksum offload expects (virtio 1.x 5.1.6.2, Linux
     // CHECKSUM_PARTIAL); the payload is not summed.
     void emit_partial(std::span<std::uint8_t> out, const IpAddress& src, const IpAddress& dst) const;
-    // Adds (issue 5, copies): writes only the header (header_len() bytes)
+    // Fewer copies: writes only the header (header_len() bytes)
     // of a segment whose payload is `payload_parts` (in order; `payload` is
     // ignored), so the payload can leave from where it lies. The checksum
     // covers header and parts, or with `partial` is the pseudo-header sum

@@ -1,4 +1,4 @@
-// TSO and GSO receive end to end on a virtual clock (issue 5): two
+// TSO and GSO receive end to end on a virtual clock: two
 // Interfaces with TcpConfig::tso joined by a link that plays the Linux
 // kernel behind a TAP with offloads.
 //

@@ -1,4 +1,4 @@
-// One ACK per batch (issue 5): segments handed to receive() between two
+// One ACK per batch: segments handed to receive() between two
 // poll()s (the daemon drains up to rx_budget frames per wakeup) are one
 // batch. In-order data of a batch is acknowledged by ONE cumulative ACK at
 // poll() (a stretch ACK, as Linux does with GRO; RFC 9293 3.8.6.3 and

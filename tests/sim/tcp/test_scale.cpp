@@ -1,4 +1,4 @@
-// Many idle connections (issue 5): 10,000 ESTABLISHED connections each with
+// Many idle connections: 10,000 ESTABLISHED connections each with
 // an armed timer, driven by a scripted peer on the virtual clock. Proves that
 // poll() visits only the TCBs whose timer is due or that have output pending
 // (counted by tcp.poll_timer_visits / tcp.poll_output_visits, not timed),

@@ -1,4 +1,4 @@
-// TapPort with TapPortConfig::offloads (issue 5) over a SOCK_SEQPACKET
+// TapPort with TapPortConfig::offloads over a SOCK_SEQPACKET
 // socketpair: the test plays a kernel with TUN_F_CSUM | TUN_F_TSO4 on the
 // other end. A GSO super-frame with a partial checksum must come up whole
 // with its RxOffload (checksum left alone) through poll_rx_offload(), and
@@ -279,7 +279,7 @@ TEST_CASE("TapPort: a frame given in parts leaves as the joined bytes, TSO heade
     CHECK(p.port->flush_tx() == 0);
 }
 
-TEST_CASE("TapPort at MTU 65520 (issue 5): a 65534-byte frame fits the RX and TX buffers, offloads on and off") {
+TEST_CASE("TapPort at MTU 65520: a 65534-byte frame fits the RX and TX buffers, offloads on and off") {
     for (const bool offloads : {false, true}) {
         CAPTURE(offloads);
         Pair p(offloads, 65520);

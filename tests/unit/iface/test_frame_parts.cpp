@@ -1,4 +1,4 @@
-// FrameSink::transmit_parts (issue 5, copies): the interface hands every
+// FrameSink::transmit_parts: the interface hands every
 // IPv4 frame to its sink as two parts, the Ethernet + IPv4 headers it built
 // and the payload it was given, instead of assembling a frame of its own.
 // A sink that overrides transmit_parts must see exactly the bytes a sink

@@ -1,4 +1,4 @@
-// wire::TxOffload / RxOffload and the partial checksum (issue 5).
+// wire::TxOffload / RxOffload and the partial checksum.
 #include <doctest/doctest.h>
 
 #include <algorithm>
